@@ -1,0 +1,36 @@
+"""Benchmark registry and data preparation from pinned, checksummed sources."""
+
+from nemo_pipeline.datasets import benchmarks as _benchmarks  # noqa: F401  (registers the built-ins)
+from nemo_pipeline.datasets._benchmark import (
+    BENCHMARKS,
+    Benchmark,
+    data_path,
+    is_prepared,
+    load_items,
+    prepare,
+    register_benchmark,
+    validate_records,
+)
+from nemo_pipeline.datasets._source import (
+    PyPIWheel,
+    Source,
+    UserFile,
+    cache_dir,
+    sha256_file,
+)
+
+__all__ = [
+    "BENCHMARKS",
+    "Benchmark",
+    "PyPIWheel",
+    "Source",
+    "UserFile",
+    "cache_dir",
+    "data_path",
+    "is_prepared",
+    "load_items",
+    "prepare",
+    "register_benchmark",
+    "sha256_file",
+    "validate_records",
+]
