@@ -1,0 +1,139 @@
+"""Job states shared by the backends, the done-file check and log tails."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from nemo_pipeline.jobs._graph import Job
+
+__all__ = ["JobState", "JobStatus", "job_is_done", "parse_slurm_state", "tail"]
+
+
+class JobState(str, Enum):
+    """The state of one job; Slurm's names, plus SKIPPED (done on an earlier run) and UNKNOWN."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETING = "COMPLETING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMEOUT = "TIMEOUT"
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"
+    NODE_FAIL = "NODE_FAIL"
+    PREEMPTED = "PREEMPTED"
+    BOOT_FAIL = "BOOT_FAIL"
+    DEADLINE = "DEADLINE"
+    SKIPPED = "SKIPPED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def finished(self) -> bool:
+        """True once the job will not change state again."""
+        return self not in _ACTIVE
+
+    @property
+    def ok(self) -> bool:
+        """True for a job that ended well (or was already done)."""
+        return self in (JobState.COMPLETED, JobState.SKIPPED)
+
+
+_ACTIVE = frozenset(
+    {JobState.PENDING, JobState.RUNNING, JobState.COMPLETING, JobState.UNKNOWN}
+)
+
+
+def parse_slurm_state(text: str) -> JobState:
+    """Map a Slurm state string ("CANCELLED by 0", "COMPLETED+", "PD") to a JobState; UNKNOWN if unrecognised."""
+    word = text.strip().split(" ")[0].rstrip("+").upper()
+    word = _SHORT.get(word, word)
+    try:
+        return JobState(word)
+    except ValueError:
+        return _OTHER.get(word, JobState.UNKNOWN)
+
+
+_SHORT = {
+    "PD": "PENDING",
+    "R": "RUNNING",
+    "CG": "COMPLETING",
+    "CD": "COMPLETED",
+    "F": "FAILED",
+    "CA": "CANCELLED",
+    "TO": "TIMEOUT",
+    "OOM": "OUT_OF_MEMORY",
+    "NF": "NODE_FAIL",
+    "PR": "PREEMPTED",
+    "BF": "BOOT_FAIL",
+    "DL": "DEADLINE",
+}
+_OTHER = {
+    "CONFIGURING": JobState.PENDING,
+    "REQUEUED": JobState.PENDING,
+    "REQUEUE_HOLD": JobState.PENDING,
+    "REQUEUE_FED": JobState.PENDING,
+    "RESIZING": JobState.RUNNING,
+    "SIGNALING": JobState.RUNNING,
+    "STAGE_OUT": JobState.COMPLETING,
+    "SUSPENDED": JobState.PENDING,
+    "STOPPED": JobState.PENDING,
+    "SPECIAL_EXIT": JobState.FAILED,
+    "REVOKED": JobState.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One job's state with what a user needs to act on a failure."""
+
+    name: str
+    job_id: str | None
+    state: JobState
+    reason: str = ""
+    log_path: Path | None = None
+    log_tail: str = ""
+
+    def describe(self) -> str:
+        """A few lines: name, id, state, reason, log path and, for failures, the log tail."""
+        line = f"{self.name} (job {self.job_id or '-'}): {self.state.value}"
+        if self.reason and self.reason not in ("None", "(null)"):
+            line += f" [{self.reason}]"
+        if self.log_path is not None:
+            line += f"\n  log: {self.log_path}"
+        if self.log_tail:
+            line += "\n  --- last lines of the log ---\n" + "\n".join(
+                "  " + x for x in self.log_tail.splitlines()
+            )
+        return line
+
+
+def job_is_done(output_dir: Path, job: Job) -> bool:
+    """True when the job's done_file exists and is complete (a regular file; a .json one must parse)."""
+    if job.done_file is None:
+        return False
+    path = Path(output_dir) / job.done_file
+    if not path.is_file():
+        return False
+    if path.suffix == ".json":
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+    return True
+
+
+def tail(path: Path, lines: int = 40, max_bytes: int = 64_000) -> str:
+    """The last `lines` lines of a text file ('' if it does not exist); reads at most `max_bytes` from the end."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])

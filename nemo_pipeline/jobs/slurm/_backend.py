@@ -1,0 +1,309 @@
+"""The Slurm backend: one sbatch script per job, submitted in order with dependencies; batched status polling."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nemo_pipeline.errors import ConfigError, JobFailedError
+from nemo_pipeline.jobs._graph import JobGraph
+from nemo_pipeline.jobs._status import (
+    JobState,
+    JobStatus,
+    job_is_done,
+    parse_slurm_state,
+    tail,
+)
+from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig
+from nemo_pipeline.jobs.slurm._render import (
+    JobPaths,
+    RemoteCommands,
+    default_code_dir,
+    job_paths,
+    remote_output_dir,
+    render_sbatch,
+    sbatch_argv,
+)
+
+__all__ = ["SlurmBackend", "SlurmRunHandle", "SubmitPlan"]
+
+CALL_TIMEOUT_S = 120
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class SubmitPlan:
+    """What submit did or, in a dry run, would do: scripts written, submission order, jobs skipped as done."""
+
+    scripts: dict[str, Path]  # job name -> local script path
+    order: list[str]  # jobs to submit, in order
+    skipped: list[str]  # jobs whose done_file is complete
+    commands: list[list[str]] = field(
+        default_factory=list
+    )  # sbatch argv per job; "{name}" stands for an id
+
+
+class _Shell:
+    """Runs scheduler commands here, or on the login node over ssh."""
+
+    def __init__(self, cluster: SlurmClusterConfig) -> None:
+        self.remote = RemoteCommands(cluster) if cluster.remote else None
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        return self.remote.ssh(argv) if self.remote else argv
+
+    def run(
+        self, argv: list[str], *, check: bool = True, local: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        full = argv if local else self.wrap(argv)
+        if shutil.which(full[0]) is None:
+            raise ConfigError(
+                f"'{full[0]}' is not on PATH; the Slurm backend needs the Slurm client (and ssh/rsync)"
+            )
+        proc = subprocess.run(
+            full, capture_output=True, text=True, timeout=CALL_TIMEOUT_S, check=False
+        )
+        if check and proc.returncode != 0:
+            raise JobFailedError(
+                f"command failed with exit code {proc.returncode}: {' '.join(full)}\n{proc.stderr.strip()}"
+            )
+        return proc
+
+
+class SlurmBackend:
+    """Submit a JobGraph to Slurm: `SlurmBackend(cluster).submit(graph)`; `dry_run=True` only writes scripts."""
+
+    name = "slurm"
+
+    def __init__(self, cluster: SlurmClusterConfig, *, dry_run: bool = False) -> None:
+        self.cluster = cluster
+        self.dry_run = dry_run
+        self._shell = _Shell(cluster)
+
+    def _paths(self, output_dir: Path, job_name: str) -> JobPaths:
+        """Paths as seen by the cluster (the remote run dir on a remote cluster)."""
+        if self.cluster.remote:
+            return job_paths(remote_output_dir(self.cluster, output_dir), job_name)
+        return job_paths(Path(output_dir).resolve(), job_name)
+
+    def render(self, graph: JobGraph) -> SubmitPlan:
+        """Write every job's script under <output_dir>/jobs/ and return the plan (nothing is submitted)."""
+        output_dir = Path(graph.output_dir).resolve()
+        (output_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        scripts: dict[str, Path] = {}
+        order: list[str] = []
+        skipped: list[str] = []
+        commands: list[list[str]] = []
+        for job in graph.jobs:
+            paths = self._paths(output_dir, job.name)
+            local_script = output_dir / "jobs" / f"{job.name}.sbatch"
+            local_script.write_text(
+                render_sbatch(self.cluster, job, paths), encoding="utf-8"
+            )
+            local_script.chmod(0o755)
+            (output_dir / "logs" / job.name).mkdir(parents=True, exist_ok=True)
+            scripts[job.name] = local_script
+            if job_is_done(output_dir, job):
+                skipped.append(job.name)
+                continue
+            order.append(job.name)
+            after_ok = ["{" + d + "}" for d in job.after_ok if d not in skipped]
+            after_any = ["{" + d + "}" for d in job.after_any if d not in skipped]
+            commands.append(
+                self._shell.wrap(sbatch_argv(paths.script, after_ok, after_any))
+            )
+        return SubmitPlan(scripts, order, skipped, commands)
+
+    def _push(self, graph: JobGraph) -> None:
+        assert self._shell.remote is not None
+        remote = self._shell.remote
+        out = remote_output_dir(self.cluster, Path(graph.output_dir))
+        code = default_code_dir(self.cluster)
+        self._shell.run(["mkdir", "-p", code, str(out)])
+        local_code = Path(__file__).resolve().parents[3]
+        self._shell.run(remote.push_code(local_code, code), local=True)
+        self._shell.run(
+            remote.push_dir(Path(graph.output_dir).resolve(), out), local=True
+        )
+
+    def submit(self, graph: JobGraph) -> SlurmRunHandle:
+        """Render and submit every job not already done; dependencies on skipped jobs are dropped."""
+        plan = self.render(graph)
+        output_dir = Path(graph.output_dir).resolve()
+        handle = SlurmRunHandle(self, output_dir, plan, {})
+        if self.dry_run or not plan.order:
+            return handle
+        if self.cluster.remote:
+            self._push(graph)
+        for name, command in zip(plan.order, plan.commands, strict=True):
+            job = graph.get(name)
+            ids_ok = [handle.job_ids[d] for d in job.after_ok if d in handle.job_ids]
+            ids_any = [handle.job_ids[d] for d in job.after_any if d in handle.job_ids]
+            argv = sbatch_argv(self._paths(output_dir, name).script, ids_ok, ids_any)
+            proc = self._shell.run(argv, check=False)
+            if proc.returncode != 0:
+                if handle.job_ids:
+                    handle.cancel()
+                raise JobFailedError(
+                    f"sbatch failed for job '{name}' (exit code {proc.returncode}): {proc.stderr.strip()}\n"
+                    f"script: {plan.scripts[name]}; jobs already submitted were cancelled: "
+                    f"{sorted(handle.job_ids) or 'none'}"
+                )
+            handle.job_ids[name] = proc.stdout.strip().split(";")[0]
+        return handle
+
+
+class SlurmRunHandle:
+    """The submitted jobs of one run: ids, batched status, a bounded wait, cancel and log paths."""
+
+    def __init__(
+        self,
+        backend: SlurmBackend,
+        output_dir: Path,
+        plan: SubmitPlan,
+        job_ids: dict[str, str],
+    ) -> None:
+        self.backend = backend
+        self.output_dir = output_dir
+        self.plan = plan
+        self.job_ids = job_ids
+        self._reasons: dict[str, str] = {}
+
+    @property
+    def dry_run(self) -> bool:
+        return self.backend.dry_run
+
+    def _query(self) -> dict[str, tuple[str, str]]:
+        """One batched squeue call (finished jobs stay visible for MinJobAge); sacct for the ids it lacks."""
+        ids = sorted(set(self.job_ids.values()), key=int)
+        if not ids:
+            return {}
+        shell = self.backend._shell
+        found: dict[str, tuple[str, str]] = {}
+        proc = shell.run(
+            ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", "%i|%T|%r"],
+            check=False,
+        )
+        for line in proc.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) == 3:
+                found[parts[0]] = (parts[1], parts[2])
+        missing = [i for i in ids if i not in found]
+        if missing:
+            proc = shell.run(
+                [
+                    "sacct",
+                    "-n",
+                    "-P",
+                    "-X",
+                    "-j",
+                    ",".join(missing),
+                    "-o",
+                    "JobID,State",
+                ],
+                check=False,
+            )
+            if proc.returncode == 0:
+                for line in proc.stdout.splitlines():
+                    parts = line.strip().split("|")
+                    if len(parts) == 2:
+                        found[parts[0]] = (parts[1], "")
+        return found
+
+    def status(self) -> dict[str, JobState]:
+        """Every job's state from one batched scheduler query; SKIPPED for jobs done on an earlier run."""
+        states = {name: JobState.SKIPPED for name in self.plan.skipped}
+        if self.dry_run:
+            states.update({name: JobState.UNKNOWN for name in self.plan.order})
+            return states
+        found = self._query()
+        for name, job_id in self.job_ids.items():
+            raw_state, reason = found.get(job_id, ("UNKNOWN", ""))
+            state = parse_slurm_state(raw_state)
+            if state == JobState.PENDING and reason == "DependencyNeverSatisfied":
+                state = (
+                    JobState.CANCELLED
+                )  # a dependency failed and the cluster does not kill such jobs
+            states[name] = state
+            self._reasons[name] = reason
+        return states
+
+    def wait(self, timeout_s: float) -> dict[str, JobState]:
+        """Poll with backoff until every job finished; TimeoutError naming the unfinished jobs at the deadline."""
+        deadline = time.monotonic() + timeout_s
+        delay = self.backend.cluster.poll_min_s
+        while True:
+            states = self.status()
+            active = {n: s.value for n, s in states.items() if not s.finished}
+            if not active:
+                return states
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"Slurm jobs not finished after {timeout_s:g}s: {active}; ids {self.job_ids}"
+                )
+            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+            delay = min(delay * 1.5, self.backend.cluster.poll_max_s)
+
+    def cancel(self) -> None:
+        """scancel every job of the run (finished ones are ignored by Slurm)."""
+        if self.job_ids:
+            self.backend._shell.run(
+                ["scancel", *sorted(self.job_ids.values(), key=int)], check=False
+            )
+
+    def log_path(self, job_name: str) -> Path:
+        """The job's Slurm log (`logs/<job>/slurm-<id>.log`); component logs sit next to it."""
+        if job_name not in self.job_ids:
+            raise KeyError(
+                f"job '{job_name}' was not submitted in this run; submitted: {sorted(self.job_ids)}"
+            )
+        return (
+            self.output_dir / "logs" / job_name / f"slurm-{self.job_ids[job_name]}.log"
+        )
+
+    def _fetch_logs(self) -> None:
+        remote = self.backend._shell.remote
+        if remote is None:
+            return
+        out = remote_output_dir(self.backend.cluster, self.output_dir)
+        self.backend._shell.run(
+            remote.pull_dir(out / "logs", self.output_dir / "logs"),
+            check=False,
+            local=True,
+        )
+
+    def statuses(self, states: dict[str, JobState] | None = None) -> list[JobStatus]:
+        """JobStatus per job, in graph order; failed jobs (not those cancelled for a failed dependency) get tails."""
+        states = self.status() if states is None else states
+        self._fetch_logs()
+        result = []
+        for name in self.plan.scripts:
+            state = states.get(name, JobState.UNKNOWN)
+            job_id = self.job_ids.get(name)
+            log = self.log_path(name) if job_id else None
+            failed = state.finished and not state.ok and state != JobState.CANCELLED
+            log_tail = tail(log, TAIL_LINES) if failed and log is not None else ""
+            result.append(
+                JobStatus(
+                    name, job_id, state, self._reasons.get(name, ""), log, log_tail
+                )
+            )
+        return result
+
+    def report(self, states: dict[str, JobState] | None = None) -> str:
+        """A readable summary: one block per job, log tails for failed ones."""
+        return "\n".join(s.describe() for s in self.statuses(states))
+
+    def raise_for_failures(self, states: dict[str, JobState] | None = None) -> None:
+        """Raise JobFailedError naming each failed job, its log and log tail; no-op when all succeeded."""
+        bad = [s for s in self.statuses(states) if not s.state.ok]
+        if bad:
+            failed = [s for s in bad if s.log_tail] or bad
+            names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
+            raise JobFailedError(
+                f"{len(bad)} job(s) did not complete: {names}\n"
+                + "\n".join(s.describe() for s in failed)
+            )

@@ -1,0 +1,280 @@
+"""Run a job's components side by side, each with its own log; any failure fails the job.
+
+Usage::
+
+    python -m nemo_pipeline.jobs.supervise --job NAME --log-dir DIR [--grace-s S] \\
+        --component server -- vllm serve ... \\
+        --component main -- python -m nemo_pipeline.inference.generate ...
+
+or ``--spec FILE.json`` holding ``{"job": ..., "log_dir": ..., "components": [{"name": ..., "argv": [...]}]}``.
+A group starts at the three tokens ``--component NAME --``; the last component is the main one.
+Each component runs in its own process group with stdout and stderr in ``<log-dir>/<name>.log``. When the main
+component ends the others get SIGTERM, then SIGKILL after the grace period. If a component fails (the main one exits
+non-zero, or a background one ends before the main one), the rest are stopped and the supervisor exits non-zero,
+printing the component, its exit code, its log path and the last 40 lines of its log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nemo_pipeline.jobs._status import tail
+
+__all__ = [
+    "ComponentSpec",
+    "SupervisorSpec",
+    "main",
+    "parse_args",
+    "render_argv",
+    "supervise",
+]
+
+POLL_S = 0.1
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SupervisorSpec:
+    job: str
+    log_dir: Path
+    components: tuple[ComponentSpec, ...]
+    grace_s: float = 10.0
+
+
+def render_argv(spec: SupervisorSpec, python: str = sys.executable) -> list[str]:
+    """The argv that runs `spec` through this module (the inverse of `parse_args`)."""
+    argv = [
+        python,
+        "-m",
+        "nemo_pipeline.jobs.supervise",
+        "--job",
+        spec.job,
+        "--log-dir",
+        str(spec.log_dir),
+    ]
+    argv += ["--grace-s", f"{spec.grace_s:g}"]
+    for component in spec.components:
+        argv += ["--component", component.name, "--", *component.argv]
+    return argv
+
+
+def _is_group_start(tokens: list[str], i: int) -> bool:
+    return tokens[i] == "--component" and i + 2 < len(tokens) and tokens[i + 2] == "--"
+
+
+def parse_args(argv: list[str]) -> SupervisorSpec:
+    """Parse the command line (options, then `--component NAME -- argv...` groups, or `--spec FILE`)."""
+    first = next((i for i in range(len(argv)) if _is_group_start(argv, i)), len(argv))
+    parser = argparse.ArgumentParser(
+        prog="python -m nemo_pipeline.jobs.supervise",
+        description=__doc__.split("\n")[0],
+    )
+    parser.add_argument("--job", default=None)
+    parser.add_argument("--log-dir", type=Path, default=None)
+    parser.add_argument("--grace-s", type=float, default=None)
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=None,
+        help="JSON file with job, log_dir, components",
+    )
+    opts = parser.parse_args(argv[:first])
+
+    components: list[ComponentSpec] = []
+    job, log_dir, grace_s = opts.job, opts.log_dir, opts.grace_s
+    if opts.spec is not None:
+        data = json.loads(opts.spec.read_text(encoding="utf-8"))
+        job = job or data["job"]
+        log_dir = log_dir or Path(data["log_dir"])
+        grace_s = grace_s if grace_s is not None else float(data.get("grace_s", 10.0))
+        components += [
+            ComponentSpec(c["name"], tuple(c["argv"])) for c in data["components"]
+        ]
+
+    i = first
+    while i < len(argv):
+        name = argv[i + 1]
+        j = i + 3
+        while j < len(argv) and not _is_group_start(argv, j):
+            j += 1
+        components.append(ComponentSpec(name, tuple(argv[i + 3 : j])))
+        i = j
+
+    if not job or log_dir is None:
+        parser.error(
+            "--job and --log-dir are required (or a --spec file that gives them)"
+        )
+    if not components:
+        parser.error(
+            "no component given; add at least one group '--component NAME -- argv...'"
+        )
+    for component in components:
+        if not component.argv:
+            parser.error(f"component '{component.name}' has an empty argv")
+    names = [c.name for c in components]
+    if len(set(names)) != len(names):
+        parser.error(f"component names must be unique, got {names}")
+    return SupervisorSpec(
+        job, log_dir, tuple(components), 10.0 if grace_s is None else grace_s
+    )
+
+
+def _say(message: str) -> None:
+    print(f"supervise: {message}", file=sys.stderr, flush=True)
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _describe_code(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]], grace_s: float) -> None:
+    """SIGTERM every process group, wait up to grace_s, then SIGKILL what is left."""
+    for proc in procs.values():
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(p.poll() is None for p in procs.values()):
+        time.sleep(POLL_S)
+    for name, proc in procs.items():
+        if proc.poll() is None:
+            _say(
+                f"component '{name}' ignored SIGTERM for {grace_s:g}s; sending SIGKILL"
+            )
+        _signal_group(
+            proc, signal.SIGKILL
+        )  # also reaps leftovers of groups whose leader has exited
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class _Interrupted(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise _Interrupted(signum)
+
+
+def supervise(spec: SupervisorSpec) -> int:
+    """Run the components; return 0 if the main one succeeded and no other failed first, else non-zero."""
+    spec.log_dir.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    logs = {c.name: spec.log_dir / f"{c.name}.log" for c in spec.components}
+    main_name = spec.components[-1].name
+    old = {
+        s: signal.signal(s, _raise_interrupted)
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
+    try:
+        for component in spec.components:
+            with open(logs[component.name], "ab") as log:
+                try:
+                    procs[component.name] = subprocess.Popen(
+                        list(component.argv),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                except OSError as err:
+                    _stop(procs, spec.grace_s)
+                    _say(
+                        f"job '{spec.job}': component '{component.name}' could not start: {err}"
+                    )
+                    _say(f"command: {shlex.join(component.argv)}")
+                    return 127
+            _say(
+                f"started '{component.name}' (pid {procs[component.name].pid}) -> {logs[component.name]}"
+            )
+            _say(f"  {shlex.join(component.argv)}")
+        while True:
+            for name, proc in procs.items():
+                code = proc.poll()
+                if code is None:
+                    continue
+                others = {n: p for n, p in procs.items() if n != name}
+                if name == main_name and code == 0:
+                    _stop(others, spec.grace_s)
+                    _say(
+                        f"job '{spec.job}': main component '{name}' succeeded; stopped {sorted(others) or 'nothing'}"
+                    )
+                    return 0
+                _stop(others, spec.grace_s)
+                why = (
+                    _describe_code(code)
+                    if name == main_name
+                    else f"ended before the main one, {_describe_code(code)}"
+                )
+                _report_failure(spec.job, name, why, logs[name])
+                return _exit_code(code) or 1
+            time.sleep(POLL_S)
+    except _Interrupted as interrupted:
+        _say(
+            f"job '{spec.job}': got {signal.Signals(interrupted.signum).name}; stopping {sorted(procs)}"
+        )
+        _stop(procs, spec.grace_s)
+        return 128 + interrupted.signum
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _report_failure(job: str, component: str, why: str, log: Path) -> None:
+    lines = [
+        f"job '{job}' FAILED: component '{component}' {why}",
+        f"log: {log}",
+        f"--- last {TAIL_LINES} lines of {log} ---",
+        tail(log, TAIL_LINES),
+        "--- end of log ---",
+    ]
+    print(
+        "\n".join(
+            "supervise: " + line if i < 3 else line for i, line in enumerate(lines)
+        ),
+        file=sys.stderr,
+    )
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    return supervise(parse_args(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

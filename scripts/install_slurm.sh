@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Install a single-node Slurm cluster (controller + compute node on this machine) for tests and CI.
+#
+# Usage (as root): bash scripts/install_slurm.sh
+# Re-runnable: packages already present are kept; slurm.conf is rewritten only when its content changes.
+#
+# Choices (see docs/SLURM.md):
+# - No slurmdbd/sacct: job states come from `squeue -t all` / `scontrol show job`; MinJobAge=3600 keeps
+#   finished jobs visible to those for an hour.
+# - cons_tres + CR_Core (CR_Core_Memory would make jobs wait for memory), batch_sched_delay=0,
+#   kill_invalid_depend (a job whose dependency failed is cancelled instead of pending forever),
+#   config_overrides to advertise SLURM_NODE_CPUS CPUs (default 8) whatever the machine has.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install_slurm.sh: must run as root (it installs packages and writes /etc/slurm)" >&2
+    exit 1
+fi
+
+NODE_CPUS=${SLURM_NODE_CPUS:-8}
+NODE_NAME=$(hostname -s)
+CONF_DIR=/etc/slurm
+CONF=$CONF_DIR/slurm.conf
+
+need=()
+for pkg in slurmctld slurmd slurm-client munge; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+    echo "install_slurm.sh: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# munge needs a key readable only by the munge user.
+if [[ ! -s /etc/munge/munge.key ]]; then
+    mkdir -p /etc/munge
+    dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=128 status=none
+fi
+chown -R munge:munge /etc/munge
+chmod 700 /etc/munge
+chmod 400 /etc/munge/munge.key
+
+mkdir -p "$CONF_DIR" /var/spool/slurmd /var/spool/slurmctld /var/log/slurm
+REAL_MEMORY=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
+
+new_conf=$(cat <<CONF
+# Written by scripts/install_slurm.sh: a single-node cluster for tests and CI.
+ClusterName=nemo-pipeline
+SlurmctldHost=$NODE_NAME(127.0.0.1)
+AuthType=auth/munge
+SlurmUser=root
+SlurmctldPort=6817
+SlurmdPort=6818
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmdSpoolDir=/var/spool/slurmd
+StateSaveLocation=/var/spool/slurmctld
+SlurmctldLogFile=/var/log/slurm/slurmctld.log
+SlurmdLogFile=/var/log/slurm/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+ReturnToService=2
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerParameters=batch_sched_delay=0
+DependencyParameters=kill_invalid_depend
+SlurmdParameters=config_overrides
+MinJobAge=3600
+KillWait=5
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+NodeName=$NODE_NAME NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$REAL_MEMORY State=UNKNOWN
+PartitionName=debug Nodes=$NODE_NAME Default=YES MaxTime=INFINITE State=UP
+CONF
+)
+
+if [[ ! -f $CONF ]] || [[ "$(cat "$CONF")" != "$new_conf" ]]; then
+    printf '%s\n' "$new_conf" >"$CONF"
+    echo "install_slurm.sh: wrote $CONF (node $NODE_NAME, $NODE_CPUS CPUs advertised)"
+    if scontrol ping >/dev/null 2>&1; then
+        scontrol reconfigure && echo "install_slurm.sh: running controller reconfigured"
+    fi
+else
+    echo "install_slurm.sh: $CONF is up to date"
+fi
+chmod 644 "$CONF"
