@@ -1,0 +1,29 @@
+"""Structured stage configs and their composition with Hydra."""
+
+from nemo_pipeline.config._compose import CONF_DIR, check_overrides, compose_config, schema_keys, to_yaml
+from nemo_pipeline.config._schema import (
+    EvalConfig,
+    EvaluateConfig,
+    GenerateConfig,
+    GradingConfig,
+    InferenceConfig,
+    MetricsConfig,
+    SandboxConfig,
+    ServerConfig,
+)
+
+__all__ = [
+    "CONF_DIR",
+    "EvalConfig",
+    "EvaluateConfig",
+    "GenerateConfig",
+    "GradingConfig",
+    "InferenceConfig",
+    "MetricsConfig",
+    "SandboxConfig",
+    "ServerConfig",
+    "check_overrides",
+    "compose_config",
+    "schema_keys",
+    "to_yaml",
+]

@@ -1,0 +1,115 @@
+"""Structured configs: one dataclass per stage. They are the schema every YAML file and `++` override is checked
+against, so a wrong key or a value of the wrong type fails before anything starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+__all__ = [
+    "EvalConfig",
+    "EvaluateConfig",
+    "GenerateConfig",
+    "GradingConfig",
+    "InferenceConfig",
+    "MetricsConfig",
+    "SandboxConfig",
+    "ServerConfig",
+]
+
+
+@dataclass
+class InferenceConfig:
+    """Sampling settings sent with every request. None means: the benchmark's default."""
+
+    temperature: float | None = None
+    top_p: float = 1.0
+    top_k: int = -1  # -1: not sent
+    tokens_to_generate: int | None = None
+    random_seed: int = 0
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ServerConfig:
+    """Which model server to use. With no address, a server of `server_type` is started and stopped by the stage."""
+
+    server_type: str = "llamacpp"
+    address: str | None = None  # OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1
+    model: str = ""  # path or served name; "" = the type's embedded default (llamacpp: Gemma 3 270M)
+    port: int = 0  # 0: a free port
+    gpus: int = 0
+    tensor_parallel: int = 1
+    parallel_requests: int = 4
+    context_length: int = 4096
+    start_timeout_s: float = 300.0
+    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the key for remote servers
+    extra_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SandboxConfig:
+    """The code-execution sandbox. With no address, a local one is started when a stage needs it."""
+
+    address: str | None = None
+    start_timeout_s: float = 60.0
+
+
+@dataclass
+class GradingConfig:
+    timeout_s: float = 10.0  # per answer; a timeout is a verdict
+    workers: int = 0  # 0: one per core
+
+
+@dataclass
+class GenerateConfig:
+    input_file: str = MISSING
+    output_file: str = MISSING
+    prompt_config: str = "generic/math-fewshot"
+    server: ServerConfig = field(default_factory=ServerConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    max_samples: int = -1  # -1: all items
+    max_concurrent_requests: int = 8
+    request_timeout_s: float = 300.0
+    max_retries: int = 4
+    num_chunks: int = 1
+    chunk_id: int = 0
+    code_execution: bool = False
+    max_code_executions: int = 4
+    code_execution_timeout_s: float = 10.0
+    progress: bool = True
+    log_dir: str | None = None  # server and sandbox logs; None: <output dir>/logs
+
+
+@dataclass
+class EvaluateConfig:
+    input_files: list[str] = MISSING
+    grader: str = "math"
+    merge_chunks: list[str] = field(default_factory=list)  # chunk files merged into the single input file first
+    grading: GradingConfig = field(default_factory=GradingConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+
+
+@dataclass
+class MetricsConfig:
+    benchmark_dir: str = MISSING  # <output_dir>/eval-results/<benchmark>
+
+
+@dataclass
+class EvalConfig:
+    """What `pipeline/eval.py` accepts as `++` overrides; it fills each stage's config from these."""
+
+    max_samples: int = -1
+    prompt_config: str | None = None  # None: the benchmark's default prompt
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    grading: GradingConfig = field(default_factory=GradingConfig)
+    max_concurrent_requests: int = 8
+    request_timeout_s: float = 300.0
+    max_retries: int = 4
+    num_chunks: int = 1
+    code_execution: bool = False
+    max_code_executions: int = 4

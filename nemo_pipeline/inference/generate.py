@@ -1,0 +1,165 @@
+"""The generate stage: prompt the model on every item, concurrently, appending each finished item at once.
+
+A rerun resumes: finished ids are read from the output file and skipped, so no item is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from nemo_pipeline.config import GenerateConfig
+from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.inference._server_context import ServerEndpoint, serving
+from nemo_pipeline.inference.client import OpenAIClient, SamplingParams
+from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
+from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl
+
+__all__ = ["GenerateResult", "done_marker", "finished_ids", "run_generate", "select_items", "selection_stamp"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    output_file: Path
+    total: int
+    generated_now: int
+    skipped: int
+    seconds: float
+
+
+def select_items(items: list[dict[str, Any]], max_samples: int, num_chunks: int, chunk_id: int) -> list[dict[str, Any]]:
+    """The first `max_samples` items (all if -1), then the `chunk_id`-th of `num_chunks` contiguous chunks."""
+    if num_chunks < 1 or not 0 <= chunk_id < num_chunks:
+        raise ConfigError(f"chunk_id={chunk_id} must be in [0, num_chunks={num_chunks})")
+    if max_samples >= 0:
+        items = items[:max_samples]
+    size, extra = divmod(len(items), num_chunks)
+    start = chunk_id * size + min(chunk_id, extra)
+    return items[start : start + size + (1 if chunk_id < extra else 0)]
+
+
+def finished_ids(output_file: Path) -> set[str]:
+    """Ids already in the output file; a corrupt line raises DataError with its line number."""
+    if not output_file.exists():
+        return set()
+    seen: set[str] = set()
+    for number, record in enumerate(iter_jsonl(output_file), start=1):
+        if "id" not in record:
+            raise DataError(f"{output_file}:{number}: record has no 'id'")
+        if record["id"] in seen:
+            raise DataError(f"{output_file}:{number}: id {record['id']!r} appears twice")
+        seen.add(record["id"])
+    return seen
+
+
+def sampling_params(cfg: GenerateConfig, prompt: PromptConfig) -> SamplingParams:
+    inference = cfg.inference
+    if inference.temperature is None or inference.tokens_to_generate is None:
+        raise ConfigError("inference.temperature and inference.tokens_to_generate must be set for generate")
+    return SamplingParams(
+        temperature=inference.temperature,
+        top_p=inference.top_p,
+        top_k=inference.top_k,
+        max_tokens=inference.tokens_to_generate,
+        seed=inference.random_seed,
+        stop=tuple(inference.stop) or prompt.stop,
+    )
+
+
+async def _generate_one(
+    client: OpenAIClient, prompt: PromptConfig, params: SamplingParams, item: dict[str, Any]
+) -> dict[str, Any]:
+    rendered = prompt.render(item)
+    started = time.monotonic()
+    if isinstance(rendered, str):
+        completion = await client.complete(rendered, params)
+    else:
+        completion = await client.chat(rendered, params)
+    return {
+        **item,
+        "generation": completion.text,
+        "num_generated_tokens": completion.num_tokens,
+        "finish_reason": completion.finish_reason,
+        "generation_time_s": round(time.monotonic() - started, 4),
+    }
+
+
+async def _generate_all(
+    cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[dict[str, Any]], output_file: Path
+) -> None:
+    prompt = load_prompt(cfg.prompt_config)
+    params = sampling_params(cfg, prompt)
+    client = OpenAIClient(
+        endpoint.base_url,
+        endpoint.model,
+        api_key=endpoint.api_key,
+        timeout_s=cfg.request_timeout_s,
+        max_retries=cfg.max_retries,
+        max_connections=cfg.max_concurrent_requests,
+    )
+    if not client.model:
+        client.model = await client.first_model()
+    limit = asyncio.Semaphore(cfg.max_concurrent_requests)
+
+    async def bounded(item: dict[str, Any]) -> dict[str, Any]:
+        async with limit:
+            return await _generate_one(client, prompt, params, item)
+
+    progress = tqdm(total=len(todo), desc=f"generate {output_file.name}", disable=not cfg.progress, unit="item")
+    tasks = [asyncio.create_task(bounded(item)) for item in todo]
+    try:
+        with JsonlAppender(output_file) as out:
+            for finished in asyncio.as_completed(tasks):
+                out.append(await finished)
+                progress.update(1)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        progress.close()
+        await client.aclose()
+
+
+def run_generate(cfg: GenerateConfig) -> GenerateResult:
+    """Generate answers for every selected item not yet in the output file."""
+    started = time.monotonic()
+    input_file, output_file = Path(cfg.input_file), Path(cfg.output_file)
+    if not input_file.exists():
+        raise DataError(f"input_file {input_file} does not exist")
+    load_prompt(cfg.prompt_config)  # fail on a bad prompt before any server starts
+    items = select_items(read_jsonl(input_file), cfg.max_samples, cfg.num_chunks, cfg.chunk_id)
+    JsonlAppender(output_file).close()  # drops a record torn by a kill mid-write
+    done = finished_ids(output_file)
+    wanted = {item["id"] for item in items}
+    extra = done - wanted
+    if extra:
+        log.warning("%s holds %d item(s) outside this selection; they are kept", output_file, len(extra))
+    todo = [item for item in items if item["id"] not in done]
+    if todo:
+        log_dir = Path(cfg.log_dir) if cfg.log_dir else output_file.parent / "logs"
+        with serving(cfg.server, log_dir) as endpoint:
+            asyncio.run(_generate_all(cfg, endpoint, todo, output_file))
+    missing = wanted - finished_ids(output_file)
+    if missing:
+        raise DataError(f"{output_file}: {len(missing)} item(s) still missing after generation; rerun to resume")
+    done_marker(output_file).write_text(json.dumps(selection_stamp(cfg)) + "\n")
+    return GenerateResult(output_file, len(items), len(todo), len(items) - len(todo), time.monotonic() - started)
+
+
+def selection_stamp(cfg: GenerateConfig) -> dict[str, int]:
+    """What the done marker records: a rerun with another selection must not be skipped."""
+    return {"max_samples": cfg.max_samples, "num_chunks": cfg.num_chunks, "chunk_id": cfg.chunk_id}
+
+
+def done_marker(output_file: Path) -> Path:
+    """Written when every selected item of `output_file` is generated; the job graph skips such jobs."""
+    return output_file.with_name(output_file.name + ".done")

@@ -1,0 +1,56 @@
+"""The server-type interface: how to launch one kind of model server and how to tell it is healthy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nemo_pipeline.registry import Registry
+
+__all__ = ["SERVER_TYPES", "ServerLaunch", "ServerSpec", "ServerType", "register_server_type"]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What the user asked for: which model, where, on how many GPUs."""
+
+    model: str  # a path or a model name; "" lets a type pick its embedded default
+    port: int
+    host: str = "127.0.0.1"
+    gpus: int = 0
+    tensor_parallel: int = 1
+    parallel_requests: int = 4
+    context_length: int = 4096
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerLaunch:
+    """How to start a server: an argv (never a shell string), its environment additions and where it answers."""
+
+    argv: tuple[str, ...]
+    base_url: str  # OpenAI-compatible root, e.g. http://127.0.0.1:5000/v1
+    health_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    image: str | None = None  # default container image on clusters
+
+
+@dataclass(frozen=True)
+class ServerType:
+    """A registered kind of server. `launch` is None for remote servers (nothing to start)."""
+
+    name: str
+    default_port: int
+    launch: Callable[[ServerSpec], ServerLaunch] | None
+    health_path: str = "/health"
+    supports_completions: bool = True
+    description: str = ""
+
+
+SERVER_TYPES: Registry[ServerType] = Registry("server type")
+
+
+def register_server_type(server_type: ServerType) -> ServerType:
+    """Add a server type; a duplicate name raises at import."""
+    SERVER_TYPES.add(server_type.name, server_type)
+    return server_type

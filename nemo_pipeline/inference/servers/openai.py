@@ -1,0 +1,15 @@
+"""A remote OpenAI-compatible endpoint: nothing to start; health is a GET of <address>/models."""
+
+from __future__ import annotations
+
+from nemo_pipeline.inference.servers._base import ServerType, register_server_type
+
+OPENAI = register_server_type(
+    ServerType(
+        name="openai",
+        default_port=443,
+        launch=None,
+        health_path="/models",
+        description="any OpenAI-compatible API given by --server_address",
+    )
+)

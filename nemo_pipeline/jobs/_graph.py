@@ -1,0 +1,78 @@
+"""The typed job graph shared by every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nemo_pipeline.errors import ConfigError
+
+__all__ = ["Component", "Job", "JobGraph"]
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process of a job: an argv, run as a process or, on a cluster, in its container image."""
+
+    name: str  # "server", "sandbox", "main"
+    argv: tuple[str, ...]
+    image: str | None = None
+    health_url: str | None = None  # polled by whoever depends on this component
+
+
+@dataclass(frozen=True)
+class Job:
+    """A unit of scheduling. Components run side by side; the last one is the main one.
+
+    When the main component ends, the others are stopped; if any component fails, the job fails.
+    """
+
+    name: str
+    components: tuple[Component, ...]
+    after_ok: tuple[str, ...] = ()  # run only if all of these succeeded
+    after_any: tuple[str, ...] = ()  # run once these ended, whatever their state
+    done_file: str | None = None  # relative to the output dir; present and complete -> job is skipped on rerun
+    gpus: int = 0
+    benchmark: str | None = None
+
+    @property
+    def main(self) -> Component:
+        return self.components[-1]
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return self.after_ok + self.after_any
+
+
+@dataclass
+class JobGraph:
+    """Jobs in submission order; every dependency names an earlier job."""
+
+    output_dir: Path
+    jobs: list[Job] = field(default_factory=list)
+
+    def add(self, job: Job) -> Job:
+        known = {existing.name for existing in self.jobs}
+        if job.name in known:
+            raise ConfigError(f"job '{job.name}' is in the graph twice")
+        missing = [name for name in job.dependencies if name not in known]
+        if missing:
+            raise ConfigError(f"job '{job.name}' depends on jobs not yet in the graph: {missing}")
+        self.jobs.append(job)
+        return job
+
+    def get(self, name: str) -> Job:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise KeyError(name)
+
+    def dependents(self, name: str) -> list[Job]:
+        """Jobs that depend, directly or not, on `name`."""
+        found: list[Job] = []
+        frontier = {name}
+        for job in self.jobs:
+            if frontier.intersection(job.dependencies):
+                found.append(job)
+                frontier.add(job.name)
+        return found

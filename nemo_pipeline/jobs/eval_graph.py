@@ -1,0 +1,250 @@
+"""Build the evaluation job graph from `--benchmarks b1:N,b2:M` and the composed EvalConfig.
+
+Per benchmark and seed (and chunk): a generate job (it starts its own server unless an address is given);
+an evaluate job per output file after its generate jobs; a compute-metrics job after every evaluate job of the
+benchmark; one summarize job after every metrics job (afterany: it reports what is missing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nemo_pipeline.config import EvalConfig
+from nemo_pipeline.datasets import BENCHMARKS, Benchmark
+from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.jobs._graph import Component, Job, JobGraph
+
+__all__ = ["REPO_ROOT", "BenchmarkRequest", "build_eval_graph", "hydra_value", "parse_benchmarks"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_SPEC = re.compile(r"^([A-Za-z0-9_.\-]+)(?::(\d+))?$")
+
+
+@dataclass(frozen=True)
+class BenchmarkRequest:
+    name: str
+    seeds: int  # 0: one greedy run; N: N sampled runs with seeds 0..N-1
+
+
+def parse_benchmarks(text: str) -> list[BenchmarkRequest]:
+    """Parse `gsm8k:0,humaneval:4` (a missing `:N` means 0); unknown names list the known ones."""
+    requests = []
+    for part in (p.strip() for p in text.split(",")):
+        match = _SPEC.match(part)
+        if not match:
+            raise ConfigError(f"--benchmarks: '{part}' is not of the form NAME or NAME:SEEDS (e.g. gsm8k:0, gsm8k:4)")
+        name, seeds = match.group(1), int(match.group(2) or 0)
+        BENCHMARKS.get(name)
+        requests.append(BenchmarkRequest(name, seeds))
+    names = [r.name for r in requests]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--benchmarks names a benchmark twice: {text}")
+    return requests
+
+
+def hydra_value(value: object) -> str:
+    """Render a Python value as a Hydra override value (strings always quoted)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def _overrides(values: dict[str, object]) -> list[str]:
+    return [f"++{key}={hydra_value(value)}" for key, value in values.items()]
+
+
+def _script(name: str) -> str:
+    return str(REPO_ROOT / "pipeline" / name)
+
+
+def _output_name(seed: int | None) -> str:
+    return "output.jsonl" if seed is None else f"output-rs{seed}.jsonl"
+
+
+def _chunk_name(seed: int | None, chunk: int, num_chunks: int) -> str:
+    base = _output_name(seed)
+    return base if num_chunks == 1 else base.replace(".jsonl", f"-chunk{chunk}.jsonl")
+
+
+def _generate_job(
+    cfg: EvalConfig,
+    bench: Benchmark,
+    data: Path,
+    out: Path,
+    seed: int | None,
+    chunk: int,
+    python: str,
+    name: str,
+    output_dir: Path,
+) -> Job:
+    temperature = cfg.inference.temperature
+    if temperature is None:
+        temperature = 0.0 if seed is None else bench.seeds_temperature
+    values: dict[str, object] = {
+        "input_file": str(data),
+        "output_file": str(out),
+        "prompt_config": cfg.prompt_config or bench.prompt_config,
+        "max_samples": cfg.max_samples,
+        "num_chunks": cfg.num_chunks,
+        "chunk_id": chunk,
+        "max_concurrent_requests": cfg.max_concurrent_requests,
+        "request_timeout_s": cfg.request_timeout_s,
+        "max_retries": cfg.max_retries,
+        "code_execution": cfg.code_execution,
+        "max_code_executions": cfg.max_code_executions,
+        "log_dir": str(output_dir / "logs" / name),
+        "inference.temperature": temperature,
+        "inference.top_p": cfg.inference.top_p,
+        "inference.top_k": cfg.inference.top_k,
+        "inference.tokens_to_generate": cfg.inference.tokens_to_generate or bench.tokens_to_generate,
+        "inference.random_seed": cfg.inference.random_seed if seed is None else seed,
+        "inference.stop": list(cfg.inference.stop),
+        "server.server_type": cfg.server.server_type,
+        "server.address": cfg.server.address,
+        "server.model": cfg.server.model,
+        "server.port": cfg.server.port,
+        "server.gpus": cfg.server.gpus,
+        "server.tensor_parallel": cfg.server.tensor_parallel,
+        "server.parallel_requests": cfg.server.parallel_requests,
+        "server.context_length": cfg.server.context_length,
+        "server.start_timeout_s": cfg.server.start_timeout_s,
+        "server.api_key_env": cfg.server.api_key_env,
+        "server.extra_args": list(cfg.server.extra_args),
+        "sandbox.address": cfg.sandbox.address,
+        "sandbox.start_timeout_s": cfg.sandbox.start_timeout_s,
+        "progress": False,
+    }
+    argv = (python, _script("generate.py"), *_overrides(values))
+    return Job(
+        name=name,
+        components=(Component("main", argv),),
+        done_file=str(out.relative_to(output_dir)) + ".done",
+        gpus=cfg.server.gpus,
+        benchmark=bench.name,
+    )
+
+
+def _stamp(cfg: EvalConfig, chunk: int) -> dict[str, int]:
+    return {"max_samples": cfg.max_samples, "num_chunks": cfg.num_chunks, "chunk_id": chunk}
+
+
+def build_eval_graph(
+    requests: Sequence[BenchmarkRequest],
+    cfg: EvalConfig,
+    output_dir: Path,
+    data_files: dict[str, Path],
+    python: str = sys.executable,
+) -> JobGraph:
+    """The full graph; jobs whose outputs are already complete (and whose inputs did not change) are left out."""
+    output_dir = output_dir.resolve()
+    graph = JobGraph(output_dir)
+    complete: set[str] = set()
+
+    def add(job: Job, stamp: dict[str, object] | None) -> None:
+        deps_complete = all(dep in complete for dep in job.dependencies)
+        if job.done_file and deps_complete and _done(output_dir / job.done_file, stamp):
+            complete.add(job.name)
+            return
+        graph.add(
+            Job(
+                name=job.name,
+                components=job.components,
+                after_ok=tuple(d for d in job.after_ok if d not in complete),
+                after_any=tuple(d for d in job.after_any if d not in complete),
+                done_file=job.done_file,
+                gpus=job.gpus,
+                benchmark=job.benchmark,
+            )
+        )
+
+    metrics_jobs = []
+    for request in requests:
+        bench = BENCHMARKS.get(request.name)
+        bench_dir = output_dir / "eval-results" / bench.name
+        seeds: list[int | None] = [None] if request.seeds == 0 else list(range(request.seeds))
+        evaluate_jobs = []
+        for seed in seeds:
+            suffix = "" if seed is None else f"-rs{seed}"
+            gen_names = []
+            for chunk in range(cfg.num_chunks):
+                name = f"generate-{bench.name}{suffix}" + (f"-chunk{chunk}" if cfg.num_chunks > 1 else "")
+                out = bench_dir / _chunk_name(seed, chunk, cfg.num_chunks)
+                add(
+                    _generate_job(cfg, bench, data_files[bench.name], out, seed, chunk, python, name, output_dir),
+                    dict(_stamp(cfg, chunk)),
+                )
+                gen_names.append(name)
+            output_file = bench_dir / _output_name(seed)
+            chunk_files = [str(bench_dir / _chunk_name(seed, c, cfg.num_chunks)) for c in range(cfg.num_chunks)]
+            evaluate_values: dict[str, object] = {
+                "input_files": [str(output_file)],
+                "grader": bench.grader,
+                "grading.timeout_s": cfg.grading.timeout_s,
+                "grading.workers": cfg.grading.workers,
+                "sandbox.address": cfg.sandbox.address,
+                "sandbox.start_timeout_s": cfg.sandbox.start_timeout_s,
+            }
+            if cfg.num_chunks > 1:
+                evaluate_values["merge_chunks"] = chunk_files
+            name = f"evaluate-{bench.name}{suffix}"
+            add(
+                Job(
+                    name=name,
+                    components=(Component("main", (python, _script("evaluate.py"), *_overrides(evaluate_values))),),
+                    after_ok=tuple(gen_names),
+                    done_file=str(output_file.relative_to(output_dir)) + ".graded",
+                    benchmark=bench.name,
+                ),
+                {"grader": bench.grader},
+            )
+            evaluate_jobs.append(name)
+        name = f"metrics-{bench.name}"
+        add(
+            Job(
+                name=name,
+                components=(
+                    Component(
+                        "main",
+                        (python, _script("compute_metrics.py"), *_overrides({"benchmark_dir": str(bench_dir)})),
+                    ),
+                ),
+                after_ok=tuple(evaluate_jobs),
+                done_file=str((bench_dir / "metrics.json").relative_to(output_dir)),
+                benchmark=bench.name,
+            ),
+            None,
+        )
+        metrics_jobs.append(name)
+    summarize = (python, _script("summarize_results.py"), str(output_dir))
+    graph.add(
+        Job(
+            name="summarize",
+            components=(Component("main", summarize),),
+            after_any=tuple(j for j in metrics_jobs if j not in complete),
+        )
+    )
+    return graph
+
+
+def _done(path: Path, stamp: dict[str, object] | None) -> bool:
+    if not path.exists():
+        return False
+    if stamp is None:
+        return True
+    try:
+        recorded = json.loads(path.read_text() or "null")
+    except json.JSONDecodeError:
+        return False
+    return isinstance(recorded, dict) and all(recorded.get(k) == v for k, v in stamp.items())

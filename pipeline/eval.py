@@ -1,0 +1,13 @@
+#!/usr/bin/env python
+"""Evaluate a model on benchmarks, locally or on Slurm.
+
+python pipeline/eval.py --cluster local --benchmarks gsm8k:0 --output_dir out ++max_samples=50
+"""
+
+import sys
+
+from nemo_pipeline.cli import main_wrapper
+from nemo_pipeline.pipeline_eval import main
+
+if __name__ == "__main__":
+    sys.exit(main_wrapper(main))

