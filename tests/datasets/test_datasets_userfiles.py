@@ -117,7 +117,7 @@ def test_a_file_in_the_wrong_format_is_named_with_the_record(empty_cache: Path) 
     target.mkdir(parents=True)
     (target / "test.jsonl").write_text(json.dumps({"question": "1+1?", "answer": "2"}) + "\n")
     benchmark = BENCHMARKS.get("math500")
-    with pytest.raises(DataError, match="test.jsonl: record 1 lacks problem, solution, subject, level, unique_id"):
+    with pytest.raises(DataError, match=r"test\.jsonl: record 1 lacks problem, solution, subject, level, unique_id"):
         benchmark.load(benchmark.source)
 
 
