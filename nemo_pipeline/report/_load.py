@@ -1,0 +1,192 @@
+"""Reading one output directory: metrics.json and graded output files per benchmark, never crashing on a gap."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nemo_pipeline.errors import DataError
+
+__all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items"]
+
+_OUTPUT_NAME = re.compile(r"^output(?:-rs(\d+))?\.jsonl$")
+
+
+@dataclass(frozen=True)
+class GradedItem:
+    """One graded answer: what the report needs from a line of `output*.jsonl`."""
+
+    id: str
+    seed: int | None  # None: greedy `output.jsonl`
+    subset: str | None
+    correct: bool | None  # None: the line has not been graded yet
+    predicted: str | None
+    expected: str | None
+    problem: str
+    generation: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BenchmarkRun:
+    """One benchmark of one run. `metrics is None` means metrics.json is missing or unreadable (`problem` says why)."""
+
+    name: str
+    directory: Path
+    num_seeds: int
+    metrics: dict[str, dict[str, float]] | None
+    output_files: tuple[Path, ...]
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.metrics is not None
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One output directory: its display name and its benchmarks, sorted by name."""
+
+    name: str
+    directory: Path
+    benchmarks: dict[str, BenchmarkRun] = field(default_factory=dict)
+
+
+def _seed_of(path: Path) -> int | None:
+    match = _OUTPUT_NAME.match(path.name)
+    if match is None or match.group(1) is None:
+        return None
+    return int(match.group(1))
+
+
+def _output_files(directory: Path) -> tuple[Path, ...]:
+    files = [p for p in directory.iterdir() if p.is_file() and _OUTPUT_NAME.match(p.name)]
+    return tuple(sorted(files, key=lambda p: (-1 if _seed_of(p) is None else _seed_of(p), p.name)))
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]]]:
+    """Parse metrics.json; raise DataError saying what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise DataError(f"{path}: expected an object with a 'metrics' object, got {str(data)[:80]!r}")
+    blocks: dict[str, dict[str, float]] = {}
+    for subset, block in data["metrics"].items():
+        if not isinstance(block, dict):
+            raise DataError(f"{path}: metrics[{subset!r}] should be an object, got {type(block).__name__}")
+        blocks[str(subset)] = {k: v for k, v in ((k, _as_number(v)) for k, v in block.items()) if v is not None}
+    if "all" not in blocks:
+        raise DataError(f"{path}: the 'metrics' object has no 'all' block (found: {sorted(blocks)})")
+    num_seeds = data.get("num_seeds", 0)
+    if not isinstance(num_seeds, int) or isinstance(num_seeds, bool) or num_seeds < 0:
+        raise DataError(f"{path}: 'num_seeds' should be a non-negative integer, got {num_seeds!r}")
+    return num_seeds, blocks
+
+
+def _load_benchmark(directory: Path) -> BenchmarkRun:
+    outputs = _output_files(directory)
+    metrics_path = directory / "metrics.json"
+    if not metrics_path.is_file():
+        if outputs:
+            lines = sum(_count_lines(p) for p in outputs)
+            why = f"no metrics.json ({len(outputs)} output file(s), {lines} line(s): grading or metrics did not finish)"
+        else:
+            why = "no metrics.json and no output files (generation did not run or failed)"
+        return BenchmarkRun(directory.name, directory, 0, None, outputs, why)
+    try:
+        num_seeds, blocks = _load_metrics(metrics_path)
+    except (DataError, OSError, UnicodeDecodeError) as exc:
+        return BenchmarkRun(directory.name, directory, 0, None, outputs, f"unreadable metrics.json: {exc}")
+    return BenchmarkRun(directory.name, directory, num_seeds, blocks, outputs)
+
+
+def _model_name(directory: Path) -> str:
+    run_json = directory / "run.json"
+    if run_json.is_file():
+        try:
+            data = json.loads(run_json.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, OSError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("model"), str) and data["model"].strip():
+            return data["model"].strip()
+    return directory.resolve().name
+
+
+def load_run(directory: str | Path) -> ModelRun:
+    """Load every benchmark under `<directory>/eval-results/`; raise DataError if there is nothing to summarize."""
+    directory = Path(directory)
+    results = directory / "eval-results"
+    if not directory.is_dir():
+        raise DataError(f"output directory {directory} does not exist: pass the output_dir of an evaluation run")
+    if not results.is_dir():
+        raise DataError(
+            f"{directory} has no eval-results/ folder: pass the output_dir of an evaluation run "
+            "(it holds eval-results/<benchmark>/metrics.json)"
+        )
+    benchmarks = {p.name: _load_benchmark(p) for p in sorted(results.iterdir()) if p.is_dir()}
+    if not benchmarks:
+        raise DataError(f"{results} holds no benchmark folders: did the evaluation start?")
+    return ModelRun(_model_name(directory), directory, benchmarks)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def read_graded_items(path: Path) -> tuple[list[GradedItem], list[str]]:
+    """Read a graded output file leniently: unreadable lines are skipped and described in the returned warnings."""
+    seed = _seed_of(path)
+    items: list[GradedItem] = []
+    bad: list[int] = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                bad.append(number)
+                continue
+            if not isinstance(record, dict) or "id" not in record:
+                bad.append(number)
+                continue
+            correct = record.get("is_correct")
+            predicted = record.get("predicted_answer")
+            subset = record.get("subset")
+            items.append(
+                GradedItem(
+                    id=str(record["id"]),
+                    seed=seed,
+                    subset=None if subset is None else str(subset),
+                    correct=correct if isinstance(correct, bool) else None,
+                    predicted=None if predicted is None else _text(predicted),
+                    expected=None if record.get("expected_answer") is None else _text(record["expected_answer"]),
+                    problem=_text(record.get("problem")),
+                    generation=_text(record.get("generation")),
+                    reason=_text(record.get("grading_reason")),
+                )
+            )
+    warnings = []
+    if bad:
+        warnings.append(f"{path}: skipped {len(bad)} unreadable line(s) (first at line {bad[0]})")
+    return items, warnings

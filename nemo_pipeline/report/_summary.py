@@ -1,0 +1,241 @@
+"""Build a Summary of one or more output directories, optionally compared with a baseline directory."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
+from nemo_pipeline.report._stats import PairedTest, paired_test
+
+__all__ = [
+    "ALL",
+    "BenchmarkItems",
+    "Comparison",
+    "Summary",
+    "SummaryOptions",
+    "build_summary",
+    "headline_metric",
+]
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    """Knobs of the summary and report."""
+
+    title: str = "Evaluation summary"
+    max_items: int = 2000  # graded items embedded in the HTML browser, per benchmark and model
+    max_text_chars: int = 20_000  # problem / generation text embedded per item
+    resamples: int = 2_000  # paired-bootstrap resamples (only for runs with seeds)
+    seed: int = 0  # bootstrap random seed, for reproducible p-values
+
+
+@dataclass(frozen=True)
+class BenchmarkItems:
+    """Per-item outcomes of one benchmark of one run, and the items kept for the browser."""
+
+    outcomes: dict[str, dict[str, list[bool]]]  # subset ("all" included) -> item id -> one bool per seed
+    browser: list[GradedItem]  # capped at SummaryOptions.max_items
+    total: int  # graded lines read
+    ungraded: int  # lines without is_correct
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One model against the baseline on one benchmark subset."""
+
+    model: str
+    benchmark: str
+    subset: str
+    metric: str
+    model_value: float | None  # from metrics.json
+    baseline_value: float | None
+    test: PairedTest | None  # None: no shared graded items
+    note: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        if self.model_value is not None and self.baseline_value is not None:
+            return self.model_value - self.baseline_value
+        return None if self.test is None else self.test.delta
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything the renderers need; built once, rendered to text, Markdown, CSV, JSON and HTML."""
+
+    options: SummaryOptions
+    generated_at: str
+    runs: tuple[ModelRun, ...]  # baseline first when there is one
+    baseline: str | None  # name of the baseline run
+    comparisons: tuple[Comparison, ...]
+    items: dict[tuple[str, str], BenchmarkItems]  # (run name, benchmark) -> items
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def benchmarks(self) -> list[str]:
+        return sorted({b for run in self.runs for b in run.benchmarks})
+
+    def run(self, name: str) -> ModelRun:
+        return next(r for r in self.runs if r.name == name)
+
+    def subsets(self, benchmark: str) -> list[str]:
+        """'all' first, then every other subset any run reports, sorted."""
+        found = {s for r in self.runs if (b := r.benchmarks.get(benchmark)) and b.metrics for s in b.metrics}
+        return [ALL, *sorted(found - {ALL})]
+
+    def missing(self) -> list[tuple[str, BenchmarkRun | None, str]]:
+        """(run name, benchmark run or None, benchmark name) for every cell without metrics."""
+        gaps = []
+        for run in self.runs:
+            for name in self.benchmarks:
+                bench = run.benchmarks.get(name)
+                if bench is None or not bench.ok:
+                    gaps.append((run.name, bench, name))
+        return gaps
+
+    def comparison(self, model: str, benchmark: str, subset: str) -> Comparison | None:
+        for comp in self.comparisons:
+            if (comp.model, comp.benchmark, comp.subset) == (model, benchmark, subset):
+                return comp
+        return None
+
+
+def headline_metric(block: dict[str, float]) -> str:
+    """pass@1 (mean over seeds) when the run has seeds, else accuracy."""
+    return "pass@1" if "pass@1" in block else "accuracy"
+
+
+def headline(bench: BenchmarkRun | None, subset: str) -> tuple[str, float, float | None] | None:
+    """(metric name, value, std err or None) of a benchmark subset, or None when not reported."""
+    if bench is None or bench.metrics is None or subset not in bench.metrics:
+        return None
+    block = bench.metrics[subset]
+    metric = headline_metric(block)
+    if metric not in block:
+        return None
+    return metric, block[metric], block.get(f"{metric}_std_err")
+
+
+def _unique_names(runs: list[ModelRun]) -> list[ModelRun]:
+    seen: dict[str, int] = {}
+    unique = []
+    for run in runs:
+        count = seen.get(run.name, 0) + 1
+        seen[run.name] = count
+        name = run.name if count == 1 else f"{run.name} ({count})"
+        unique.append(ModelRun(name, run.directory, run.benchmarks))
+    return unique
+
+
+def _collect_items(bench: BenchmarkRun, options: SummaryOptions) -> tuple[BenchmarkItems, list[str]]:
+    outcomes: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    by_id: dict[str, list[GradedItem]] = defaultdict(list)
+    warnings: list[str] = []
+    total = ungraded = 0
+    for path in bench.output_files:
+        items, file_warnings = read_graded_items(path)
+        warnings.extend(file_warnings)
+        for item in items:
+            total += 1
+            by_id[item.id].append(item)
+            if item.correct is None:
+                ungraded += 1
+                continue
+            outcomes[ALL][item.id].append(item.correct)
+            if item.subset is not None:
+                outcomes[item.subset][item.id].append(item.correct)
+    browser: list[GradedItem] = []
+    for group in by_id.values():  # whole items (all their seeds), in file order, until the cap
+        if len(browser) + len(group) > options.max_items:
+            break
+        browser.extend(group)
+    if ungraded:
+        warnings.append(f"{bench.directory}: {ungraded} of {total} output line(s) are not graded (no is_correct)")
+    plain = {subset: dict(ids) for subset, ids in outcomes.items()}
+    return BenchmarkItems(plain, browser, total, ungraded), warnings
+
+
+def _compare(
+    model: ModelRun,
+    baseline: ModelRun,
+    items: dict[tuple[str, str], BenchmarkItems],
+    benchmarks: list[str],
+    subsets_of: dict[str, list[str]],
+    options: SummaryOptions,
+) -> list[Comparison]:
+    comparisons = []
+    for name in benchmarks:
+        mine, theirs = model.benchmarks.get(name), baseline.benchmarks.get(name)
+        if mine is None or theirs is None or not mine.ok or not theirs.ok:
+            continue
+        for subset in subsets_of[name]:
+            m, b = headline(mine, subset), headline(theirs, subset)
+            if m is None and b is None:
+                continue
+            metric = (m or b)[0]  # type: ignore[index]
+            mine_items, their_items = items.get((model.name, name)), items.get((baseline.name, name))
+            test = None
+            note = ""
+            if mine_items is None or their_items is None:
+                note = "no graded output files to pair"
+            else:
+                test = paired_test(
+                    their_items.outcomes.get(subset, {}),
+                    mine_items.outcomes.get(subset, {}),
+                    resamples=options.resamples,
+                    seed=options.seed,
+                )
+                if test is None:
+                    note = "no item ids shared with the baseline"
+            comparisons.append(
+                Comparison(
+                    model.name,
+                    name,
+                    subset,
+                    metric,
+                    None if m is None else m[1],
+                    None if b is None else b[1],
+                    test,
+                    note,
+                )
+            )
+    return comparisons
+
+
+def build_summary(
+    directories: list[str | Path], baseline: str | Path | None = None, options: SummaryOptions | None = None
+) -> Summary:
+    """Load the runs (and the baseline), read their graded items, and pair every model with the baseline."""
+    options = options or SummaryOptions()
+    if not directories:
+        raise ConfigError("no output directory given: pass at least one OUT_DIR")
+    if options.max_items < 0 or options.resamples < 1:
+        raise ConfigError(f"max_items must be >= 0 and resamples >= 1, got {options.max_items}, {options.resamples}")
+    loaded = [load_run(d) for d in directories]
+    base_run = load_run(baseline) if baseline is not None else None
+    runs = _unique_names(([base_run] if base_run else []) + loaded)
+    base = runs[0] if base_run else None
+    warnings: list[str] = []
+    items: dict[tuple[str, str], BenchmarkItems] = {}
+    for run in runs:
+        for name, bench in run.benchmarks.items():
+            if bench.output_files:
+                items[(run.name, name)], found = _collect_items(bench, options)
+                warnings.extend(found)
+    partial = Summary(options, "", tuple(runs), None, (), items)
+    benchmarks = partial.benchmarks
+    subsets_of = {b: partial.subsets(b) for b in benchmarks}
+    comparisons: list[Comparison] = []
+    if base is not None:
+        for run in runs[1:]:
+            comparisons.extend(_compare(run, base, items, benchmarks, subsets_of, options))
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return Summary(
+        options, now, tuple(runs), None if base is None else base.name, tuple(comparisons), items, tuple(warnings)
+    )

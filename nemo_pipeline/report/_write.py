@@ -1,0 +1,48 @@
+"""Write the summary files of a run: summary.json, summary.md, summary.csv and report.html."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nemo_pipeline.errors import DataError
+from nemo_pipeline.report._html import to_html
+from nemo_pipeline.report._summary import Summary
+from nemo_pipeline.report._tables import to_csv, to_json, to_markdown
+
+__all__ = ["WrittenReport", "write_reports"]
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    json: Path
+    markdown: Path
+    csv: Path
+    html: Path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}; pass a writable --output folder") from None
+
+
+def write_reports(summary: Summary, output_dir: str | Path, html_path: str | Path | None = None) -> WrittenReport:
+    """Write the four files into `output_dir` (the HTML to `html_path` when given); return their paths."""
+    output_dir = Path(output_dir)
+    written = WrittenReport(
+        output_dir / "summary.json",
+        output_dir / "summary.md",
+        output_dir / "summary.csv",
+        Path(html_path) if html_path is not None else output_dir / "report.html",
+    )
+    _write_atomic(written.json, to_json(summary))
+    _write_atomic(written.markdown, to_markdown(summary))
+    _write_atomic(written.csv, to_csv(summary))
+    _write_atomic(written.html, to_html(summary))
+    return written
