@@ -1,0 +1,547 @@
+"""Math answer grading: parse (extract) -> normalize -> verify, each a public, testable step.
+
+- `extract_answer(text)`: pull the final answer out of a model's generation (order documented on the function).
+- `normalize_answer(s)`: string clean-up (LaTeX wrappers, units, separators, degrees, `\\text{}` ...).
+- `parse_answer(s)`: a normalized string -> a typed `ParsedAnswer` (number, letter, interval, set, tuple, list,
+  matrix, equation, text or expression).
+- `verify(gold, predicted)`: compare two parsed answers; numbers with a relative tolerance, expressions with sympy,
+  and math-verify as the last resort for what our own parser cannot read.
+- `is_equivalent(gold, predicted)`: all of the above on two strings.
+
+Conventions (see docs/GRADING.md): a percent answer "50%" matches both 50 and 0.5; numbers match within a relative
+tolerance of 1e-4; bare comma lists and sets are unordered, tuples and intervals are ordered and bracket-sensitive,
+a set never equals an interval; "x=3" matches "3"; choice letters ignore parentheses, a trailing dot and case.
+
+Nothing here has its own timeout: sympy can run for minutes on a pathological answer, so the evaluate stage calls
+the grader through `grade_all` (nemo_pipeline.evaluation._pool), which kills a worker that runs past its limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal
+
+from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
+
+__all__ = [
+    "REL_TOL",
+    "ParsedAnswer",
+    "extract_answer",
+    "is_equivalent",
+    "math_grader",
+    "normalize_answer",
+    "parse_answer",
+    "verify",
+]
+
+REL_TOL = 1e-4
+"""Two numbers are equal when |a - b| <= REL_TOL * max(|a|, |b|) (exact zero only equals exact zero)."""
+
+Kind = Literal["number", "letter", "interval", "set", "tuple", "list", "matrix", "equation", "text", "expr"]
+
+# --------------------------------------------------------------------------------------------------- parse (extract)
+
+_BOX_CMDS = ("\\boxed", "\\fbox")
+_ANSWER_PHRASE = re.compile(r"(?:final\s+answer|the\s+answer)(?:\s+is)?\s*[:=]?\s*", re.IGNORECASE)
+_HASHES = re.compile(r"####\s*")
+_NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?(?![\d])|(?<![\w.])-?\.\d+")
+_MATH_LINE = re.compile(r"^(?:\$\$(.+)\$\$|\$(.+)\$|\\\[(.+)\\\]|\\\((.+)\\\))\.?$")
+
+
+def _match_braces(text: str, start: int) -> int | None:
+    """Index just past the brace group opening at text[start] == '{', or None when it never closes."""
+    depth = 0
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _last_boxed(text: str) -> str | None:
+    """Content of the last outermost complete `\\boxed{...}` / `\\fbox{...}` (or `\\boxed 5`) in text."""
+    found: str | None = None
+    pos = 0
+    box = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+    while (m := box.search(text, pos)) is not None:
+        i = m.end()
+        while i < len(text) and text[i] == " ":
+            i += 1
+        pos = m.end()
+        if i < len(text) and text[i] == "{":
+            close = _match_braces(text, i)
+            if close is not None:
+                found = text[i + 1 : close - 1].strip()
+                pos = close
+        elif i > m.end():  # "\boxed 5": one token
+            token = re.match(r"[^\s$]+", text[i:])
+            if token:
+                found = token.group(0)
+                pos = i + token.end()
+    return found
+
+
+def _clip_phrase(rest: str) -> str:
+    """The answer after an anchor: up to the end of the line or a sentence end ('. ' outside $...$)."""
+    rest = rest.strip()
+    if rest.startswith("$"):
+        close = rest.find("$$", 2) + 2 if rest.startswith("$$") else rest.find("$", 1) + 1
+        if close > 1:
+            return rest[:close]
+    line = rest.split("\n", 1)[0]
+    stop = re.search(r"\.(?:\s|$)", line)
+    if stop:
+        line = line[: stop.start()]
+    return line.strip().strip("*").strip()
+
+
+def _anchored(text: str) -> str | None:
+    """The last answer after 'the answer is' / 'final answer:' / '####', whichever comes last in the text."""
+    best: tuple[int, str] | None = None
+    for pattern in (_ANSWER_PHRASE, _HASHES):
+        for m in pattern.finditer(text):
+            rest = text[m.end() :]
+            if not rest.split("\n", 1)[0].strip():  # the value is on the next non-empty line
+                rest = rest.lstrip()
+            answer = _clip_phrase(rest)
+            if answer and (best is None or m.start() >= best[0]):
+                best = (m.start(), answer)
+    return best[1] if best else None
+
+
+def extract_answer(text: str) -> str | None:
+    """Extract the final answer from a generation, or None when there is none.
+
+    Order (first that yields a non-empty answer wins):
+    1. the last complete `\\boxed{...}` or `\\fbox{...}` (nested braces balanced; `\\boxed{\\boxed{5}}` -> `5`);
+    2. the last anchored answer: "The answer is X", "Final answer: X" (any case) or "#### X", whichever occurs last;
+       X runs to the end of its line or its sentence, or is the `$...$` right after the anchor;
+    3. the final non-empty line when it is a math block by itself (`$...$`, `$$...$$`, `\\[...\\]`, `\\(...\\)`);
+    4. the last number in the text (sign, thousands separators, decimals and a/b fractions kept).
+    """
+    if not text or not text.strip():
+        return None
+    boxed = _last_boxed(text)
+    if boxed:
+        inner = _last_boxed(boxed) if boxed.startswith(_BOX_CMDS) else None
+        return inner or boxed
+    anchored = _anchored(text)
+    if anchored:
+        return _last_boxed(anchored) or anchored
+    last_line = text.strip().rsplit("\n", 1)[-1].strip()
+    m = _MATH_LINE.match(last_line)
+    if m:
+        content = next(g for g in m.groups() if g is not None).strip()
+        if content:
+            return content
+    numbers = _NUMBER.findall(text)
+    return numbers[-1] if numbers else None
+
+
+# --------------------------------------------------------------------------------------------------------- normalize
+
+_UNITS = {
+    # length, area, volume, mass, time, money, misc counting words models append to numbers
+    "m", "cm", "mm", "km", "in", "inch", "inches", "ft", "foot", "feet", "yd", "yard", "yards", "mile", "miles",
+    "meter", "meters", "metre", "metres", "centimeter", "centimeters", "millimeter", "millimeters", "kilometer",
+    "kilometers", "sq", "square", "cubic", "units", "unit", "l", "ml", "liter", "liters", "litre", "litres",
+    "gallon", "gallons", "g", "kg", "mg", "gram", "grams", "kilogram", "kilograms", "lb", "lbs", "pound", "pounds",
+    "ounce", "ounces", "oz", "ton", "tons", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
+    "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years",
+    "dollar", "dollars", "cent", "cents", "usd", "euro", "euros", "degree", "degrees", "deg", "rad", "radian",
+    "radians", "mph", "kmh", "percent", "people", "persons", "students", "apples", "items", "times", "points",
+}  # fmt: skip
+_MATH_WORDS = {"pi", "sqrt", "frac", "infty", "inf", "oo", "cdot", "times", "and", "or", "i", "e", "x", "y", "z"}
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}")
+_UNIT_TAIL = re.compile(
+    r"^(?P<num>[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:/\d+)?)\s*"
+    r"(?P<unit>[A-Za-z]+(?:\^\{?\d\}?)?(?:[ ./]+[A-Za-z]+(?:\^\{?\d\}?)?)*)\.?$"
+)
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?$")
+_SPACED_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?%?$")
+
+
+def _is_unit(tail: str) -> bool:
+    words = [w for w in re.split(r"[ ./]+", re.sub(r"\^\{?\d\}?", "", tail.lower())) if w]
+    if not words or words[0] in _MATH_WORDS:
+        return False
+    return words[0] in _UNITS or (len(words[0]) >= 3 and all(w not in _MATH_WORDS or w in _UNITS for w in words))
+
+
+def normalize_answer(s: str) -> str:
+    """Clean one answer string: strip LaTeX wrappers and decorations, units, separators and degree signs.
+
+    Keeps a trailing '%' (parse_answer reads it) and everything with mathematical meaning.
+    """
+    s = s.strip()
+    for _ in range(3):  # unwrap \boxed{...} (possibly nested) and math delimiters
+        boxed = _last_boxed(s) if s.startswith(_BOX_CMDS) else None
+        if boxed is not None:
+            s = boxed
+        s = s.strip()
+        for left, right in (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)")):
+            if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+                s = s[len(left) : len(s) - len(right)].strip()
+    s = s.replace("\\$", "").replace("$", "")
+    s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
+    s = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])\s*\.?", "", s)
+    s = s.replace("\\displaystyle", "")
+    s = re.sub(r"\\[,;:!]", "", s)
+    s = re.sub(r"\\(?:q?quad|space)(?![A-Za-z])|\\ |~", " ", s)
+    s = s.replace("{,}", "")
+    # degrees: ^\circ, ^{\circ}, \circ, °, \degree
+    s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])", "", s)
+    s = s.replace("\\%", "%").replace("\\$", "")
+    s = re.sub(r"\\(?:dollars?|euro)(?![A-Za-z])", "", s)
+    # a number followed by a \text{unit}: drop the unit; otherwise \text{...} -> its content
+    s = re.sub(r"(\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*([A-Za-z][A-Za-z .]*)\}(\^\{?\d\}?)?", _drop_text_unit, s)
+    for _ in range(3):
+        s = _TEXT_CMD.sub(r"\1", s)
+    s = re.sub(r"\s+", " ", s).strip()
+    s = re.sub(r"^(?:USD|usd|Rs\.?|€|£)\s*", "", s)
+    if s.endswith("."):
+        s = s[:-1].rstrip()
+    m = _UNIT_TAIL.match(s)
+    if m and _is_unit(m.group("unit")):
+        s = m.group("num")
+    if _THOUSANDS.match(s):
+        s = s.replace(",", "")
+    elif _SPACED_THOUSANDS.match(s):
+        s = s.replace(" ", "")
+    return s.strip()
+
+
+def _drop_text_unit(m: re.Match[str]) -> str:
+    return m.group(1) if _is_unit(m.group(2).strip()) or len(m.group(2).strip()) >= 2 else m.group(0)
+
+
+# ------------------------------------------------------------------------------------------------------ parse (typed)
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """A normalized answer read into a comparable shape.
+
+    kind: number (value: Fraction, percent flag), letter (value: "A".."Z"), interval / tuple (brackets + items),
+    set / list (unordered items), matrix (rows of items), equation (lhs text + rhs item), text (lower-cased words),
+    expr (LaTeX string for sympy / math-verify).
+    """
+
+    kind: Kind
+    text: str
+    value: Any = None
+    items: tuple[ParsedAnswer, ...] = ()
+    brackets: str = ""
+    percent: bool = False
+
+
+_LETTER = re.compile(r"^\(?\s*([A-Z])\s*\)?\.?$")
+_PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
+_FRAC = re.compile(
+    r"^([-+]?)\\frac\s*(?:\{\s*([-+]?\d+(?:\.\d+)?)\s*\}|(\d))\s*(?:\{\s*([-+]?\d+(?:\.\d+)?)\s*\}|(\d))$"
+)
+_SLASH = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*/\s*([-+]?\d+(?:\.\d+)?)$")
+_MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_VARIABLE = re.compile(r"^(?:[A-Za-z](?:_\{?\w+\}?)?(?:\([A-Za-z]\))?|\\[A-Za-z]+(?:_\{?\w+\}?)?)$")
+_WORDS = re.compile(r"^[A-Za-z][A-Za-z' \-]*$")
+
+
+def _split_top(s: str, sep: str) -> list[str]:
+    """Split on sep outside (), [], {} groups."""
+    parts, depth, cur, i = [], 0, [], 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s) and s[i + 1] in "{}":
+            cur.append(s[i : i + 2])
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if depth == 0 and s.startswith(sep, i):
+            parts.append("".join(cur))
+            cur = []
+            i += len(sep)
+            continue
+        cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    return [p.strip() for p in parts]
+
+
+def _enclosed(s: str, left: str, right: str) -> bool:
+    """True when s is one group from its first to its last character."""
+    if not (s.startswith(left) and s.endswith(right)):
+        return False
+    depth = 0
+    for i, ch in enumerate(s):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0 and i < len(s) - 1:
+                return False
+    return True
+
+
+def _number(s: str) -> Fraction | None:
+    s = s.replace(" ", "")
+    if _PLAIN_NUMBER.match(s):
+        try:
+            return Fraction(s)
+        except (ValueError, ZeroDivisionError):
+            return None
+    m = _FRAC.match(s) or _SLASH.match(s)
+    if m:
+        groups = [g for g in m.groups() if g is not None]
+        sign = -1 if groups and groups[0] == "-" else 1
+        nums = [g for g in groups if g not in ("", "-", "+")]
+        if len(nums) == 2 and Fraction(nums[1]) != 0:
+            return sign * Fraction(nums[0]) / Fraction(nums[1])
+    return None
+
+
+def parse_answer(s: str) -> ParsedAnswer:
+    """Read a (normalized) answer string into a ParsedAnswer; never raises."""
+    s = normalize_answer(s)
+    text = s
+    if not s:
+        return ParsedAnswer("text", "")
+    m = _LETTER.match(s)
+    if m:
+        return ParsedAnswer("letter", text, m.group(1))
+    percent = s.endswith("%")
+    core = s[:-1].strip() if percent else s
+    value = _number(core)
+    if value is not None:
+        return ParsedAnswer("number", text, value, percent=percent)
+    m = _MATRIX.match(s)
+    if m:
+        rows = [r for r in _split_top(m.group(2).strip(), "\\\\") if r]
+        items = tuple(ParsedAnswer("tuple", r, items=tuple(parse_answer(c) for c in r.split("&"))) for r in rows)
+        return ParsedAnswer("matrix", text, items=items)
+    if "\\cup" in s:
+        parts = _split_top(s, "\\cup")
+        if len(parts) > 1:
+            return ParsedAnswer("set", text, items=tuple(parse_answer(p) for p in parts), brackets="cup")
+    if _enclosed(s, "\\{", "\\}") or (_enclosed(s, "{", "}") and "," in s):
+        inner = s[2:-2] if s.startswith("\\{") else s[1:-1]
+        return ParsedAnswer("set", text, items=tuple(parse_answer(p) for p in _split_top(inner, ",") if p))
+    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _enclosed(s, s[0], s[-1]):
+        parts = _split_top(s[1:-1], ",")
+        if len(parts) > 1:
+            kind: Kind = "interval" if s[0] + s[-1] in ("(]", "[)", "[]") or len(parts) == 2 else "tuple"
+            return ParsedAnswer(kind, text, items=tuple(parse_answer(p) for p in parts), brackets=s[0] + s[-1])
+    parts = _split_top(s, ",")
+    if len(parts) > 1 and all(parts):
+        return ParsedAnswer("list", text, items=tuple(parse_answer(p) for p in parts))
+    sides = _split_top(s, "=")
+    if len(sides) == 2 and all(sides) and not s.startswith(("\\le", "\\ge")):
+        return ParsedAnswer("equation", text, value=sides[0], items=(parse_answer(sides[1]),))
+    if _WORDS.match(s) and (" " in s or len(s) > 3) and s.lower() not in _MATH_WORDS:
+        return ParsedAnswer("text", text, s.lower().strip())
+    return ParsedAnswer("expr", text)
+
+
+# ----------------------------------------------------------------------------------------------------------- verify
+
+
+def _close(a: float | Fraction, b: float | Fraction) -> bool:
+    """Equal within REL_TOL; an infinite or NaN value (overflowed evaluation) is never close to anything."""
+    if isinstance(a, Fraction) and isinstance(b, Fraction) and a == b:
+        return True
+    try:
+        fa, fb = float(a), float(b)
+    except OverflowError:
+        return False
+    if math.isnan(fa) or math.isnan(fb) or math.isinf(fa) or math.isinf(fb):
+        return False
+    return abs(fa - fb) <= REL_TOL * max(abs(fa), abs(fb))
+
+
+def _number_candidates(p: ParsedAnswer) -> list[Fraction]:
+    return [p.value, p.value / 100] if p.percent else [p.value]
+
+
+def _to_latex_for_sympy(text: str) -> str:
+    t = text.replace("**", "^")
+    t = re.sub(r"(?<![\\A-Za-z])sqrt\s*\(([^()]*)\)", r"\\sqrt{\1}", t)
+    t = re.sub(r"(?<![\\A-Za-z])pi(?![A-Za-z])", r"\\pi ", t)
+    t = t.replace("%", "")
+    return t
+
+
+def _sympy(text: str) -> Any | None:
+    """Parse LaTeX (or plain math) into sympy with latex2sympy; None when it cannot. No eval of the input."""
+    try:
+        from latex2sympy2_extended import latex2sympy
+
+        return latex2sympy(_to_latex_for_sympy(text))
+    except Exception:
+        return None
+
+
+def _sympy_equal(a: Any, b: Any) -> bool | None:
+    """True/False when sympy can decide, None when it cannot."""
+    import sympy
+
+    try:
+        if isinstance(a, sympy.Basic) and isinstance(b, sympy.Basic):
+            if a == b:
+                return True
+            if a.is_number and b.is_number:
+                va, vb = complex(a.evalf(30)), complex(b.evalf(30))
+                return _close(va.real, vb.real) and _close(va.imag, vb.imag)
+            if isinstance(a, sympy.Equality) or isinstance(b, sympy.Equality):
+                return None
+            diff = sympy.simplify(a - b)
+            if diff == 0:
+                return True
+            return False if diff.is_number else (sympy.expand(a - b) == 0) or None
+    except Exception:
+        return None
+    return None
+
+
+def _math_verify(gold: str, predicted: str) -> bool:
+    """math-verify with its own (SIGALRM) timeouts disabled; our process pool enforces the limit."""
+    try:
+        from math_verify import parse, verify
+
+        logging.getLogger("math_verify").setLevel(logging.ERROR)
+        g = parse(f"${gold}$", parsing_timeout=None)  # type: ignore[arg-type]
+        p = parse(f"${predicted}$", parsing_timeout=None)  # type: ignore[arg-type]
+        if not g or not p:
+            return False
+        return bool(verify(g, p, timeout_seconds=None))
+    except Exception:
+        return False
+
+
+def _unordered(gold: Sequence[ParsedAnswer], pred: Sequence[ParsedAnswer]) -> bool:
+    if len(gold) != len(pred):
+        return False
+    left = list(pred)
+    for g in gold:
+        for i, p in enumerate(left):
+            if verify(g, p):
+                del left[i]
+                break
+        else:
+            return False
+    return True
+
+
+def _ordered(gold: Sequence[ParsedAnswer], pred: Sequence[ParsedAnswer]) -> bool:
+    return len(gold) == len(pred) and all(verify(g, p) for g, p in zip(gold, pred))
+
+
+def _strip_equation(p: ParsedAnswer) -> ParsedAnswer:
+    """'x = 3' -> 3 when the left side is a variable name."""
+    if p.kind == "equation" and _VARIABLE.match(str(p.value).strip()):
+        return p.items[0]
+    if p.kind == "list" and all(i.kind == "equation" for i in p.items):
+        return ParsedAnswer("list", p.text, items=tuple(_strip_equation(i) for i in p.items))
+    return p
+
+
+def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
+    """Compare two parsed answers under the documented conventions."""
+    if gold.text == predicted.text and gold.percent == predicted.percent:
+        return bool(gold.text)
+    g, p = gold, predicted
+    if g.kind == "letter" or p.kind == "letter":
+        return g.kind == p.kind == "letter" and g.value == p.value
+    if g.kind == "equation" and p.kind == "equation":
+        g_rhs, p_rhs = g.items[0], p.items[0]
+        same_lhs = verify(parse_answer(str(g.value)), parse_answer(str(p.value)))
+        if same_lhs and verify(g_rhs, p_rhs):
+            return True
+        return _expr_equal(g.text, p.text)
+    if g.kind == "equation" or p.kind == "equation" or "equation" in {i.kind for i in (*g.items, *p.items)}:
+        g2, p2 = _strip_equation(g), _strip_equation(p)
+        if (g2, p2) != (g, p):
+            return verify(g2, p2)
+        return False
+    if g.kind == "number" and p.kind == "number":
+        return any(_close(a, b) for a in _number_candidates(g) for b in _number_candidates(p))
+    if g.kind == "text" or p.kind == "text":
+        if g.kind == p.kind == "text":
+            return g.value == p.value
+        return False
+    containers = {"interval", "tuple", "set", "list", "matrix"}
+    if g.kind in containers or p.kind in containers:
+        if g.kind != p.kind:
+            # a two-element tuple and an open interval are written the same way: "(1, 2)"
+            if {g.kind, p.kind} == {"interval", "tuple"} and g.brackets == p.brackets:
+                return _ordered(g.items, p.items)
+            if {g.kind, p.kind} == {"set", "list"} and "cup" not in (g.brackets, p.brackets):
+                return _unordered(g.items, p.items)
+            return False
+        if g.kind in ("set", "list"):
+            return _unordered(g.items, p.items)
+        if g.kind == "matrix":
+            return len(g.items) == len(p.items) and all(_ordered(a.items, b.items) for a, b in zip(g.items, p.items))
+        return g.brackets == p.brackets and _ordered(g.items, p.items)
+    # number vs expr, or expr vs expr
+    if (g.kind == "number" and p.kind == "expr") or (g.kind == "expr" and p.kind == "number"):
+        number, expr = (g, p) if g.kind == "number" else (p, g)
+        value = _sympy(expr.text)
+        if value is not None and getattr(value, "is_number", False):
+            try:
+                v = complex(value.evalf(30))
+            except (TypeError, ValueError):
+                return False
+            return v.imag == 0 and any(_close(c, v.real) for c in _number_candidates(number))
+        return False
+    return _expr_equal(g.text, p.text)
+
+
+def _expr_equal(gold: str, predicted: str) -> bool:
+    a, b = _sympy(gold), _sympy(predicted)
+    if a is not None and b is not None:
+        decided = _sympy_equal(a, b)
+        if decided is not None:
+            return decided
+    return _math_verify(gold, predicted)
+
+
+def is_equivalent(gold: str, predicted: str) -> bool:
+    """True when `predicted` is mathematically the same answer as `gold` (normalize -> parse -> verify)."""
+    if predicted is None or gold is None:
+        return False
+    return verify(parse_answer(str(gold)), parse_answer(str(predicted)))
+
+
+# ----------------------------------------------------------------------------------------------------------- grader
+
+
+@register_grader("math")
+def math_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
+    """Grade item['generation'] against item['expected_answer']."""
+    predicted = extract_answer(str(item.get("generation") or ""))
+    if predicted is None:
+        return Verdict(False, None, "no_answer")
+    gold = item.get("expected_answer")
+    if gold is None:
+        return Verdict(False, predicted, "no_expected_answer")
+    correct = is_equivalent(str(gold), predicted)
+    return Verdict(correct, predicted, "equivalent" if correct else "not_equivalent")
+
+
+def _math_predicted(item: Mapping[str, Any]) -> str | None:
+    return extract_answer(str(item.get("generation") or ""))
+
+
+# The pool reports this answer when grading times out.
+math_grader.extract_predicted = _math_predicted  # type: ignore[attr-defined]

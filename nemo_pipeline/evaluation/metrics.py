@@ -1,0 +1,257 @@
+"""Metrics over graded items: unbiased pass@k, majority@k, pass@1 over seeds with standard error, no-answer rate,
+token and time statistics, per subset; and `compute_metrics`, which builds the metrics.json structure.
+
+All functions are pure; metric objects are frozen and never fill themselves in from the data.
+
+Conventions (docs/GRADING.md):
+- Samples of one item are ordered by seed (0, 1, ...). majority@k votes over the first k samples; answers that are
+  None (no answer) do not vote; all correct answers count as one answer (they all equal the gold answer), wrong
+  answers group by their exact predicted string (stripped). The largest group wins; a tie goes to the group whose
+  first vote came from the earliest seed. An item with no vote at all scores 0.
+- pass@1 over seeds is the mean of the per-seed accuracies; its standard error is stdev(ddof=1) / sqrt(#seeds)
+  (0 with one seed).
+- Percentages: accuracy, no_answer, pass@k, majority@k and pass@1_std_err are percent; `scores` means are raw means.
+- gen_seconds is the sum of `generation_time_s` over every record of the block (all seeds); avg_tokens is the mean
+  of `num_generated_tokens` over the same records.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nemo_pipeline.errors import DataError
+
+__all__ = [
+    "MajorityAtK",
+    "PassAtK",
+    "Sample",
+    "compute_metrics",
+    "majority_at_k",
+    "majority_vote",
+    "mean_std_err",
+    "no_answer_rate",
+    "pass1_over_seeds",
+    "pass_at_k",
+    "time_stats",
+    "token_stats",
+]
+
+Sample = tuple[str | None, bool]
+"""One graded generation of an item: (predicted answer or None, is_correct)."""
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one item with n samples of which c are correct: 1 - C(n-c, k) / C(n, k)."""
+    if k < 1:
+        raise ValueError(f"pass_at_k: k must be >= 1, got {k}")
+    if n < k:
+        raise ValueError(f"pass_at_k: needs at least k={k} samples per item, got n={n}; generate more seeds")
+    if not 0 <= c <= n:
+        raise ValueError(f"pass_at_k: correct count c={c} must be between 0 and n={n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def majority_vote(samples: Sequence[Sample]) -> Sample | None:
+    """The winning (answer, is_correct) of samples in seed order, or None when no sample has an answer.
+
+    Correct answers form one group; wrong ones group by stripped string; ties go to the earliest seed's group.
+    """
+    groups: dict[str, list[int]] = {}  # key -> [count, first position]
+    winners: dict[str, Sample] = {}
+    for position, (answer, correct) in enumerate(samples):
+        if answer is None:
+            continue
+        key = "\0correct" if correct else answer.strip()
+        if key not in groups:
+            groups[key] = [0, position]
+            winners[key] = (answer, correct)
+        groups[key][0] += 1
+    if not groups:
+        return None
+    best = min(groups, key=lambda key: (-groups[key][0], groups[key][1]))
+    return winners[best]
+
+
+def majority_at_k(samples: Sequence[Sample], k: int) -> float:
+    """1.0 when the majority answer of the first k samples (seed order) is correct, else 0.0."""
+    if k < 1:
+        raise ValueError(f"majority_at_k: k must be >= 1, got {k}")
+    if len(samples) < k:
+        raise ValueError(f"majority_at_k: needs at least k={k} samples per item, got {len(samples)}")
+    winner = majority_vote(samples[:k])
+    return 1.0 if winner is not None and winner[1] else 0.0
+
+
+@dataclass(frozen=True)
+class PassAtK:
+    """pass@k as a metric object: per item from its samples, aggregated as a percent mean."""
+
+    k: int
+    higher_is_better: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"pass@{self.k}"
+
+    def per_item(self, samples: Sequence[Sample]) -> float:
+        return pass_at_k(len(samples), sum(1 for _, correct in samples if correct), self.k)
+
+    def aggregate(self, values: Sequence[float]) -> float:
+        return 100.0 * statistics.fmean(values) if values else 0.0
+
+
+@dataclass(frozen=True)
+class MajorityAtK:
+    """majority@k as a metric object (tie rule in `majority_vote`)."""
+
+    k: int
+    higher_is_better: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"majority@{self.k}"
+
+    def per_item(self, samples: Sequence[Sample]) -> float:
+        return majority_at_k(samples, self.k)
+
+    def aggregate(self, values: Sequence[float]) -> float:
+        return 100.0 * statistics.fmean(values) if values else 0.0
+
+
+def mean_std_err(values: Sequence[float]) -> tuple[float, float]:
+    """(mean, standard error of the mean) with the sample standard deviation; std error 0 for fewer than 2 values."""
+    if not values:
+        raise ValueError("mean_std_err: no values")
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, statistics.stdev(values) / math.sqrt(len(values))
+
+
+def pass1_over_seeds(correct_by_seed: Mapping[int, Sequence[bool]]) -> tuple[float, float]:
+    """(pass@1 percent, its standard error) from each seed's is_correct list."""
+    accuracies = [100.0 * statistics.fmean(map(float, flags)) for _, flags in sorted(correct_by_seed.items()) if flags]
+    return mean_std_err(accuracies)
+
+
+def no_answer_rate(records: Sequence[Mapping[str, Any]]) -> float:
+    """Percent of records whose predicted_answer is None."""
+    if not records:
+        return 0.0
+    return 100.0 * sum(1 for r in records if r.get("predicted_answer") is None) / len(records)
+
+
+def _summary(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"mean": 0.0, "median": 0.0, "p90": 0.0, "max": 0.0, "total": 0.0}
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
+    return {
+        "mean": statistics.fmean(ordered),
+        "median": statistics.median(ordered),
+        "p90": p90,
+        "max": ordered[-1],
+        "total": math.fsum(ordered),
+    }
+
+
+def token_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """mean / median / p90 (nearest rank) / max / total of num_generated_tokens."""
+    return _summary([float(r.get("num_generated_tokens", 0)) for r in records])
+
+
+def time_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """mean / median / p90 (nearest rank) / max / total of generation_time_s."""
+    return _summary([float(r.get("generation_time_s", 0.0)) for r in records])
+
+
+def _index(records: Sequence[Mapping[str, Any]], seed: int | None) -> dict[str, Mapping[str, Any]]:
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for n, record in enumerate(records):
+        if "is_correct" not in record:
+            raise DataError(
+                f"record {n} (id {record.get('id')!r}) of seed {seed} has no 'is_correct': run the evaluate stage first"
+            )
+        key = str(record.get("id", n))
+        if key in by_id:
+            raise DataError(f"seed {seed}: item id {key!r} appears twice; rerun generation for this seed")
+        by_id[key] = record
+    return by_id
+
+
+def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    records = [run[i] for run in runs.values() for i in ids]
+    block: dict[str, Any] = {"num_entries": len(ids)}
+    seeds = sorted(s for s in runs if s is not None)
+    if seeds:
+        correct = {s: [bool(runs[s][i]["is_correct"]) for i in ids] for s in seeds}
+        pass1, std_err = pass1_over_seeds(correct)
+        n = len(seeds)
+        samples = [[(runs[s][i].get("predicted_answer"), bool(runs[s][i]["is_correct"])) for s in seeds] for i in ids]
+        majority, pass_n = MajorityAtK(n), PassAtK(n)
+        block["accuracy"] = pass1
+        block["pass@1"] = pass1
+        block["pass@1_std_err"] = std_err
+        block[majority.name] = majority.aggregate([majority.per_item(s) for s in samples])
+        block[pass_n.name] = pass_n.aggregate([pass_n.per_item(s) for s in samples])
+    else:
+        block["accuracy"] = 100.0 * statistics.fmean(bool(r["is_correct"]) for r in records) if records else 0.0
+    block["no_answer"] = no_answer_rate(records)
+    block["avg_tokens"] = token_stats(records)["mean"]
+    block["gen_seconds"] = time_stats(records)["total"]
+    score_values: dict[str, list[float]] = {}
+    for record in records:
+        for key, value in (record.get("scores") or {}).items():
+            score_values.setdefault(key, []).append(float(value))
+    for key in sorted(score_values):
+        if key in block:
+            raise DataError(f"score name {key!r} collides with a built-in metric; rename it in the grader")
+        block[key] = statistics.fmean(score_values[key])
+    return block
+
+
+def compute_metrics(
+    records_by_seed: Mapping[int | None, Sequence[Mapping[str, Any]]], *, benchmark: str = ""
+) -> dict[str, Any]:
+    """Build metrics.json: {"benchmark", "num_seeds", "metrics": {"all": {...}, "<subset>": {...}}}.
+
+    `records_by_seed` maps a seed to its graded records, or None to the greedy run (output.jsonl). Every seed must
+    hold the same item ids. `benchmark` defaults to the records' own "benchmark" field when they have one.
+    """
+    if not records_by_seed:
+        raise DataError("compute_metrics: no graded records; run the generate and evaluate stages first")
+    seeds = sorted(s for s in records_by_seed if s is not None)
+    if seeds and None in records_by_seed:
+        raise DataError(
+            f"compute_metrics: both a greedy run (output.jsonl) and seeds {seeds} (output-rs*.jsonl) were given; "
+            "keep one kind per benchmark directory"
+        )
+    runs = {seed: _index(records, seed) for seed, records in records_by_seed.items()}
+    first_seed = seeds[0] if seeds else None
+    ids = list(runs[first_seed])
+    for seed, run in runs.items():
+        if set(run) != set(ids):
+            missing = sorted(set(ids) - set(run))[:5]
+            extra = sorted(set(run) - set(ids))[:5]
+            raise DataError(
+                f"compute_metrics: seed {seed} holds different items than seed {first_seed} "
+                f"(missing {missing}, extra {extra}); finish or rerun that seed's generation"
+            )
+    subsets: dict[str, list[str]] = {}
+    for i in ids:
+        subset = runs[first_seed][i].get("subset")
+        if subset is not None and str(subset) != "all":
+            subsets.setdefault(str(subset), []).append(i)
+    metrics = {"all": _block(ids, runs)}
+    for subset in sorted(subsets):
+        metrics[subset] = _block(subsets[subset], runs)
+    if not benchmark:
+        names = {str(r["benchmark"]) for r in runs[first_seed].values() if r.get("benchmark")}
+        benchmark = names.pop() if len(names) == 1 else ""
+    return {"benchmark": benchmark, "num_seeds": len(seeds), "metrics": metrics}
