@@ -52,6 +52,7 @@ class IsolationReport:
     namespaces: list[str] = field(default_factory=list)
     uid_drop: bool = False
     uids: str = ""
+    uid_range: list[int] = field(default_factory=list)  # [first, last] sandbox uid, when uids are dropped
     rlimits: dict[str, int] = field(default_factory=dict)
     cgroup: str = "none"  # "v1", "v2" or "none"
     cgroup_limits: dict[str, int] = field(default_factory=dict)

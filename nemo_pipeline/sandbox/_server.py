@@ -97,6 +97,8 @@ class SandboxServer:
             if self.launcher.drop_uid
             else f"{os.geteuid()} (the server's own)"
         )
+        if self.launcher.drop_uid:
+            self.report.uid_range = [options.isolation.uid_base, options.isolation.uid_base + 63 + options.max_sessions]
         self.languages = languages_available(options.isolation.python)
         self.pool: SlotPool | None = None
         self.sessions: SessionManager | None = None
