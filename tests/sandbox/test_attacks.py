@@ -4,6 +4,7 @@ serves the next request (the `clean` fixture checks both after every test)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -91,7 +92,8 @@ def test_cpu_spinning_children_are_killed_on_timeout(client: SandboxClient) -> N
 
 @pytest.mark.timeout(60)
 def test_children_left_spinning_by_a_finished_program_are_killed(client: SandboxClient) -> None:
-    code = "import os\nfor _ in range(3):\n    if os.fork() == 0:\n        while True:\n            pass\nprint('parent done')"
+    code = "import os\nfor _ in range(3):\n    if os.fork() == 0:\n        while True:\n            pass\n"
+    code += "print('parent done')"
     result = client.execute(code, timeout=5)
     assert (result.process_status, result.stdout) == ("completed", "parent done\n")
 
@@ -122,10 +124,8 @@ def test_no_network_to_the_hosts_loopback(client: SandboxClient) -> None:
     accepted: list[object] = []
 
     def accept() -> None:
-        try:
+        with contextlib.suppress(OSError):
             accepted.append(listener.accept())
-        except OSError:
-            pass
 
     thread = threading.Thread(target=accept)
     thread.start()
@@ -193,7 +193,8 @@ def test_root_home_and_server_environment_stay_hidden(client: SandboxClient) -> 
 
 @pytest.mark.timeout(60)
 def test_killing_its_parent_and_everything_else(client: SandboxClient) -> None:
-    code = "import os, signal\nfor pid in (os.getppid(), 1, -1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as exc:\n        print(pid, exc)\n"
+    code = "import os, signal\nfor pid in (os.getppid(), 1, -1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+    code += "    except OSError as exc:\n        print(pid, exc)\n"
     result = client.execute(code, timeout=5)
     assert result.process_status in ("error", "completed")
 
