@@ -41,9 +41,7 @@ class JobState(str, Enum):
         return self in (JobState.COMPLETED, JobState.SKIPPED)
 
 
-_ACTIVE = frozenset(
-    {JobState.PENDING, JobState.RUNNING, JobState.COMPLETING, JobState.UNKNOWN}
-)
+_ACTIVE = frozenset({JobState.PENDING, JobState.RUNNING, JobState.COMPLETING, JobState.UNKNOWN})
 
 
 def parse_slurm_state(text: str) -> JobState:
@@ -104,9 +102,7 @@ class JobStatus:
         if self.log_path is not None:
             line += f"\n  log: {self.log_path}"
         if self.log_tail:
-            line += "\n  --- last lines of the log ---\n" + "\n".join(
-                "  " + x for x in self.log_tail.splitlines()
-            )
+            line += "\n  --- last lines of the log ---\n" + "\n".join("  " + x for x in self.log_tail.splitlines())
         return line
 
 

@@ -17,6 +17,7 @@ printing the component, its exit code, its log path and the last 40 lines of its
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -102,9 +103,7 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
         job = job or data["job"]
         log_dir = log_dir or Path(data["log_dir"])
         grace_s = grace_s if grace_s is not None else float(data.get("grace_s", 10.0))
-        components += [
-            ComponentSpec(c["name"], tuple(c["argv"])) for c in data["components"]
-        ]
+        components += [ComponentSpec(c["name"], tuple(c["argv"])) for c in data["components"]]
 
     i = first
     while i < len(argv):
@@ -116,22 +115,16 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
         i = j
 
     if not job or log_dir is None:
-        parser.error(
-            "--job and --log-dir are required (or a --spec file that gives them)"
-        )
+        parser.error("--job and --log-dir are required (or a --spec file that gives them)")
     if not components:
-        parser.error(
-            "no component given; add at least one group '--component NAME -- argv...'"
-        )
+        parser.error("no component given; add at least one group '--component NAME -- argv...'")
     for component in components:
         if not component.argv:
             parser.error(f"component '{component.name}' has an empty argv")
     names = [c.name for c in components]
     if len(set(names)) != len(names):
         parser.error(f"component names must be unique, got {names}")
-    return SupervisorSpec(
-        job, log_dir, tuple(components), 10.0 if grace_s is None else grace_s
-    )
+    return SupervisorSpec(job, log_dir, tuple(components), 10.0 if grace_s is None else grace_s)
 
 
 def _say(message: str) -> None:
@@ -152,10 +145,8 @@ def _describe_code(returncode: int) -> str:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _stop(procs: dict[str, subprocess.Popen[bytes]], grace_s: float) -> None:
@@ -167,27 +158,21 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], grace_s: float) -> None:
         time.sleep(POLL_S)
     for name, proc in procs.items():
         if proc.poll() is None:
-            _say(
-                f"component '{name}' ignored SIGTERM for {grace_s:g}s; sending SIGKILL"
-            )
-        _signal_group(
-            proc, signal.SIGKILL
-        )  # also reaps leftovers of groups whose leader has exited
+            _say(f"component '{name}' ignored SIGTERM for {grace_s:g}s; sending SIGKILL")
+        _signal_group(proc, signal.SIGKILL)  # also reaps leftovers of groups whose leader has exited
     for proc in procs.values():
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
-class _Interrupted(Exception):
+class _InterruptedError(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
 def _raise_interrupted(signum: int, _frame: object) -> None:
-    raise _Interrupted(signum)
+    raise _InterruptedError(signum)
 
 
 def supervise(spec: SupervisorSpec) -> int:
@@ -196,10 +181,7 @@ def supervise(spec: SupervisorSpec) -> int:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs = {c.name: spec.log_dir / f"{c.name}.log" for c in spec.components}
     main_name = spec.components[-1].name
-    old = {
-        s: signal.signal(s, _raise_interrupted)
-        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    }
+    old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         for component in spec.components:
             with open(logs[component.name], "ab") as log:
@@ -213,14 +195,10 @@ def supervise(spec: SupervisorSpec) -> int:
                     )
                 except OSError as err:
                     _stop(procs, spec.grace_s)
-                    _say(
-                        f"job '{spec.job}': component '{component.name}' could not start: {err}"
-                    )
+                    _say(f"job '{spec.job}': component '{component.name}' could not start: {err}")
                     _say(f"command: {shlex.join(component.argv)}")
                     return 127
-            _say(
-                f"started '{component.name}' (pid {procs[component.name].pid}) -> {logs[component.name]}"
-            )
+            _say(f"started '{component.name}' (pid {procs[component.name].pid}) -> {logs[component.name]}")
             _say(f"  {shlex.join(component.argv)}")
         while True:
             for name, proc in procs.items():
@@ -230,23 +208,17 @@ def supervise(spec: SupervisorSpec) -> int:
                 others = {n: p for n, p in procs.items() if n != name}
                 if name == main_name and code == 0:
                     _stop(others, spec.grace_s)
-                    _say(
-                        f"job '{spec.job}': main component '{name}' succeeded; stopped {sorted(others) or 'nothing'}"
-                    )
+                    _say(f"job '{spec.job}': main component '{name}' succeeded; stopped {sorted(others) or 'nothing'}")
                     return 0
                 _stop(others, spec.grace_s)
                 why = (
-                    _describe_code(code)
-                    if name == main_name
-                    else f"ended before the main one, {_describe_code(code)}"
+                    _describe_code(code) if name == main_name else f"ended before the main one, {_describe_code(code)}"
                 )
                 _report_failure(spec.job, name, why, logs[name])
                 return _exit_code(code) or 1
             time.sleep(POLL_S)
-    except _Interrupted as interrupted:
-        _say(
-            f"job '{spec.job}': got {signal.Signals(interrupted.signum).name}; stopping {sorted(procs)}"
-        )
+    except _InterruptedError as interrupted:
+        _say(f"job '{spec.job}': got {signal.Signals(interrupted.signum).name}; stopping {sorted(procs)}")
         _stop(procs, spec.grace_s)
         return 128 + interrupted.signum
     finally:
@@ -263,9 +235,7 @@ def _report_failure(job: str, component: str, why: str, log: Path) -> None:
         "--- end of log ---",
     ]
     print(
-        "\n".join(
-            "supervise: " + line if i < 3 else line for i, line in enumerate(lines)
-        ),
+        "\n".join("supervise: " + line if i < 3 else line for i, line in enumerate(lines)),
         file=sys.stderr,
     )
     sys.stderr.flush()

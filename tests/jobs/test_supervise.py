@@ -35,9 +35,7 @@ def _alive(pid: int) -> bool:
 def _run(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [PY, "-m", "nemo_pipeline.jobs.supervise", *args]
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
 @pytest.mark.timeout(10)
@@ -68,9 +66,7 @@ def test_parse_args_reads_a_spec_file(tmp_path: Path) -> None:
             }
         )
     )
-    assert parse_args(["--spec", str(spec_file)]) == SupervisorSpec(
-        "j", tmp_path, (ComponentSpec("main", ("true",)),)
-    )
+    assert parse_args(["--spec", str(spec_file)]) == SupervisorSpec("j", tmp_path, (ComponentSpec("main", ("true",)),))
 
 
 @pytest.mark.timeout(10)
@@ -110,7 +106,10 @@ def test_parse_args_rejects_bad_command_lines(
 @pytest.mark.timeout(30)
 def test_main_success_stops_background_component(tmp_path: Path) -> None:
     pid_file = tmp_path / "server.pid"
-    server = f"import os,time; open({str(pid_file)!r},'w').write(str(os.getpid())); print('serving', flush=True); time.sleep(300)"
+    server = (
+        f"import os,time; open({str(pid_file)!r},'w').write(str(os.getpid())); "
+        "print('serving', flush=True); time.sleep(300)"
+    )
     client = f"import os,time\nwhile not os.path.exists({str(pid_file)!r}): time.sleep(0.05)\nprint('client done')"
     start = time.monotonic()
     proc = _run(
@@ -171,15 +170,10 @@ def test_background_death_fails_job_with_log_tail(tmp_path: Path) -> None:
         ]
     )
     assert proc.returncode == 3
-    assert (
-        "job 'gen' FAILED: component 'server' ended before the main one, exit code 3"
-        in proc.stderr
-    )
+    assert "job 'gen' FAILED: component 'server' ended before the main one, exit code 3" in proc.stderr
     assert f"log: {tmp_path / 'server.log'}" in proc.stderr
     assert "server crashed: CUDA OOM" in proc.stderr
-    assert (
-        "line 61\n" in proc.stderr and "line 60\n" not in proc.stderr
-    )  # exactly the last 40 lines
+    assert "line 61\n" in proc.stderr and "line 60\n" not in proc.stderr  # exactly the last 40 lines
     assert not _alive(int(pid_file.read_text()))
 
 
@@ -210,9 +204,7 @@ def test_background_ignoring_sigterm_is_killed_after_grace(tmp_path: Path) -> No
         "import os,signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         f"open({str(pid_file)!r},'w').write(str(os.getpid())); time.sleep(300)"
     )
-    main = (
-        f"import os,time\nwhile not os.path.exists({str(pid_file)!r}): time.sleep(0.05)"
-    )
+    main = f"import os,time\nwhile not os.path.exists({str(pid_file)!r}): time.sleep(0.05)"
     start = time.monotonic()
     proc = _run(
         [

@@ -14,9 +14,7 @@ def slurm() -> None:
         pytest.skip(
             "sbatch is not on PATH; install Slurm with: bash scripts/install_slurm.sh && bash scripts/start_slurm.sh"
         )
-    ping = subprocess.run(
-        ["scontrol", "ping"], capture_output=True, text=True, timeout=30, check=False
-    )
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30, check=False)
     if ping.returncode != 0 or "UP" not in ping.stdout:
         pytest.skip(
             f"the Slurm controller is down ({ping.stdout.strip() or ping.stderr.strip()}); start it with: "

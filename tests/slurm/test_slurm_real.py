@@ -56,16 +56,11 @@ def test_three_job_chain_completes_in_order(tmp_path: Path) -> None:
         "b": JobState.COMPLETED,
         "c": JobState.COMPLETED,
     }
-    stamps = [
-        line.split() for line in (tmp_path / "stamps.txt").read_text().splitlines()
-    ]
+    stamps = [line.split() for line in (tmp_path / "stamps.txt").read_text().splitlines()]
     assert [s[0] for s in stamps] == ["a", "b", "c"]
     assert [float(s[1]) for s in stamps] == sorted(float(s[1]) for s in stamps)
     handle.raise_for_failures(states)  # no error
-    assert (
-        handle.log_path("b")
-        == tmp_path / "logs" / "b" / f"slurm-{handle.job_ids['b']}.log"
-    )
+    assert handle.log_path("b") == tmp_path / "logs" / "b" / f"slurm-{handle.job_ids['b']}.log"
 
 
 @pytest.mark.timeout(120)
@@ -103,14 +98,9 @@ def test_failed_job_cancels_dependents_and_status_names_it(tmp_path: Path) -> No
     assert "model exploded" in report  # the component's log tail, through the job log
     with pytest.raises(JobFailedError) as err:
         handle.raise_for_failures(states)
-    assert "generate (FAILED)" in str(err.value) and "evaluate (CANCELLED)" in str(
-        err.value
-    )
+    assert "generate (FAILED)" in str(err.value) and "evaluate (CANCELLED)" in str(err.value)
     assert "model exploded" in str(err.value)
-    assert (
-        "summary runs anyway"
-        in (tmp_path / "logs" / "summarize" / "main.log").read_text()
-    )
+    assert "summary runs anyway" in (tmp_path / "logs" / "summarize" / "main.log").read_text()
 
 
 @pytest.mark.timeout(120)
@@ -142,10 +132,7 @@ def test_server_and_client_components_share_a_job(tmp_path: Path) -> None:
     assert handle.wait(90) == {"serve-generate": JobState.COMPLETED}, handle.report()
     assert (tmp_path / "client.out").read_text() == "pong"
     assert not _alive(int((tmp_path / "server.pid").read_text()))
-    assert (
-        "GET /health"
-        in (tmp_path / "logs" / "serve-generate" / "server.log").read_text()
-    )
+    assert "GET /health" in (tmp_path / "logs" / "serve-generate" / "server.log").read_text()
     job_log = handle.log_path("serve-generate").read_text()
     assert "main component 'main' succeeded; stopped ['server']" in job_log
     script = (tmp_path / "jobs" / "serve-generate.sbatch").read_text()
@@ -166,10 +153,7 @@ def test_dying_component_fails_job_with_log_tail(tmp_path: Path) -> None:
     states = handle.wait(90)
     assert states == {"evaluate": JobState.FAILED}
     job_log = handle.log_path("evaluate").read_text()
-    assert (
-        "job 'evaluate' FAILED: component 'sandbox' ended before the main one, exit code 2"
-        in job_log
-    )
+    assert "job 'evaluate' FAILED: component 'sandbox' ended before the main one, exit code 2" in job_log
     assert "sandbox: bwrap not found" in job_log
     assert str(tmp_path / "logs" / "evaluate" / "sandbox.log") in job_log
 
@@ -214,9 +198,7 @@ def test_rerun_skips_completed_jobs(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "m.json").read_text()) == {"acc": 1}
     third = SlurmBackend(CLUSTER).submit(build(fail_metrics=False))
     assert third.plan.skipped == ["generate", "metrics"] and third.job_ids == {}
-    names = [
-        line.split()[0] for line in (tmp_path / "stamps.txt").read_text().splitlines()
-    ]
+    names = [line.split()[0] for line in (tmp_path / "stamps.txt").read_text().splitlines()]
     assert names == ["generate", "metrics", "metrics"]
 
 
@@ -232,9 +214,7 @@ def test_dry_run_writes_scripts_and_submits_nothing(tmp_path: Path) -> None:
         "--parsable",
         "--dependency=afterok:{a}",
     ]
-    assert (tmp_path / "jobs" / "a.sbatch").is_file() and (
-        tmp_path / "jobs" / "b.sbatch"
-    ).is_file()
+    assert (tmp_path / "jobs" / "a.sbatch").is_file() and (tmp_path / "jobs" / "b.sbatch").is_file()
     assert not any((tmp_path / "logs" / "a").iterdir())
     assert os.access(tmp_path / "jobs" / "a.sbatch", os.X_OK)
 

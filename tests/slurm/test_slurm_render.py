@@ -71,11 +71,7 @@ SERVE_GENERATE = Job(
 )
 METRICS = Job(
     "metrics-gsm8k",
-    (
-        Component(
-            "main", ("python", "pipeline/compute_metrics.py", "--benchmark", "gsm8k")
-        ),
-    ),
+    (Component("main", ("python", "pipeline/compute_metrics.py", "--benchmark", "gsm8k")),),
 )
 
 
@@ -83,17 +79,13 @@ def _check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if UPDATE:
         path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), (
-        f"{path} differs; rerun with UPDATE_GOLDEN=1 and review the diff"
-    )
+    assert text == path.read_text(encoding="utf-8"), f"{path} differs; rerun with UPDATE_GOLDEN=1 and review the diff"
 
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize("job", [SERVE_GENERATE, METRICS], ids=lambda j: j.name)
 def test_sbatch_script_matches_golden(job: Job) -> None:
-    text = render_sbatch(
-        CLUSTER, job, job_paths(PurePosixPath("/lustre/out/run1"), job.name)
-    )
+    text = render_sbatch(CLUSTER, job, job_paths(PurePosixPath("/lustre/out/run1"), job.name))
     _check_golden(f"{job.name}.sbatch", text)
 
 
@@ -122,9 +114,7 @@ def test_sbatch_script_is_valid_bash_and_quotes_once(tmp_path: Path) -> None:
     body = text.split("exec ", 1)[1]
     probe = tmp_path / "probe.sh"
     probe.write_text("printf '%s\\n' " + body)
-    args = subprocess.run(
-        ["bash", str(probe)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+    args = subprocess.run(["bash", str(probe)], capture_output=True, text=True, check=True).stdout.splitlines()
     assert '++prompt=it\'s a "test"' in args and "$HOME" in args
     assert args[args.index("server") + 1 :][:6] == [
         "--",
@@ -142,9 +132,7 @@ def test_srun_uses_container_only_when_configured() -> None:
     assert srun_argv(CLUSTER, sandbox) == [
         "srun", "--overlap", "--ntasks=1", "--job-name=sandbox", *sandbox.argv
     ]  # fmt: skip
-    with_defaults = SlurmClusterConfig(
-        use_default_images=True, mounts=("/a:/b",), srun_flags=("--mpi=none",)
-    )
+    with_defaults = SlurmClusterConfig(use_default_images=True, mounts=("/a:/b",), srun_flags=("--mpi=none",))
     assert srun_argv(with_defaults, sandbox) == [
         "srun", "--overlap", "--ntasks=1", "--job-name=sandbox", "--mpi=none",
         "--container-image=sandbox:1", "--container-mounts=/a:/b", *sandbox.argv,
@@ -157,9 +145,7 @@ def test_too_many_gpus_fail_before_submission() -> None:
     with pytest.raises(ConfigError, match="asks for 16 GPUs"):
         render_sbatch(CLUSTER, job, job_paths(PurePosixPath("/o"), "big"))
     two_nodes = SlurmClusterConfig(nodes=2, gpus_per_node=8)
-    assert "#SBATCH --gpus-per-node=8" in render_sbatch(
-        two_nodes, job, job_paths(PurePosixPath("/o"), "big")
-    )
+    assert "#SBATCH --gpus-per-node=8" in render_sbatch(two_nodes, job, job_paths(PurePosixPath("/o"), "big"))
 
 
 @pytest.mark.timeout(10)
@@ -242,11 +228,7 @@ def test_dry_run_plan_skips_done_jobs_and_their_dependencies(tmp_path: Path) -> 
 @pytest.mark.timeout(10)
 def test_cluster_yaml_files_load() -> None:
     cfg = load_cluster_config(REPO / "conf" / "cluster" / "slurm.yaml")
-    assert (
-        cfg.gpus_per_node == 8
-        and cfg.images["server"].startswith("nvcr.io/")
-        and not cfg.remote
-    )
+    assert cfg.gpus_per_node == 8 and cfg.images["server"].startswith("nvcr.io/") and not cfg.remote
     local = load_cluster_config(REPO / "conf" / "cluster" / "slurm-local.yaml")
     assert local.time_limit == "60" and local.poll_min_s == 0.2
 
@@ -269,15 +251,11 @@ def test_cluster_yaml_files_load() -> None:
     ],
 )
 def test_cluster_config_errors(data: dict[str, object], message: str) -> None:
-    with pytest.raises(
-        ConfigError, match=message.replace("(", r"\(").replace("?", r"\?")
-    ):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("?", r"\?")):
         load_cluster_config(data)
 
 
-REMOTE = SlurmClusterConfig(
-    ssh_host="me@login.example", remote_dir="/lustre/me/np", ssh_args=("-p", "2222")
-)
+REMOTE = SlurmClusterConfig(ssh_host="me@login.example", remote_dir="/lustre/me/np", ssh_args=("-p", "2222"))
 
 
 @pytest.mark.timeout(10)
@@ -305,10 +283,7 @@ def test_remote_dry_run_renders_cluster_paths(tmp_path: Path) -> None:
     plan = SlurmBackend(REMOTE, dry_run=True).render(graph)
     script = plan.scripts["b"].read_text()
     assert "#SBATCH --output=/lustre/me/np/run1/logs/b/slurm-%j.log" in script
-    assert (
-        "cd /lustre/me/np/run1" in script
-        and "export PYTHONPATH=/lustre/me/np/code$" in script
-    )
+    assert "cd /lustre/me/np/run1" in script and "export PYTHONPATH=/lustre/me/np/code$" in script
     assert "exec python3 -m nemo_pipeline.jobs.supervise" in script
     assert plan.commands[1] == [
         "ssh", "-p", "2222", "me@login.example",

@@ -41,9 +41,7 @@ class SubmitPlan:
     scripts: dict[str, Path]  # job name -> local script path
     order: list[str]  # jobs to submit, in order
     skipped: list[str]  # jobs whose done_file is complete
-    commands: list[list[str]] = field(
-        default_factory=list
-    )  # sbatch argv per job; "{name}" stands for an id
+    commands: list[list[str]] = field(default_factory=list)  # sbatch argv per job; "{name}" stands for an id
 
 
 class _Shell:
@@ -55,17 +53,11 @@ class _Shell:
     def wrap(self, argv: list[str]) -> list[str]:
         return self.remote.ssh(argv) if self.remote else argv
 
-    def run(
-        self, argv: list[str], *, check: bool = True, local: bool = False
-    ) -> subprocess.CompletedProcess[str]:
+    def run(self, argv: list[str], *, check: bool = True, local: bool = False) -> subprocess.CompletedProcess[str]:
         full = argv if local else self.wrap(argv)
         if shutil.which(full[0]) is None:
-            raise ConfigError(
-                f"'{full[0]}' is not on PATH; the Slurm backend needs the Slurm client (and ssh/rsync)"
-            )
-        proc = subprocess.run(
-            full, capture_output=True, text=True, timeout=CALL_TIMEOUT_S, check=False
-        )
+            raise ConfigError(f"'{full[0]}' is not on PATH; the Slurm backend needs the Slurm client (and ssh/rsync)")
+        proc = subprocess.run(full, capture_output=True, text=True, timeout=CALL_TIMEOUT_S, check=False)
         if check and proc.returncode != 0:
             raise JobFailedError(
                 f"command failed with exit code {proc.returncode}: {' '.join(full)}\n{proc.stderr.strip()}"
@@ -100,9 +92,7 @@ class SlurmBackend:
         for job in graph.jobs:
             paths = self._paths(output_dir, job.name)
             local_script = output_dir / "jobs" / f"{job.name}.sbatch"
-            local_script.write_text(
-                render_sbatch(self.cluster, job, paths), encoding="utf-8"
-            )
+            local_script.write_text(render_sbatch(self.cluster, job, paths), encoding="utf-8")
             local_script.chmod(0o755)
             (output_dir / "logs" / job.name).mkdir(parents=True, exist_ok=True)
             scripts[job.name] = local_script
@@ -112,9 +102,7 @@ class SlurmBackend:
             order.append(job.name)
             after_ok = ["{" + d + "}" for d in job.after_ok if d not in skipped]
             after_any = ["{" + d + "}" for d in job.after_any if d not in skipped]
-            commands.append(
-                self._shell.wrap(sbatch_argv(paths.script, after_ok, after_any))
-            )
+            commands.append(self._shell.wrap(sbatch_argv(paths.script, after_ok, after_any)))
         return SubmitPlan(scripts, order, skipped, commands)
 
     def _push(self, graph: JobGraph) -> None:
@@ -125,9 +113,7 @@ class SlurmBackend:
         self._shell.run(["mkdir", "-p", code, str(out)])
         local_code = Path(__file__).resolve().parents[3]
         self._shell.run(remote.push_code(local_code, code), local=True)
-        self._shell.run(
-            remote.push_dir(Path(graph.output_dir).resolve(), out), local=True
-        )
+        self._shell.run(remote.push_dir(Path(graph.output_dir).resolve(), out), local=True)
 
     def submit(self, graph: JobGraph) -> SlurmRunHandle:
         """Render and submit every job not already done; dependencies on skipped jobs are dropped."""
@@ -138,7 +124,7 @@ class SlurmBackend:
             return handle
         if self.cluster.remote:
             self._push(graph)
-        for name, command in zip(plan.order, plan.commands, strict=True):
+        for name in plan.order:
             job = graph.get(name)
             ids_ok = [handle.job_ids[d] for d in job.after_ok if d in handle.job_ids]
             ids_any = [handle.job_ids[d] for d in job.after_any if d in handle.job_ids]
@@ -224,9 +210,7 @@ class SlurmRunHandle:
             raw_state, reason = found.get(job_id, ("UNKNOWN", ""))
             state = parse_slurm_state(raw_state)
             if state == JobState.PENDING and reason == "DependencyNeverSatisfied":
-                state = (
-                    JobState.CANCELLED
-                )  # a dependency failed and the cluster does not kill such jobs
+                state = JobState.CANCELLED  # a dependency failed and the cluster does not kill such jobs
             states[name] = state
             self._reasons[name] = reason
         return states
@@ -241,28 +225,20 @@ class SlurmRunHandle:
             if not active:
                 return states
             if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"Slurm jobs not finished after {timeout_s:g}s: {active}; ids {self.job_ids}"
-                )
+                raise TimeoutError(f"Slurm jobs not finished after {timeout_s:g}s: {active}; ids {self.job_ids}")
             time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
             delay = min(delay * 1.5, self.backend.cluster.poll_max_s)
 
     def cancel(self) -> None:
         """scancel every job of the run (finished ones are ignored by Slurm)."""
         if self.job_ids:
-            self.backend._shell.run(
-                ["scancel", *sorted(self.job_ids.values(), key=int)], check=False
-            )
+            self.backend._shell.run(["scancel", *sorted(self.job_ids.values(), key=int)], check=False)
 
     def log_path(self, job_name: str) -> Path:
         """The job's Slurm log (`logs/<job>/slurm-<id>.log`); component logs sit next to it."""
         if job_name not in self.job_ids:
-            raise KeyError(
-                f"job '{job_name}' was not submitted in this run; submitted: {sorted(self.job_ids)}"
-            )
-        return (
-            self.output_dir / "logs" / job_name / f"slurm-{self.job_ids[job_name]}.log"
-        )
+            raise KeyError(f"job '{job_name}' was not submitted in this run; submitted: {sorted(self.job_ids)}")
+        return self.output_dir / "logs" / job_name / f"slurm-{self.job_ids[job_name]}.log"
 
     def _fetch_logs(self) -> None:
         remote = self.backend._shell.remote
@@ -286,11 +262,7 @@ class SlurmRunHandle:
             log = self.log_path(name) if job_id else None
             failed = state.finished and not state.ok and state != JobState.CANCELLED
             log_tail = tail(log, TAIL_LINES) if failed and log is not None else ""
-            result.append(
-                JobStatus(
-                    name, job_id, state, self._reasons.get(name, ""), log, log_tail
-                )
-            )
+            result.append(JobStatus(name, job_id, state, self._reasons.get(name, ""), log, log_tail))
         return result
 
     def report(self, states: dict[str, JobState] | None = None) -> str:
@@ -304,6 +276,5 @@ class SlurmRunHandle:
             failed = [s for s in bad if s.log_tail] or bad
             names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
             raise JobFailedError(
-                f"{len(bad)} job(s) did not complete: {names}\n"
-                + "\n".join(s.describe() for s in failed)
+                f"{len(bad)} job(s) did not complete: {names}\n" + "\n".join(s.describe() for s in failed)
             )

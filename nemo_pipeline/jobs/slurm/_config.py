@@ -23,41 +23,23 @@ class SlurmClusterConfig:
 
     partition: str | None = None
     account: str | None = None
-    time_limit: str | None = (
-        None  # Slurm --time: "MM", "HH:MM:SS" or "D-HH:MM:SS" (whole minutes)
-    )
+    time_limit: str | None = None  # Slurm --time: "MM", "HH:MM:SS" or "D-HH:MM:SS" (whole minutes)
     nodes: int = 1
-    gpus_per_node: int | None = (
-        None  # GPUs a node has; a job asking for more fails before submission
-    )
+    gpus_per_node: int | None = None  # GPUs a node has; a job asking for more fails before submission
     cpus_per_task: int | None = None
     mem: str | None = None  # Slurm --mem, e.g. "64G"
-    images: dict[str, str] = field(
-        default_factory=dict
-    )  # component name -> container image (pyxis)
-    use_default_images: bool = (
-        False  # run components in their own default image when `images` names none
-    )
+    images: dict[str, str] = field(default_factory=dict)  # component name -> container image (pyxis)
+    use_default_images: bool = False  # run components in their own default image when `images` names none
     mounts: tuple[str, ...] = ()  # pyxis --container-mounts entries "src:dst[:flags]"
     env: dict[str, str] = field(default_factory=dict)  # exported in every job script
-    sbatch_flags: tuple[
-        str, ...
-    ] = ()  # extra "#SBATCH" flags, e.g. "--qos=high", "--exclusive"
+    sbatch_flags: tuple[str, ...] = ()  # extra "#SBATCH" flags, e.g. "--qos=high", "--exclusive"
     srun_flags: tuple[str, ...] = ()  # extra flags for every srun step
-    python: str | None = (
-        None  # interpreter that runs the supervisor; default: this one locally, python3 remote
-    )
-    code_dir: str | None = (
-        None  # put on PYTHONPATH in jobs; default: this checkout locally, <remote_dir>/code
-    )
-    grace_s: float = (
-        30.0  # SIGTERM -> SIGKILL grace when stopping a job's background components
-    )
+    python: str | None = None  # interpreter that runs the supervisor; default: this one locally, python3 remote
+    code_dir: str | None = None  # put on PYTHONPATH in jobs; default: this checkout locally, <remote_dir>/code
+    grace_s: float = 30.0  # SIGTERM -> SIGKILL grace when stopping a job's background components
     # Remote cluster: code and job scripts are rsynced to the login node and sbatch runs over ssh.
     ssh_host: str | None = None  # "user@host"
-    remote_dir: str | None = (
-        None  # absolute directory on the cluster holding code/ and run directories
-    )
+    remote_dir: str | None = None  # absolute directory on the cluster holding code/ and run directories
     ssh_args: tuple[str, ...] = ()  # e.g. ("-p", "2222", "-i", "~/.ssh/cluster")
     poll_min_s: float = 0.5
     poll_max_s: float = 30.0
@@ -69,9 +51,7 @@ class SlurmClusterConfig:
                 "cluster, or neither to submit on this machine"
             )
         if self.remote_dir is not None and not self.remote_dir.startswith("/"):
-            raise ConfigError(
-                f"cluster remote_dir must be an absolute path on the cluster, got {self.remote_dir!r}"
-            )
+            raise ConfigError(f"cluster remote_dir must be an absolute path on the cluster, got {self.remote_dir!r}")
         if self.nodes < 1:
             raise ConfigError(f"cluster nodes must be >= 1, got {self.nodes}")
 
@@ -93,33 +73,19 @@ def _check(name: str, value: object, annotation: object) -> object:
         (inner,) = [a for a in args if a is not _NONE]
         return _check(name, value, inner)
     if origin is tuple:
-        if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, str) for v in value
-        ):
-            raise ConfigError(
-                f"cluster key '{name}' must be a list of strings, got {value!r}"
-            )
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"cluster key '{name}' must be a list of strings, got {value!r}")
         return tuple(value)
     if origin is dict:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-            raise ConfigError(
-                f"cluster key '{name}' must be a mapping of strings, got {value!r}"
-            )
+            raise ConfigError(f"cluster key '{name}' must be a mapping of strings, got {value!r}")
         return {k: str(v) for k, v in value.items()}
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if (
-        annotation is str
-        and isinstance(value, (int, float))
-        and not isinstance(value, bool)
-    ):
+    if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    if not isinstance(value, annotation) or (
-        annotation is int and isinstance(value, bool)
-    ):  # type: ignore[arg-type]
-        raise ConfigError(
-            f"cluster key '{name}' must be {getattr(annotation, '__name__', annotation)}, got {value!r}"
-        )
+    if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):  # type: ignore[arg-type]
+        raise ConfigError(f"cluster key '{name}' must be {getattr(annotation, '__name__', annotation)}, got {value!r}")
     return value
 
 
@@ -129,9 +95,7 @@ def _from_mapping(data: Mapping[str, object]) -> SlurmClusterConfig:
     values: dict[str, object] = {}
     for key, value in data.items():
         if key not in hints:
-            raise ConfigError(
-                f"unknown cluster key '{key}'.{closest(key, known)} Known keys: {', '.join(known)}"
-            )
+            raise ConfigError(f"unknown cluster key '{key}'.{closest(key, known)} Known keys: {', '.join(known)}")
         values[key] = _check(key, value, hints[key])
     return SlurmClusterConfig(**values)  # type: ignore[arg-type]
 
@@ -149,12 +113,8 @@ def load_cluster_config(
         except OSError as err:
             raise ConfigError(f"cannot read cluster config {path}: {err}") from err
         if not isinstance(data, dict):
-            raise ConfigError(
-                f"cluster config {path} must be a YAML mapping, got {type(data).__name__}"
-            )
+            raise ConfigError(f"cluster config {path} must be a YAML mapping, got {type(data).__name__}")
     executor = data.pop("executor", "slurm")
     if executor != "slurm":
-        raise ConfigError(
-            f"cluster config has executor={executor!r}; the Slurm backend needs executor: slurm"
-        )
+        raise ConfigError(f"cluster config has executor={executor!r}; the Slurm backend needs executor: slurm")
     return _from_mapping(data)

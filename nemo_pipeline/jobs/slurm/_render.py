@@ -83,10 +83,7 @@ def srun_argv(cluster: SlurmClusterConfig, component: Component) -> list[str]:
 
 
 def _sbatch_lines(cluster: SlurmClusterConfig, job: Job, paths: JobPaths) -> list[str]:
-    if (
-        cluster.gpus_per_node is not None
-        and job.gpus > cluster.gpus_per_node * cluster.nodes
-    ):
+    if cluster.gpus_per_node is not None and job.gpus > cluster.gpus_per_node * cluster.nodes:
         raise ConfigError(
             f"job '{job.name}' asks for {job.gpus} GPUs but the cluster config gives {cluster.nodes} node(s) with "
             f"gpus_per_node={cluster.gpus_per_node}; raise nodes or lower the job's tensor parallel size"
@@ -123,16 +120,11 @@ def render_sbatch(cluster: SlurmClusterConfig, job: Job, paths: JobPaths) -> str
         f"cd {shlex.quote(str(paths.output_dir))}",
         f"export PYTHONPATH={shlex.quote(default_code_dir(cluster))}${{PYTHONPATH:+:$PYTHONPATH}}",
     ]
-    lines += [
-        f"export {key}={shlex.quote(value)}"
-        for key, value in sorted(cluster.env.items())
-    ]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(cluster.env.items())]
     spec = SupervisorSpec(
         job=job.name,
         log_dir=Path(str(paths.log_dir)),
-        components=tuple(
-            ComponentSpec(c.name, tuple(srun_argv(cluster, c))) for c in job.components
-        ),
+        components=tuple(ComponentSpec(c.name, tuple(srun_argv(cluster, c))) for c in job.components),
         grace_s=cluster.grace_s,
     )
     argv = render_argv(spec, python=default_python(cluster))
@@ -147,9 +139,7 @@ def render_sbatch(cluster: SlurmClusterConfig, job: Job, paths: JobPaths) -> str
     return "\n".join(lines) + "\n"
 
 
-def sbatch_argv(
-    script: PurePosixPath | Path, after_ok: list[str], after_any: list[str]
-) -> list[str]:
+def sbatch_argv(script: PurePosixPath | Path, after_ok: list[str], after_any: list[str]) -> list[str]:
     """`sbatch --parsable [--dependency=afterok:a:b,afterany:c --kill-on-invalid-dep=yes] script`."""
     argv = ["sbatch", "--parsable"]
     parts = []
@@ -191,9 +181,7 @@ class RemoteCommands:
 
     def push_code(self, local_code_dir: Path, remote_code_dir: str) -> list[str]:
         excludes = (".git", "__pycache__", "*.pyc", ".venv", "outputs")
-        return self._rsync(
-            f"{local_code_dir}/", f"{self._host}:{remote_code_dir}/", excludes
-        )
+        return self._rsync(f"{local_code_dir}/", f"{self._host}:{remote_code_dir}/", excludes)
 
     def push_dir(self, local_dir: Path, remote_dir: PurePosixPath) -> list[str]:
         return self._rsync(f"{local_dir}/", f"{self._host}:{remote_dir}/")
