@@ -12,6 +12,7 @@ sympy is loaded once). As with any forkserver/spawn multiprocessing, each worker
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -83,10 +84,8 @@ def _start(ctx: multiprocessing.context.BaseContext, grader_name: str, context: 
 
 def _kill(worker: _Worker) -> None:
     if worker.process.is_alive() and worker.process.pid is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(worker.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     worker.process.join(timeout=5)
     worker.conn.close()
 
@@ -147,10 +146,8 @@ def grade_all(
                     pool[pool.index(worker)] = _replace(ctx, worker, grader_name, context)
     finally:
         for worker in pool:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 worker.conn.send(None)
-            except (OSError, ValueError):
-                pass
         for worker in pool:
             worker.process.join(timeout=2)
             _kill(worker)

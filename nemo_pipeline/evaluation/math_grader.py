@@ -94,9 +94,10 @@ def _clip_phrase(rest: str) -> str:
     """The answer after an anchor: up to the end of the line or a sentence end ('. ' outside $...$)."""
     rest = rest.strip()
     if rest.startswith("$"):
-        close = rest.find("$$", 2) + 2 if rest.startswith("$$") else rest.find("$", 1) + 1
-        if close > 1:
-            return rest[:close]
+        width = 2 if rest.startswith("$$") else 1
+        close = rest.find("$" * width, width)
+        if close > width:
+            return rest[width:close].strip()
     line = rest.split("\n", 1)[0]
     stop = re.search(r"\.(?:\s|$)", line)
     if stop:
@@ -196,7 +197,7 @@ def normalize_answer(s: str) -> str:
     s = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])\s*\.?", "", s)
     s = s.replace("\\displaystyle", "")
     s = re.sub(r"\\[,;:!]", "", s)
-    s = re.sub(r"\\(?:q?quad|space)(?![A-Za-z])|\\ |~", " ", s)
+    s = re.sub(r"\\(?:q?quad|space)(?![A-Za-z])|(?<!\\)\\ |~", " ", s)
     s = s.replace("{,}", "")
     # degrees: ^\circ, ^{\circ}, \circ, °, \degree
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])", "", s)
@@ -244,7 +245,7 @@ class ParsedAnswer:
     percent: bool = False
 
 
-_LETTER = re.compile(r"^\(?\s*([A-Z])\s*\)?\.?$")
+_LETTER = re.compile(r"^\(?\s*([A-Za-z])\s*\)?\.?$")
 _PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
 _FRAC = re.compile(
     r"^([-+]?)\\frac\s*(?:\{\s*([-+]?\d+(?:\.\d+)?)\s*\}|(\d))\s*(?:\{\s*([-+]?\d+(?:\.\d+)?)\s*\}|(\d))$"
@@ -295,7 +296,7 @@ def _enclosed(s: str, left: str, right: str) -> bool:
 
 
 def _number(s: str) -> Fraction | None:
-    s = s.replace(" ", "")
+    s = re.sub(r"^([-+])\s+", r"\1", s.strip())
     if _PLAIN_NUMBER.match(s):
         try:
             return Fraction(s)
@@ -319,7 +320,7 @@ def parse_answer(s: str) -> ParsedAnswer:
         return ParsedAnswer("text", "")
     m = _LETTER.match(s)
     if m:
-        return ParsedAnswer("letter", text, m.group(1))
+        return ParsedAnswer("letter", text, m.group(1).upper())
     percent = s.endswith("%")
     core = s[:-1].strip() if percent else s
     value = _number(core)
@@ -443,7 +444,7 @@ def _unordered(gold: Sequence[ParsedAnswer], pred: Sequence[ParsedAnswer]) -> bo
 
 
 def _ordered(gold: Sequence[ParsedAnswer], pred: Sequence[ParsedAnswer]) -> bool:
-    return len(gold) == len(pred) and all(verify(g, p) for g, p in zip(gold, pred))
+    return len(gold) == len(pred) and all(verify(g, p) for g, p in zip(gold, pred, strict=True))
 
 
 def _strip_equation(p: ParsedAnswer) -> ParsedAnswer:
@@ -491,7 +492,9 @@ def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
         if g.kind in ("set", "list"):
             return _unordered(g.items, p.items)
         if g.kind == "matrix":
-            return len(g.items) == len(p.items) and all(_ordered(a.items, b.items) for a, b in zip(g.items, p.items))
+            return len(g.items) == len(p.items) and all(
+                _ordered(a.items, b.items) for a, b in zip(g.items, p.items, strict=True)
+            )
         return g.brackets == p.brackets and _ordered(g.items, p.items)
     # number vs expr, or expr vs expr
     if (g.kind == "number" and p.kind == "expr") or (g.kind == "expr" and p.kind == "number"):
@@ -503,6 +506,8 @@ def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
             except (TypeError, ValueError):
                 return False
             return v.imag == 0 and any(_close(c, v.real) for c in _number_candidates(number))
+        if value is not None and not number.percent:
+            return bool(_sympy_equal(value, _sympy(str(number.value))))
         return False
     return _expr_equal(g.text, p.text)
 
