@@ -63,6 +63,7 @@ _JS = r"""
   const $ = (id) => document.getElementById(id);
   const fields = {model: $('f-model'), bench: $('f-bench'), verdict: $('f-verdict'), q: $('f-q')};
   let shown = PAGE;
+  let openAll = false;  // '#open=1' expands every shown item (for links to a single item)
   function fill(select, values){
     for (const v of values){
       const o = document.createElement('option'); o.value = v; o.textContent = v; select.appendChild(o);
@@ -71,6 +72,7 @@ _JS = r"""
   fill(fields.model, data.runs); fill(fields.bench, data.benchmarks);
   function readHash(){
     const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+    openAll = params.get('open') === '1';
     for (const k of Object.keys(fields)){
       const v = params.get(k);
       if (v === null) continue;
@@ -81,6 +83,7 @@ _JS = r"""
   function writeHash(){
     const params = new URLSearchParams();
     for (const k of Object.keys(fields)) if (fields[k].value) params.set(k, fields[k].value);
+    if (openAll) params.set('open', '1');
     const h = params.toString();
     if (location.hash.replace(/^#/, '') !== h) history.replaceState(null, '', h ? '#' + h : location.pathname);
   }
@@ -122,6 +125,7 @@ _JS = r"""
     head.appendChild(kv('gold', gold));
     c.appendChild(head);
     const d = el('details');
+    d.open = openAll;
     d.appendChild(el('summary', '', (problem || '(no problem text)').replace(/\s+/g, ' ').slice(0, 160)));
     d.appendChild(el('div', 'sect', 'Problem')); d.appendChild(el('pre', 'problem', problem));
     d.appendChild(el('div', 'sect', 'Generation')); d.appendChild(el('pre', 'generation', generation));
@@ -256,6 +260,9 @@ def _benchmark_section(summary: Summary, name: str) -> str:
     subsets = [s for s in summary.subsets(name) if s != ALL]
     if subsets:
         out.append(f'<div class="card">{_overview_chart(summary, benchmark=name)}</div>')
+    if len(summary.runs) > 1 and subsets:
+        table = comparison_table(summary, benchmarks=[name])
+        out.append(f'<div class="card">{_table_html(table, subset_column=True)}</div>')
     for run in summary.runs:
         bench = run.benchmarks.get(name)
         if bench is None or bench.metrics is None:
@@ -301,15 +308,15 @@ def to_html(summary: Summary) -> str:
     )
     body.append(f'<div class="card">{_overview_chart(summary)}</div>')
     if len(summary.runs) > 1:
-        body.append(
-            f'<div class="card" id="comparison">{_table_html(comparison_table(summary), subset_column=True)}</div>'
-        )
+        overview = _table_html(comparison_table(summary, max_subsets=0), subset_column=True)
+        body.append(f'<div class="card" id="comparison">{overview}</div>')
     if summary.baseline is not None:
         body.append(
             f'<p class="note">Δ = model − baseline (<b>{escape(summary.baseline)}</b>) in percentage points. '
             f"Bold coloured deltas are significant at p &lt; {SIGNIFICANCE_LEVEL}: McNemar's exact test on per-item "
             "correctness when both runs have one sample per item, a paired bootstrap over items (share of seeds "
-            "correct per item) when either has seeds. Items are matched by id.</p>"
+            "correct per item) when either has seeds. Items are matched by id. Per-subset p-values are not corrected "
+            "for multiple comparisons: with 50 subsets, expect two or three below 0.05 by chance.</p>"
         )
     body.append('<h2 id="benchmarks">Per benchmark and subset</h2>')
     body += [_benchmark_section(summary, name) for name in summary.benchmarks]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,7 @@ class Summary:
     def subsets(self, benchmark: str) -> list[str]:
         """'all' first, then every other subset any run reports, sorted."""
         found = {s for r in self.runs if (b := r.benchmarks.get(benchmark)) and b.metrics for s in b.metrics}
-        return [ALL, *sorted(found - {ALL})]
+        return [ALL, *sorted(found - {ALL}, key=_natural)]
 
     def missing(self) -> list[tuple[str, BenchmarkRun | None, str]]:
         """(run name, benchmark run or None, benchmark name) for every cell without metrics."""
@@ -104,6 +105,11 @@ class Summary:
             if (comp.model, comp.benchmark, comp.subset) == (model, benchmark, subset):
                 return comp
         return None
+
+
+def _natural(text: str) -> list[tuple[int, int | str]]:
+    """Sort key putting 'subject_2' before 'subject_10'."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part]
 
 
 def headline_metric(block: dict[str, float]) -> str:

@@ -69,8 +69,11 @@ def _subset_label(subset: str) -> str:
     return "" if subset == ALL else subset
 
 
-def metrics_table(summary: Summary, run_name: str) -> Table:
-    """Benchmark x metrics for one run; pass@1's std err is shown in the same cell as ±."""
+def metrics_table(summary: Summary, run_name: str, max_subsets: int | None = None) -> Table:
+    """Benchmark x metrics for one run; pass@1's std err is shown in the same cell as ±.
+
+    Subset rows are left out for a benchmark with more than `max_subsets` subsets (None: never).
+    """
     run = summary.run(run_name)
     keys: set[str] = set()
     for bench in run.benchmarks.values():
@@ -83,7 +86,7 @@ def metrics_table(summary: Summary, run_name: str) -> Table:
         if bench is None or bench.metrics is None:
             rows.append((name, "", "MISSING") + ("",) * len(columns))
             continue
-        for subset in summary.subsets(name):
+        for subset in _shown_subsets(summary, name, max_subsets):
             block = bench.metrics.get(subset)
             if block is None:
                 continue
@@ -99,8 +102,16 @@ def metrics_table(summary: Summary, run_name: str) -> Table:
     return Table(headers, tuple(rows), ("l", "l", "l") + ("r",) * len(columns))
 
 
-def comparison_table(summary: Summary) -> Table:
-    """Benchmark/subset x runs (headline metric ± std err), with Δ vs the baseline and its p-value."""
+def _shown_subsets(summary: Summary, benchmark: str, max_subsets: int | None) -> list[str]:
+    subsets = summary.subsets(benchmark)
+    return subsets if max_subsets is None or len(subsets) - 1 <= max_subsets else [ALL]
+
+
+def comparison_table(summary: Summary, benchmarks: list[str] | None = None, max_subsets: int | None = None) -> Table:
+    """Benchmark/subset x runs (headline metric ± std err), with Δ vs the baseline and its p-value.
+
+    Subset rows are left out for a benchmark with more than `max_subsets` subsets (None: never).
+    """
     names = [r.name for r in summary.runs]
     headers: list[str] = ["benchmark", "subset", "metric"]
     for name in names:
@@ -108,8 +119,8 @@ def comparison_table(summary: Summary) -> Table:
         if summary.baseline is not None and name != summary.baseline:
             headers.append(f"Δ {name}")
     rows = []
-    for bench_name in summary.benchmarks:
-        for subset in summary.subsets(bench_name):
+    for bench_name in summary.benchmarks if benchmarks is None else benchmarks:
+        for subset in _shown_subsets(summary, bench_name, max_subsets):
             cells: list[str] = []
             metric = ""
             for name in names:
@@ -130,10 +141,13 @@ def comparison_table(summary: Summary) -> Table:
     return Table(tuple(headers), tuple(rows), ("l", "l", "l") + ("r",) * (len(headers) - 3))
 
 
+TERMINAL_MAX_SUBSETS = 12
+
+
 def _main_tables(summary: Summary) -> list[tuple[str, Table]]:
     if len(summary.runs) == 1:
-        return [(summary.runs[0].name, metrics_table(summary, summary.runs[0].name))]
-    return [("comparison", comparison_table(summary))]
+        return [(summary.runs[0].name, metrics_table(summary, summary.runs[0].name, TERMINAL_MAX_SUBSETS))]
+    return [("comparison", comparison_table(summary, max_subsets=TERMINAL_MAX_SUBSETS))]
 
 
 def _render_text(table: Table) -> str:
@@ -149,13 +163,18 @@ def _render_text(table: Table) -> str:
     return "\n".join([line(table.headers), rule, *(line(r) for r in table.rows)])
 
 
-def _footer(summary: Summary) -> list[str]:
+def _footer(summary: Summary, terminal: bool = False) -> list[str]:
     lines = []
     if summary.baseline is not None:
         lines.append(
             f"Δ = model - baseline in percentage points; * = p < {SIGNIFICANCE_LEVEL} (paired test on items matched by "
-            "id: McNemar exact for single-sample runs, paired bootstrap with seeds)."
+            "id: McNemar exact for single-sample runs, paired bootstrap with seeds). Subset p-values are not "
+            "corrected for multiple comparisons."
         )
+    if terminal:
+        many = [b for b in summary.benchmarks if len(summary.subsets(b)) - 1 > TERMINAL_MAX_SUBSETS]
+        for name in many:
+            lines.append(f"{name}: {len(summary.subsets(name)) - 1} subsets, listed in summary.md and report.html")
     for run_name, bench, name in summary.missing():
         why = "no folder for this benchmark" if bench is None else bench.problem
         lines.append(f"MISSING {name} ({run_name}): {why}")
@@ -168,7 +187,7 @@ def to_text(summary: Summary) -> str:
     for title, table in _main_tables(summary):
         parts.append(f"{summary.options.title} — {title}" if len(summary.runs) == 1 else summary.options.title)
         parts.append(_render_text(table))
-    parts.extend(_footer(summary))
+    parts.extend(_footer(summary, terminal=True))
     return "\n".join(parts) + "\n"
 
 

@@ -180,3 +180,20 @@ def test_cli_errors_are_one_line_and_exit_non_zero(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="holds no benchmark folders"):
         (tmp_path / "empty" / "eval-results").mkdir()
         build_summary([tmp_path / "empty"])
+
+
+@pytest.mark.timeout(60)
+def test_terminal_table_folds_many_subsets_but_files_keep_them(tmp_path: Path, make_run: MakeRun) -> None:
+    ids = [f"q-{i}" for i in range(40)]
+    run = make_run(
+        tmp_path / "run",
+        "mmlu",
+        _greedy(40, set(range(20))),
+        subsets={i: f"subject_{n % 20}" for n, i in enumerate(ids)},
+    )
+    summary = build_summary([run])
+    text = to_text(summary)
+    assert "subject_3" not in text and "mmlu: 20 subsets, listed in summary.md and report.html" in text
+    markdown = to_markdown(summary)
+    assert markdown.index("subject_2 ") < markdown.index("subject_10 ")  # natural order
+    assert markdown.count("| subject_") == 20

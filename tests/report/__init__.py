@@ -1,0 +1,1 @@
+"""Tests of the summaries and the HTML report."""
