@@ -113,7 +113,7 @@ _JS = r"""
   }
   const LABEL = {'correct': 'correct', 'wrong': 'incorrect', 'no-answer': 'no answer', 'ungraded': 'not graded'};
   function card(it){
-    const [run, bench, seed, id, subset, verdict, predicted, gold, problem, generation, reason] = it;
+    const [run, bench, seed, id, subset, verdict, predicted, gold, problem, generation, reason, scores] = it;
     const c = el('div', 'item'); c.dataset.id = id; c.dataset.verdict = verdict;
     const head = el('div', 'head');
     head.appendChild(el('span', 'badge v-' + verdict, LABEL[verdict]));
@@ -123,6 +123,7 @@ _JS = r"""
     if (seed !== null) head.appendChild(kv('seed', String(seed)));
     head.appendChild(kv('predicted', predicted));
     head.appendChild(kv('gold', gold));
+    if (scores) head.appendChild(kv('scores', scores));
     c.appendChild(head);
     const d = el('details');
     d.open = openAll;
@@ -201,6 +202,7 @@ def _items_payload(summary: Summary) -> tuple[dict[str, Any], list[str]]:
                         _clip(it.problem, limit),
                         _clip(it.generation, limit),
                         it.reason,
+                        ", ".join(f"{k} {v:g}" for k, v in it.scores),
                     ]
                 )
     return {"runs": runs, "benchmarks": benchmarks, "items": rows}, notes

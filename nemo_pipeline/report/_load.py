@@ -29,6 +29,7 @@ class GradedItem:
     problem: str
     generation: str
     reason: str
+    scores: tuple[tuple[str, float], ...] = ()  # extra per-item scores (ifeval strict/loose, judge ratings)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,12 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _scores(value: Any) -> tuple[tuple[str, float], ...]:
+    if not isinstance(value, dict):
+        return ()
+    return tuple((str(k), float(v)) for k, v in value.items() if _as_number(v) is not None)
+
+
 def read_graded_items(path: Path) -> tuple[list[GradedItem], list[str]]:
     """Read a graded output file leniently: unreadable lines are skipped and described in the returned warnings."""
     seed = _seed_of(path)
@@ -185,6 +192,7 @@ def read_graded_items(path: Path) -> tuple[list[GradedItem], list[str]]:
                     problem=_text(record.get("problem")),
                     generation=_text(record.get("generation")),
                     reason=_text(record.get("grading_reason")),
+                    scores=_scores(record.get("scores")),
                 )
             )
     warnings = []

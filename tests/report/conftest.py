@@ -82,7 +82,7 @@ def write_run(
                     "predicted_answer": predicted,
                     "is_correct": bool(outcome),
                     "grading_reason": "" if outcome is not None else "no answer extracted",
-                    "scores": {},
+                    "scores": {"strict": float(bool(outcome)), "loose": 1.0} if benchmark == "ifeval" else {},
                 }
                 if subsets:
                     row["subset"] = subsets[item_id]

@@ -40,7 +40,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seeds = {f"math-{i}": [i % 2 == 0, i % 3 == 0, True, False] for i in range(12)}
     write_run(base, "math", {k: [False, *v[1:]] for k, v in seeds.items()}, num_seeds=4)
     write_run(model, "math", seeds, num_seeds=4)
-    write_run(model, "ifeval", {"if-0": [True]}, write_metrics=False)
+    write_run(model, "ifeval", {"if-0": [True]}, write_metrics=False)  # graded, with per-item scores
     summary = build_summary([model], baseline=base, options=SummaryOptions(title=TITLE, resamples=500))
     written = write_reports(summary, root / "out")
     return written.html
@@ -124,6 +124,8 @@ def test_browser_filters_from_url_hash(report: Path, tmp_path: Path) -> None:
     assert {v for _, v in verdicts} == {"wrong", "no-answer"}
     dom = _dom(tmp_path, report, "#model=big&bench=gsm8k&verdict=no-answer")
     assert _body_attr(dom, "data-matches") == "3"
+    dom = _dom(tmp_path, report, "#bench=ifeval")
+    assert _body_attr(dom, "data-matches") == "1" and "strict 1, loose 1" in dom
     dom = _dom(tmp_path, report, "#verdict=correct&bench=math&model=small")
     # small's math: seed 0 all wrong; seed 1 right on i%3==0 (4); seed 2 all right (12); seed 3 none -> 16.
     assert _body_attr(dom, "data-matches") == "16"

@@ -136,8 +136,9 @@ def test_baseline_deltas_use_mcnemar_on_items_matched_by_id(tmp_path: Path, make
     rows = list(csv.DictReader(io.StringIO(to_csv(summary))))
     big = next(r for r in rows if r["model"] == "big")
     assert big["test"] == "mcnemar-exact" and big["significant"] == "True" and float(big["delta"]) == 40.0
-    result = _cli(model, "--baseline", base)
+    result = _cli(model, "--baseline", base, "--html", tmp_path / "share" / "gemma.html")
     assert result.returncode == 0, result.stderr
+    assert (tmp_path / "share" / "gemma.html").is_file() and not (model / "report.html").exists()
     data = json.loads((model / "summary.json").read_text())
     paired = data["comparisons"][0]["paired"]
     assert paired["only_baseline_correct"] == 1 and paired["only_model_correct"] == 9
