@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 REL_TOL = 1e-4
-"""Two numbers are equal when |a - b| <= REL_TOL * max(|a|, |b|) (exact zero only equals exact zero)."""
+"""Two numbers are equal when |a - b| <= REL_TOL * max(|a|, |b|); when either is an integer, they must be equal
+exactly (an evaluated expression within 1e-9 relative). Exact zero only equals exact zero."""
 
 Kind = Literal["number", "letter", "interval", "set", "tuple", "list", "matrix", "equation", "text", "expr"]
 
@@ -358,16 +359,23 @@ def parse_answer(s: str) -> ParsedAnswer:
 
 
 def _close(a: float | Fraction, b: float | Fraction) -> bool:
-    """Equal within REL_TOL; an infinite or NaN value (overflowed evaluation) is never close to anything."""
+    """Equal within REL_TOL, except that an integer is compared exactly (up to float evaluation noise, 1e-9).
+
+    Integers are exact answers: 123456 vs 123457 is wrong although they differ by less than 1e-4 relative.
+    An infinite or NaN value (overflowed evaluation) is never close to anything.
+    """
     if isinstance(a, Fraction) and isinstance(b, Fraction) and a == b:
         return True
+    integer = any(isinstance(x, Fraction) and x.denominator == 1 for x in (a, b))
+    if integer and isinstance(a, Fraction) and isinstance(b, Fraction):
+        return False
     try:
         fa, fb = float(a), float(b)
     except OverflowError:
         return False
     if math.isnan(fa) or math.isnan(fb) or math.isinf(fa) or math.isinf(fb):
         return False
-    return abs(fa - fb) <= REL_TOL * max(abs(fa), abs(fb))
+    return abs(fa - fb) <= (1e-9 if integer else REL_TOL) * max(abs(fa), abs(fb), 1e-300 if integer else 0.0)
 
 
 def _number_candidates(p: ParsedAnswer) -> list[Fraction]:
