@@ -200,16 +200,16 @@ def _signal_note(returncode: int) -> str:
     return f"\n[sandbox] process killed by {name}{hint}\n"
 
 
+@dataclass(frozen=True)
 class Job:
-    """Parameters of one one-shot run."""
+    """One one-shot run: language, tool path (unused for python), program, stdin, wall-clock limit, output cap."""
 
-    def __init__(self, language: str, tool: str, code: bytes, std_input: bytes, timeout_s: float, cap: int) -> None:
-        self.language = language
-        self.tool = tool
-        self.code = code
-        self.std_input = std_input
-        self.timeout_s = timeout_s
-        self.cap = cap
+    language: str
+    tool: str
+    code: bytes
+    std_input: bytes
+    timeout_s: float
+    cap: int
 
 
 def _run_oneshot(warm: _Warm, job: Job, options: IsolationOptions) -> RunResult:
@@ -486,7 +486,7 @@ class SessionManager:
                 new = self._start(session_id)
             except SandboxBusyError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # a session that cannot start is a failed run, not a server error
                 return RunResult("failed", "", f"sandbox session could not start: {exc}\n")
             with self.lock:
                 session = self.sessions.setdefault(session_id, new)

@@ -139,9 +139,7 @@ class SandboxServer:
             raise SystemExit(2)
         periodic(30.0, self.sessions.expire_idle, self._stop)
         handler = type("Handler", (_Handler,), {"server_state": self})
-        ThreadingHTTPServer.request_queue_size = 256
-        self.httpd = ThreadingHTTPServer((self.options.host, self.options.port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _HTTPServer((self.options.host, self.options.port), handler)
         port = self.httpd.server_address[1]
         if self.options.port_file:
             tmp = Path(self.options.port_file + ".tmp")
@@ -217,6 +215,11 @@ class SandboxServer:
         if session_id is not None and language == "python":
             response["new_session_created"] = result.new_session_created
         return response
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = 256  # the default listen backlog of 5 drops bursts of concurrent clients
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):
