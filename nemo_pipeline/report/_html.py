@@ -270,8 +270,8 @@ def _benchmark_section(summary: Summary, name: str) -> str:
         if bench is None or bench.metrics is None:
             continue
         keys: set[str] = set()
-        for block in bench.metrics.values():
-            keys.update(block)
+        for values in bench.metrics.values():
+            keys.update(values)
         columns = metric_order(keys)
         rows = []
         for sub in summary.subsets(name):

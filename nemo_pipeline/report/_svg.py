@@ -55,7 +55,7 @@ def grouped_bars(
         out.append(f'<line x1="{tx:.1f}" y1="{y_axis_top}" x2="{tx:.1f}" y2="{y_axis_bottom}" class="grid"/>')
         out.append(f'<text x="{tx:.1f}" y="{top - 10}" class="tick" text-anchor="middle">{value:g}</text>')
     if legend_h:
-        lx = x0
+        lx: float = x0
         for index, name in enumerate(series_names):
             color = PALETTE[index % len(PALETTE)]
             label = escape(_truncate(name, 28))

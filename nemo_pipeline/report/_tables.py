@@ -76,9 +76,9 @@ def metrics_table(summary: Summary, run_name: str, max_subsets: int | None = Non
     """
     run = summary.run(run_name)
     keys: set[str] = set()
-    for bench in run.benchmarks.values():
-        for block in (bench.metrics or {}).values():
-            keys.update(block)
+    for entry in run.benchmarks.values():
+        for values in (entry.metrics or {}).values():
+            keys.update(values)
     columns = [k for k in metric_order(keys) if k != "pass@1_std_err"]
     rows = []
     for name in summary.benchmarks:
@@ -221,9 +221,9 @@ def to_markdown(summary: Summary) -> str:
 def _csv_rows(summary: Summary) -> tuple[list[str], list[dict[str, Any]]]:
     keys: set[str] = set()
     for run in summary.runs:
-        for bench in run.benchmarks.values():
-            for block in (bench.metrics or {}).values():
-                keys.update(block)
+        for entry in run.benchmarks.values():
+            for values in (entry.metrics or {}).values():
+                keys.update(values)
     metric_cols = metric_order(keys)
     comp_cols = ["baseline", "compared_metric", "delta", "p_value", "test", "significant", "num_paired"]
     headers = ["model", "benchmark", "subset", "status", "num_seeds", *metric_cols]
