@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,6 +24,10 @@ def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return overrides, rest
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main_wrapper(main: Callable[[list[str]], int], argv: Sequence[str] | None = None) -> int:
     """Run `main`; a NemoPipelineError becomes `error: <message>` and exit code 2 (traceback with --debug)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -31,6 +36,8 @@ def main_wrapper(main: Callable[[list[str]], int], argv: Sequence[str] | None = 
         args.remove("--debug")
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
+    # SIGTERM (scancel, kill) unwinds like Ctrl-C, so servers and sandboxes started here are stopped.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return main(args)
     except NemoPipelineError as exc:

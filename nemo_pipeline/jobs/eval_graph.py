@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nemo_pipeline.config import EvalConfig
+from omegaconf import OmegaConf
+
+from nemo_pipeline.config import EvalConfig, GenerateConfig
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
@@ -22,6 +24,8 @@ from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 __all__ = ["REPO_ROOT", "BenchmarkRequest", "build_eval_graph", "hydra_value", "parse_benchmarks"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Strings Hydra reads back unchanged without quotes; anything else is quoted.
+_PLAIN = re.compile(r"^[A-Za-z_/.][A-Za-z0-9_/.\-]*$")
 _SPEC = re.compile(r"^([A-Za-z0-9_.\-]+)(?::(\d+))?$")
 
 
@@ -57,7 +61,10 @@ def hydra_value(value: object) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in {"null", "true", "false", "nan", "inf"}:
+        return text
+    text = text.replace("\\", "\\\\").replace("'", "\\'")
     return f"'{text}'"
 
 
@@ -126,6 +133,9 @@ def _generate_job(
         "sandbox.start_timeout_s": cfg.sandbox.start_timeout_s,
         "progress": False,
     }
+    defaults = _generate_defaults()
+    always = {"input_file", "output_file", "inference.temperature", "inference.tokens_to_generate"}
+    values = {k: v for k, v in values.items() if k in always or defaults.get(k, _UNSET) != v}
     argv = (python, _script("generate.py"), *_overrides(values))
     return Job(
         name=name,
@@ -134,6 +144,24 @@ def _generate_job(
         gpus=cfg.server.gpus,
         benchmark=bench.name,
     )
+
+
+_UNSET = object()
+
+
+def _generate_defaults() -> dict[str, object]:
+    """Flattened defaults of the generate stage's schema: overrides equal to them are left off the command."""
+    flat: dict[str, object] = {}
+
+    def walk(prefix: str, node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}{key}.", value)
+        else:
+            flat[prefix[:-1]] = node
+
+    walk("", OmegaConf.to_container(OmegaConf.structured(GenerateConfig)))
+    return flat
 
 
 def _stamp(cfg: EvalConfig, chunk: int) -> dict[str, int]:

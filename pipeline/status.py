@@ -1,0 +1,29 @@
+#!/usr/bin/env python
+"""States of the Slurm jobs of a run: python pipeline/status.py OUTPUT_DIR [--wait SECONDS]
+
+Exit code 0 when every job completed, 1 when one failed or was cancelled, 3 while jobs are still pending/running.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from nemo_pipeline.cli import main_wrapper
+from nemo_pipeline.jobs.slurm_eval import load_run
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("output_dir")
+    parser.add_argument("--wait", type=float, default=0.0, help="wait up to this many seconds for the jobs to end")
+    args = parser.parse_args(argv)
+    handle = load_run(Path(args.output_dir).resolve())
+    states = handle.wait(args.wait) if args.wait > 0 else handle.status()
+    print(handle.report(states))
+    if any(not state.finished for state in states.values()):
+        return 3
+    return 0 if all(state.ok for state in states.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main_wrapper(main))

@@ -1,0 +1,84 @@
+"""The evaluation job graph: shape, dependencies, and skipping what is complete."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nemo_pipeline.config import EvalConfig, compose_config
+from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.jobs import build_eval_graph, parse_benchmarks
+from nemo_pipeline.jobs.eval_graph import hydra_value
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("text", ["gsm8k:x", "gsm8k:", ":3", "gsm8k:1:2"])
+def test_malformed_benchmark_spec(text):
+    with pytest.raises(ConfigError, match="NAME or NAME:SEEDS"):
+        parse_benchmarks(text)
+
+
+@pytest.mark.timeout(10)
+def test_unknown_benchmark_lists_known_ones():
+    with pytest.raises(ConfigError, match="Did you mean 'gsm8k'.*Known:"):
+        parse_benchmarks("gsm8kk:0")
+
+
+def _graph(tmp_path: Path, spec: str, *overrides: str):
+    cfg = compose_config(EvalConfig, "eval", list(overrides))
+    requests = parse_benchmarks(spec)
+    data = {r.name: tmp_path / f"{r.name}.jsonl" for r in requests}
+    return build_eval_graph(requests, cfg, tmp_path / "out", data, python="python")
+
+
+@pytest.mark.timeout(10)
+def test_seeds_and_chunks_make_dependent_jobs(tmp_path):
+    graph = _graph(tmp_path, "gsm8k:2", "++num_chunks=2")
+    names = [job.name for job in graph.jobs]
+    assert names == [
+        "generate-gsm8k-rs0-chunk0",
+        "generate-gsm8k-rs0-chunk1",
+        "evaluate-gsm8k-rs0",
+        "generate-gsm8k-rs1-chunk0",
+        "generate-gsm8k-rs1-chunk1",
+        "evaluate-gsm8k-rs1",
+        "metrics-gsm8k",
+        "summarize",
+    ]
+    assert graph.get("evaluate-gsm8k-rs1").after_ok == ("generate-gsm8k-rs1-chunk0", "generate-gsm8k-rs1-chunk1")
+    assert graph.get("metrics-gsm8k").after_ok == ("evaluate-gsm8k-rs0", "evaluate-gsm8k-rs1")
+    assert graph.get("summarize").after_any == ("metrics-gsm8k",)
+    argv = graph.get("generate-gsm8k-rs1-chunk1").main.argv
+    assert "++inference.random_seed=1" in argv
+    assert "++inference.temperature=0.7" in argv  # seeded runs sample
+    assert "++chunk_id=1" in argv
+
+
+@pytest.mark.timeout(10)
+def test_greedy_run_uses_temperature_zero_unless_set(tmp_path):
+    greedy = _graph(tmp_path, "gsm8k:0").get("generate-gsm8k").main.argv
+    assert "++inference.temperature=0.0" in greedy
+    hot = _graph(tmp_path, "gsm8k:0", "++inference.temperature=0.6").get("generate-gsm8k").main.argv
+    assert "++inference.temperature=0.6" in hot
+
+
+@pytest.mark.timeout(10)
+def test_complete_jobs_are_left_out_and_a_changed_selection_is_not(tmp_path):
+    bench_dir = tmp_path / "out" / "eval-results" / "gsm8k"
+    bench_dir.mkdir(parents=True)
+    stamp = {"max_samples": 5, "num_chunks": 1, "chunk_id": 0}
+    (bench_dir / "output.jsonl.done").write_text(json.dumps(stamp))
+    names = [j.name for j in _graph(tmp_path, "gsm8k:0", "++max_samples=5").jobs]
+    assert names == ["evaluate-gsm8k", "metrics-gsm8k", "summarize"]
+    assert _graph(tmp_path, "gsm8k:0", "++max_samples=5").get("evaluate-gsm8k").after_ok == ()
+    names = [j.name for j in _graph(tmp_path, "gsm8k:0", "++max_samples=6").jobs]
+    assert names[0] == "generate-gsm8k"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("value", "rendered"),
+    [(None, "null"), (True, "true"), (3, "3"), (0.5, "0.5"), ("a'b", "'a\\'b'"), (["x", 1], "[x,1]"), ("true", "'true'"), ("/a/b.jsonl", "/a/b.jsonl"), ("a b", "'a b'")],
+)
+def test_hydra_values_are_quoted(value, rendered):
+    assert hydra_value(value) == rendered
