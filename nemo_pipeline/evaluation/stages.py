@@ -59,7 +59,7 @@ def _sandbox_for(grader: str, cfg: SandboxConfig, log_dir: Path) -> Iterator[str
         return
     from nemo_pipeline.sandbox import LocalSandbox
 
-    with LocalSandbox(log_dir=log_dir, start_timeout_s=cfg.start_timeout_s) as sandbox:
+    with LocalSandbox(start_timeout_s=cfg.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
         yield sandbox.url
 
 
