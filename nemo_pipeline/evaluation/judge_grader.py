@@ -47,7 +47,7 @@ _NUM = r"(\d{1,3}(?:\.\d+)?)"
 _NOT_RANGE = r"(?!\s*(?:-|–|to)\s*\d)"
 _DOUBLE = re.compile(r"\[\[\s*" + _NUM + r"\s*(?:/\s*(\d+)\s*)?\]\]")
 _LABELLED = re.compile(
-    r"(?i:\b(?:rating|score|grade)\b)\s*(?:\([^)\n]*\)\s*)?(?:[:=]|\bis\b|\bof\b)?\s*[\[(]?\s*"
+    r"(?i:\b(?:rating|score|grade)\b)\s*(?:\([^)]{0,40}\)\s*)?(?:[:=]|\bis\b|\bof\b)?\s*[\[(]?\s*"
     + _NUM
     + _NOT_RANGE
     + r"\s*(?:(?:/|(?i:out\s+of))\s*(\d+))?"
@@ -63,6 +63,12 @@ def _rating(value: str, scale: str | None) -> float | None:
     return rating if RATING_MIN <= rating <= RATING_MAX and math.isfinite(rating) else None
 
 
+def _clean(text: str) -> str:
+    """Drop markdown emphasis and code marks, and squeeze whitespace runs to one space, which also keeps every
+    `\\s*` in the patterns to at most one character (no slow backtracking on long blank runs)."""
+    return " ".join(text.replace("*", "").replace("`", "").split())
+
+
 def parse_single_rating(text: str | None) -> float | None:
     """The 1-10 rating in a judge's output, or None when there is none.
 
@@ -73,7 +79,7 @@ def parse_single_rating(text: str | None) -> float | None:
     """
     if not text:
         return None
-    clean = text.replace("*", "").replace("`", "")
+    clean = _clean(text)
     for pattern in (_DOUBLE, _LABELLED, _OUT_OF, _SINGLE):
         matches = list(pattern.finditer(clean))
         if matches:
@@ -110,7 +116,7 @@ def parse_pairwise(text: str | None) -> PairwiseVerdict | None:
     """
     if not text:
         return None
-    clean = text.replace("*", "").replace("`", "")
+    clean = _clean(text)
     matches = list(_PAIR_BRACKETS.finditer(clean)) or list(_PAIR_LABELLED.finditer(clean))
     return _pair_token(matches[-1].group(1)) if matches else None
 

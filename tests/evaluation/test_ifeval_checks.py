@@ -346,3 +346,28 @@ def test_sentence_counts(text: str, expected: int) -> None:
 @pytest.mark.timeout(10)
 def test_highlights_count_bold_once() -> None:
     assert count_highlights("**bold** and *italic* and ***both***") == 3
+
+
+PATHOLOGICAL = [
+    "*" * 20000,
+    " " * 20000 + "x",
+    " ***" * 5000,
+    "<<" * 10000,
+    "[" * 20000,  # also too deep for json.loads: a plain "not JSON", not a RecursionError
+    "." * 20000 + "x",
+    "```" * 5000,
+    "Dr. " * 10000,
+    "\n" * 20000 + "x",
+    "a, " * 10000,
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("response", PATHOLOGICAL, ids=[repr(p[:6]) for p in PATHOLOGICAL])
+def test_pathological_responses_are_graded_fast(response: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    for instruction_id, kwargs, _, _ in {r[0]: r for r in ROWS}.values():
+        follows_loose(instruction_id, response, kwargs)
+    assert time.perf_counter() - start < 2.0

@@ -139,3 +139,13 @@ def test_grading_is_fast() -> None:
     for _ in range(50):
         grade(long_answer)
     assert (time.perf_counter() - start) / 50 < 0.05
+
+
+@pytest.mark.timeout(60)
+def test_runs_in_the_grading_pool() -> None:
+    from nemo_pipeline.evaluation import grade_all
+
+    items = [{**ITEM, "id": str(k), "generation": GOOD if k % 2 else "Sure, " + GOOD} for k in range(6)]
+    verdicts = grade_all("ifeval", items, GraderContext(), timeout_s=20.0, workers=2)
+    assert [v.correct for v in verdicts] == [False, True, False, True, False, True]
+    assert ifeval_aggregate(verdicts)["instruction_strict_accuracy"] == pytest.approx(100 * 15 / 18)

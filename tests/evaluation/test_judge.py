@@ -229,3 +229,36 @@ def test_judge_prompts_render_and_ask_for_a_parseable_verdict(name: str) -> None
         assert [parse_single_rating(s) for s in shown] == [None, 6.0]
     else:
         assert [parse_pairwise(s) for s in shown] == ["A", "B", "tie"]
+
+
+@pytest.mark.timeout(60)
+def test_judge_runs_in_the_grading_pool() -> None:
+    from nemo_pipeline.evaluation import grade_all
+
+    outputs = [MT_BENCH_STYLE, "Rating: [[3]]", "no rating here", None]
+    items = [{"id": str(k), "judge_generation": o} for k, o in enumerate(outputs)]
+    verdicts = grade_all("judge", items, GraderContext(), timeout_s=20.0, workers=2)
+    assert [v.predicted for v in verdicts] == ["8", "3", None, None]
+    assert [v.reason for v in verdicts][2:] == ["unparseable", "unparseable"]
+
+
+PATHOLOGICAL = [
+    "rating" + " " * 20000 + "x",
+    "[[" + " " * 20000,
+    "[" * 20000,
+    "score: (" * 5000,
+    "1/" * 10000,
+    "verdict " * 5000 + "'",
+    "Rating: " + "9" * 20000,
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("text", PATHOLOGICAL, ids=[repr(p[:6]) for p in PATHOLOGICAL])
+def test_pathological_judge_outputs_parse_fast(text: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    assert parse_single_rating(text) is None
+    assert parse_pairwise(text) is None
+    assert time.perf_counter() - start < 1.0

@@ -205,12 +205,15 @@ def _multiple_sections(response: str, *, section_spliter: str, num_sections: int
 def _json_format(response: str) -> bool:
     """The whole response is JSON, optionally inside one markdown code fence (```json ... ```)."""
     text = response.strip()
-    fenced = re.fullmatch(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)\n?[ \t]*```", text, flags=re.DOTALL | re.IGNORECASE)
-    if fenced:
-        text = fenced.group(1).strip()
+    if text.startswith("```") and text.endswith("```") and len(text) >= 6:
+        first_line, _, body = text[3:-3].partition("\n")
+        if first_line.strip().lower() in ("", "json"):
+            text = body.strip()
+        elif not body:  # all on one line: ```{"a": 1}```
+            text = first_line.strip()
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
         return False
     return True
 
@@ -218,7 +221,11 @@ def _json_format(response: str) -> bool:
 @_check("detectable_format:title")
 def _title(response: str) -> bool:
     """A title in double angular brackets, such as `<<poem of joy>>`, with some text inside, on one line."""
-    return any(t.strip() for t in re.findall(r"<<([^\n]*?)>>", response))
+    for line in response.split("\n"):
+        first, last = line.find("<<"), line.rfind(">>")
+        if first != -1 and last > first + 1 and line[first + 2 : last].lstrip("<").rstrip(">").strip():
+            return True
+    return False
 
 
 @_check("detectable_format:constrained_response")

@@ -66,7 +66,7 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 # A sentence ends at one or more of . ! ? (plus closing quotes or brackets) followed by whitespace or the end.
-_TERMINATOR = re.compile(r"[.!?]+['\"”’)\]]*(?=\s|$)")
+_TERMINATOR = re.compile(r"(?<![.!?])[.!?]+['\"”’)\]]*(?=\s|$)")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -81,7 +81,8 @@ def split_sentences(text: str) -> list[str]:
     start = 0
     for match in _TERMINATOR.finditer(flat):
         if match.group().rstrip("'\"”’)]") == ".":
-            token = flat[start : match.start()].rsplit(" ", 1)[-1].lstrip("(['\"“‘").lower()
+            space = flat.rfind(" ", start, match.start())
+            token = flat[max(start, space + 1) : match.start()].lstrip("(['\"“‘").lower()
             if token in _ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)*[a-z]|\d+", token):
                 continue
         piece = flat[start : match.end()].strip()
@@ -109,7 +110,7 @@ def divider_paragraphs(text: str) -> list[str] | None:
 
     An empty piece before the first or after the last divider is ignored (a response may start or end with one).
     """
-    pieces = re.split(r"\s*\*\*\*\s*", text)
+    pieces = text.split("***")
     while pieces and not pieces[0].strip():
         pieces.pop(0)
     while pieces and not pieces[-1].strip():
@@ -137,4 +138,4 @@ def count_bullets(text: str) -> int:
 
 def count_placeholders(text: str) -> int:
     """Number of square-bracket placeholders on one line, such as `[address]`."""
-    return len(re.findall(r"\[[^\]\n]*\]", text))
+    return len(re.findall(r"\[[^\[\]\n]*\]", text))
