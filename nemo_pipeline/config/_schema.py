@@ -13,6 +13,7 @@ __all__ = [
     "GenerateConfig",
     "GradingConfig",
     "InferenceConfig",
+    "JudgeConfig",
     "MetricsConfig",
     "SandboxConfig",
     "ServerConfig",
@@ -63,6 +64,23 @@ class GradingConfig:
 
 
 @dataclass
+class JudgeConfig:
+    """The LLM-as-judge generation run before the `judge` / `judge_pairwise` graders. With no `server.address`, a
+    server of `server.server_type` is started for it (default: the embedded llama.cpp model)."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    mode: str = "single"  # "single": rate each answer 1-10; "pairwise": compare with the item's baseline answer
+    prompt_config: str | None = None  # None: judge/single or judge/pairwise (by mode)
+    reference_prompt_config: str | None = None  # for items with a reference; None: judge/<mode>-reference
+    baseline_field: str = "baseline_answer"  # pairwise: the item field holding the answer to compare against
+    temperature: float = 0.0
+    tokens_to_generate: int = 512
+    max_concurrent_requests: int = 8
+    request_timeout_s: float = 300.0
+    max_retries: int = 4
+
+
+@dataclass
 class GenerateConfig:
     input_file: str = MISSING
     output_file: str = MISSING
@@ -90,6 +108,7 @@ class EvaluateConfig:
     merge_chunks: list[str] = field(default_factory=list)  # chunk files merged into the single input file first
     grading: GradingConfig = field(default_factory=GradingConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
 
 
 @dataclass
@@ -107,6 +126,7 @@ class EvalConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     grading: GradingConfig = field(default_factory=GradingConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     max_concurrent_requests: int = 8
     request_timeout_s: float = 300.0
     max_retries: int = 4
