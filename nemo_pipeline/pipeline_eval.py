@@ -85,7 +85,10 @@ def plan(request: EvalRequest) -> JobGraph:
         api_key = os.environ.get(request.cfg.server.api_key_env) or None
         check_reachable(request.cfg.server.address, api_key=api_key)
     data_files = {bench.name: prepare(bench.name) for bench in request.benchmarks}
-    return build_eval_graph(request.benchmarks, request.cfg, request.output_dir, data_files)
+    separate = request.cluster != "local"
+    return build_eval_graph(
+        request.benchmarks, request.cfg, request.output_dir, data_files, separate_components=separate
+    )
 
 
 def _write_run_record(request: EvalRequest) -> None:

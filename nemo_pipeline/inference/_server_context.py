@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,16 @@ class ServerEndpoint:
 
 
 def check_reachable(address: str, timeout_s: float = 10.0, api_key: str | None = None) -> None:
-    """Fail with a one-line error when `<address>/models` does not answer."""
+    """Poll `<address>/models` until it answers 2xx; a one-line error naming the address at the deadline."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     url = f"{address.rstrip('/')}/models"
-    if not http_ok(url, timeout_s=timeout_s, headers=headers):
-        raise ConfigError(f"server address {address} is unreachable: GET {url} did not answer 2xx in {timeout_s:.0f} s")
+    deadline = time.monotonic() + timeout_s
+    while not http_ok(url, timeout_s=min(5.0, max(timeout_s, 0.5)), headers=headers):
+        if time.monotonic() >= deadline:
+            raise ConfigError(
+                f"server address {address} is unreachable: GET {url} did not answer 2xx in {timeout_s:.0f} s"
+            )
+        time.sleep(1.0)
 
 
 @contextlib.contextmanager
@@ -37,7 +43,8 @@ def serving(cfg: ServerConfig, log_dir: Path) -> Iterator[ServerEndpoint]:
     server_type = SERVER_TYPES.get(cfg.server_type)
     api_key = os.environ.get(cfg.api_key_env) or None
     if cfg.address:
-        check_reachable(cfg.address, timeout_s=min(cfg.start_timeout_s, 30.0), api_key=api_key)
+        # The address may be a server starting beside us (another component of the same job): wait, bounded.
+        check_reachable(cfg.address, timeout_s=cfg.start_timeout_s, api_key=api_key)
         yield ServerEndpoint(cfg.address.rstrip("/"), cfg.model, api_key)
         return
     if server_type.launch is None:

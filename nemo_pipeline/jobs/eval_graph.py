@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from nemo_pipeline.config import EvalConfig, GenerateConfig
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 
 __all__ = ["REPO_ROOT", "BenchmarkRequest", "build_eval_graph", "hydra_value", "parse_benchmarks"]
@@ -85,6 +86,30 @@ def _chunk_name(seed: int | None, chunk: int, num_chunks: int) -> str:
     return base if num_chunks == 1 else base.replace(".jsonl", f"-chunk{chunk}.jsonl")
 
 
+def _sandbox_component(python: str, port: int) -> Component:
+    # In rootless cluster containers some isolation layers may be missing; the sandbox names them at start.
+    argv = (python, "-m", "nemo_pipeline.sandbox", "--host", "127.0.0.1", "--port", str(port))
+    return Component("sandbox", argv, health_url=f"http://127.0.0.1:{port}/health")
+
+
+def _server_component(cfg: EvalConfig, port: int) -> tuple[Component, str] | None:
+    """The model server as its own component (cluster backends), and the address the client should use."""
+    server_type = SERVER_TYPES.get(cfg.server.server_type)
+    if cfg.server.address or server_type.launch is None:
+        return None
+    spec = ServerSpec(
+        model=cfg.server.model,
+        port=port,
+        gpus=cfg.server.gpus,
+        tensor_parallel=cfg.server.tensor_parallel,
+        parallel_requests=cfg.server.parallel_requests,
+        context_length=cfg.server.context_length,
+        extra_args=tuple(cfg.server.extra_args),
+    )
+    launch = server_type.launch(spec)
+    return Component("server", launch.argv, image=launch.image, health_url=launch.health_url), launch.base_url
+
+
 def _generate_job(
     cfg: EvalConfig,
     bench: Benchmark,
@@ -95,6 +120,7 @@ def _generate_job(
     python: str,
     name: str,
     output_dir: Path,
+    server_port: int | None,
 ) -> Job:
     temperature = cfg.inference.temperature
     if temperature is None:
@@ -133,13 +159,18 @@ def _generate_job(
         "sandbox.start_timeout_s": cfg.sandbox.start_timeout_s,
         "progress": False,
     }
+    components: list[Component] = []
+    server = _server_component(cfg, server_port) if server_port is not None else None
+    if server is not None:
+        components.append(server[0])
+        values["server.address"] = server[1]
     defaults = _generate_defaults()
     always = {"input_file", "output_file", "inference.temperature", "inference.tokens_to_generate"}
     values = {k: v for k, v in values.items() if k in always or defaults.get(k, _UNSET) != v}
     argv = (python, _script("generate.py"), *_overrides(values))
     return Job(
         name=name,
-        components=(Component("main", argv),),
+        components=(*components, Component("main", argv)),
         done_file=str(out.relative_to(output_dir)) + ".done",
         gpus=cfg.server.gpus,
         benchmark=bench.name,
@@ -174,8 +205,15 @@ def build_eval_graph(
     output_dir: Path,
     data_files: dict[str, Path],
     python: str = sys.executable,
+    separate_components: bool = False,
 ) -> JobGraph:
-    """The full graph; jobs whose outputs are already complete (and whose inputs did not change) are left out."""
+    """The full graph; jobs whose outputs are already complete (and whose inputs did not change) are left out.
+
+    With `separate_components` (cluster backends), the model server and the sandbox are components of their own
+    (each can run in its own container image) and the client waits for their health; otherwise the stages start
+    them as child processes. Each job's server gets its own port, so jobs sharing a node do not collide.
+    """
+    ports = iter(range(SERVER_TYPES.get(cfg.server.server_type).default_port, 65536))
     output_dir = output_dir.resolve()
     graph = JobGraph(output_dir)
     complete: set[str] = set()
@@ -209,8 +247,9 @@ def build_eval_graph(
             for chunk in range(cfg.num_chunks):
                 name = f"generate-{bench.name}{suffix}" + (f"-chunk{chunk}" if cfg.num_chunks > 1 else "")
                 out = bench_dir / _chunk_name(seed, chunk, cfg.num_chunks)
+                port = next(ports) if separate_components else None
                 add(
-                    _generate_job(cfg, bench, data_files[bench.name], out, seed, chunk, python, name, output_dir),
+                    _generate_job(cfg, bench, data_files[bench.name], out, seed, chunk, python, name, output_dir, port),
                     dict(_stamp(cfg, chunk)),
                 )
                 gen_names.append(name)
@@ -227,10 +266,16 @@ def build_eval_graph(
             if cfg.num_chunks > 1:
                 evaluate_values["merge_chunks"] = chunk_files
             name = f"evaluate-{bench.name}{suffix}"
+            sandbox: tuple[Component, ...] = ()
+            if separate_components and bench.needs_sandbox and not cfg.sandbox.address:
+                sandbox_port = next(ports)
+                sandbox = (_sandbox_component(python, sandbox_port),)
+                evaluate_values["sandbox.address"] = f"http://127.0.0.1:{sandbox_port}"
+            evaluate_argv = (python, _script("evaluate.py"), *_overrides(evaluate_values))
             add(
                 Job(
                     name=name,
-                    components=(Component("main", (python, _script("evaluate.py"), *_overrides(evaluate_values))),),
+                    components=(*sandbox, Component("main", evaluate_argv)),
                     after_ok=tuple(gen_names),
                     done_file=str(output_file.relative_to(output_dir)) + ".graded",
                     benchmark=bench.name,
