@@ -1,0 +1,320 @@
+"""The LLM-as-judge generation: ask a judge model about every answer before the `judge` graders parse its verdicts.
+
+Fields added to each record (what `judge_grader` reads):
+
+- mode "single": `judge_generation`, the judge's output (a string; for items with `turns`, a list with one
+  output per turn, each turn judged with the earlier conversation as context);
+- mode "pairwise": `judge_generation` (the graded answer shown as A, the item's baseline answer as B) and
+  `judge_generation_swapped` (the same pair in the other order); single-turn items only;
+- `judge_model`, and `judge_error` when a request failed (that output is None and the record is judged again on
+  the next run).
+
+Items with a reference (`needs_reference` true, or no `needs_reference` and a `reference_answer`) use the
+reference prompt with, per turn, `reference_answer`, else `reference`, else (single-turn) `expected_answer`.
+A record that already holds its judge fields without a `judge_error` is not judged again, and finished records
+are appended to a checkpoint file as they complete, so a killed run resumes without asking twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nemo_pipeline.config import JudgeConfig
+from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.inference._server_context import ServerEndpoint, serving
+from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
+from nemo_pipeline.inference.prompts import Prompt, PromptConfig, load_prompt
+from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl, write_jsonl_atomic
+
+__all__ = [
+    "JUDGE_GRADERS",
+    "JUDGE_MODES",
+    "JudgePrompts",
+    "judge_checkpoint",
+    "judge_files",
+    "judge_prompts",
+    "load_judge_prompts",
+    "run_judge",
+]
+
+log = logging.getLogger(__name__)
+
+JUDGE_MODES = ("single", "pairwise")
+JUDGE_GRADERS = {"judge": "single", "judge_pairwise": "pairwise"}  # grader -> the judge mode it reads
+_OUTPUT_KEYS = {"single": ("judge_generation",), "pairwise": ("judge_generation", "judge_generation_swapped")}
+
+
+@dataclass(frozen=True)
+class JudgePrompts:
+    mode: str
+    plain: PromptConfig
+    reference: PromptConfig
+
+
+def load_judge_prompts(judge: JudgeConfig) -> JudgePrompts:
+    """The judge prompts for `judge.mode` (defaults judge/<mode> and judge/<mode>-reference); ConfigError if bad."""
+    if judge.mode not in JUDGE_MODES:
+        raise ConfigError(f"judge.mode must be one of {', '.join(JUDGE_MODES)}, got {judge.mode!r}")
+    plain = load_prompt(judge.prompt_config or f"judge/{judge.mode}")
+    reference = load_prompt(judge.reference_prompt_config or f"judge/{judge.mode}-reference")
+    for prompt in (plain, reference):
+        if prompt.mode != "chat":
+            raise ConfigError(f"{prompt.source}: a judge prompt must be in chat mode, got mode {prompt.mode!r}")
+    return JudgePrompts(judge.mode, plain, reference)
+
+
+def judge_checkpoint(output_file: Path) -> Path:
+    """Where judge outputs for `output_file` are appended as they finish (read back on a rerun)."""
+    return output_file.with_name(output_file.name + ".judge")
+
+
+def _is_multi_turn(record: Mapping[str, Any]) -> bool:
+    return isinstance(record.get("turns"), list)
+
+
+def _answers(record: Mapping[str, Any]) -> list[str]:
+    rid = record.get("id")
+    if _is_multi_turn(record):
+        answers = record.get("generations")
+        if not isinstance(answers, list) or len(answers) != len(record["turns"]):
+            raise DataError(
+                f"item {rid!r} has {len(record['turns'])} turn(s) but 'generations' is {answers!r}; "
+                "generate every turn (the generate stage does for items with 'turns') before judging"
+            )
+        return [a if isinstance(a, str) else "" for a in answers]
+    if "generation" not in record:
+        raise DataError(f"item {rid!r} has no 'generation'; run the generate stage before judging")
+    return [record["generation"] or ""]
+
+
+def _questions(record: Mapping[str, Any], answers: Sequence[str]) -> list[str]:
+    if not _is_multi_turn(record):
+        return [str(record.get("problem", ""))]
+    turns = [str(t) for t in record["turns"]]
+    questions = [turns[0]]
+    for k in range(1, len(turns)):
+        earlier = "\n\n".join(f"User: {turns[j]}\n\nAssistant: {answers[j]}" for j in range(k))
+        questions.append(
+            "[Earlier conversation, for context only]\n"
+            f"{earlier}\n\n"
+            "[The user's follow-up, which the answer to evaluate replies to]\n"
+            f"{turns[k]}"
+        )
+    return questions
+
+
+def _references(record: Mapping[str, Any], num_turns: int) -> list[str | None]:
+    """One reference per turn, or None where the item has none (or `needs_reference` is false)."""
+    needs = record.get("needs_reference")
+    if needs is False:
+        return [None] * num_turns
+    for key in ("reference_answer", "reference"):
+        value = record.get(key)
+        if isinstance(value, list) and value:
+            return [str(value[k]) if k < len(value) and value[k] is not None else None for k in range(num_turns)]
+        if isinstance(value, str) and value:
+            return [value] + [None] * (num_turns - 1)
+    expected = record.get("expected_answer")
+    if num_turns == 1 and expected is not None and expected != "":
+        return [str(expected)]
+    if needs:
+        log.warning("item %r needs a reference but has none; judged without one", record.get("id"))
+    return [None] * num_turns
+
+
+def judge_prompts(
+    record: Mapping[str, Any], prompts: JudgePrompts, baseline_field: str = "baseline_answer"
+) -> dict[str, list[Prompt]]:
+    """The judge requests for one record: output field -> one rendered prompt per turn (pure; no request)."""
+    answers = _answers(record)
+    questions = _questions(record, answers)
+    references = _references(record, len(answers))
+    rid = record.get("id")
+    if prompts.mode == "single":
+        rendered = []
+        for question, answer, reference in zip(questions, answers, references, strict=True):
+            fields = {"id": rid, "question": question, "answer": answer, "reference": reference or ""}
+            rendered.append((prompts.reference if reference else prompts.plain).render(fields))
+        return {"judge_generation": rendered}
+    if _is_multi_turn(record):
+        raise DataError(f"item {rid!r}: pairwise judging of multi-turn items is not supported; use judge.mode=single")
+    baseline = record.get(baseline_field)
+    if not isinstance(baseline, str):
+        raise DataError(
+            f"item {rid!r} has no baseline answer in '{baseline_field}' (got {baseline!r}); pairwise judging needs "
+            "one per item (set judge.baseline_field)"
+        )
+    prompt = prompts.reference if references[0] else prompts.plain
+    base = {"id": rid, "question": questions[0], "reference": references[0] or ""}
+    return {
+        "judge_generation": [prompt.render({**base, "answer_a": answers[0], "answer_b": baseline})],
+        "judge_generation_swapped": [prompt.render({**base, "answer_a": baseline, "answer_b": answers[0]})],
+    }
+
+
+def _is_judged(record: Mapping[str, Any], mode: str) -> bool:
+    return all(key in record for key in _OUTPUT_KEYS[mode]) and not record.get("judge_error")
+
+
+def _read_checkpoint(path: Path | None) -> dict[str, dict[str, Any]]:
+    if path is None or not path.exists():
+        return {}
+    JsonlAppender(path).close()  # drops a record torn by a kill mid-write
+    return {str(entry["id"]): entry for entry in iter_jsonl(path) if "id" in entry}
+
+
+def _merge(record: dict[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**record, **{k: v for k, v in entry.items() if k != "id"}}
+    if not entry.get("judge_error"):
+        merged.pop("judge_error", None)
+    return merged
+
+
+class _Judge:
+    """One client to the judge server; every request bounded by one semaphore."""
+
+    def __init__(self, judge: JudgeConfig, endpoint: ServerEndpoint, prompts: JudgePrompts) -> None:
+        self.client = OpenAIClient(
+            endpoint.base_url,
+            endpoint.model,
+            api_key=endpoint.api_key,
+            timeout_s=judge.request_timeout_s,
+            max_retries=judge.max_retries,
+            max_connections=judge.max_concurrent_requests,
+        )
+        self.params = SamplingParams(
+            temperature=judge.temperature,
+            top_p=1.0,
+            top_k=-1,
+            max_tokens=judge.tokens_to_generate,
+            seed=0,
+            stop=prompts.plain.stop,
+        )
+        self.limit = asyncio.Semaphore(judge.max_concurrent_requests)
+        self.baseline_field = judge.baseline_field
+        self.prompts = prompts
+        self.requests = self.failures = 0
+
+    async def ask(self, prompt: Prompt) -> tuple[str | None, str]:
+        assert isinstance(prompt, list)
+        async with self.limit:
+            self.requests += 1
+            try:
+                completion = await self.client.chat(prompt, self.params)
+            except RequestError as exc:
+                self.failures += 1
+                return None, str(exc)
+        return completion.text, ""
+
+    async def fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        planned = judge_prompts(record, self.prompts, self.baseline_field)
+        multi = _is_multi_turn(record)
+        out: dict[str, Any] = {"id": record["id"], "judge_model": self.client.model}
+        errors: list[str] = []
+        for key, prompts in planned.items():
+            results = await asyncio.gather(*(self.ask(p) for p in prompts))
+            texts = [text for text, _ in results]
+            errors += [error for _, error in results if error]
+            out[key] = texts if multi else texts[0]
+        if errors:
+            out["judge_error"] = errors[0]
+        return out
+
+
+async def _judge_all(
+    judge: JudgeConfig,
+    endpoint: ServerEndpoint,
+    prompts: JudgePrompts,
+    todo: Sequence[tuple[dict[str, Any], JsonlAppender | None]],
+) -> list[dict[str, Any]]:
+    runner = _Judge(judge, endpoint, prompts)
+    try:
+        if not runner.client.model:
+            runner.client.model = await runner.client.first_model()
+
+        async def one(index: int) -> tuple[int, dict[str, Any]]:
+            return index, await runner.fields(todo[index][0])
+
+        tasks = [asyncio.create_task(one(index)) for index in range(len(todo))]
+        entries: list[dict[str, Any]] = [{} for _ in todo]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                index, entry = await finished
+                entries[index] = entry
+                checkpoint = todo[index][1]
+                if checkpoint is not None:
+                    checkpoint.append(entry)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await runner.client.aclose()
+    if runner.failures:
+        log.warning("judge: %d of %d request(s) failed; those records are judged again on the next run",
+                    runner.failures, runner.requests)  # fmt: skip
+        if runner.failures == runner.requests:
+            first = next(e["judge_error"] for e in entries if e.get("judge_error"))
+            raise RequestError(f"judge: every one of {runner.requests} request(s) failed; first error: {first}")
+    return entries
+
+
+def _judge_batches(
+    batches: Sequence[tuple[list[dict[str, Any]], Path | None]], judge: JudgeConfig, log_dir: Path
+) -> list[list[dict[str, Any]]]:
+    """Judge several record lists with one judge server (started only when something is left to judge)."""
+    prompts = load_judge_prompts(judge)
+    results: list[list[dict[str, Any]]] = []
+    pending: list[tuple[int, int, Path | None]] = []  # (batch, position, checkpoint)
+    for b, (records, checkpoint) in enumerate(batches):
+        saved = _read_checkpoint(checkpoint)
+        merged = []
+        for position, record in enumerate(records):
+            if "id" not in record:
+                raise DataError(f"record {position} has no 'id'; judged records need stable ids")
+            if not _is_judged(record, judge.mode) and str(record["id"]) in saved:
+                record = _merge(record, saved[str(record["id"])])
+            if not _is_judged(record, judge.mode):
+                judge_prompts(record, prompts, judge.baseline_field)  # bad data fails before a server starts
+                pending.append((b, position, checkpoint))
+            merged.append(record)
+        results.append(merged)
+    if not pending:
+        return results
+    appenders = {path: JsonlAppender(path) for path in {c for _, _, c in pending if c is not None}}
+    try:
+        with serving(judge.server, log_dir) as endpoint:
+            todo = [(results[b][p], appenders.get(c) if c is not None else None) for b, p, c in pending]
+            entries = asyncio.run(_judge_all(judge, endpoint, prompts, todo))
+    finally:
+        for appender in appenders.values():
+            appender.close()
+    for (b, p, _), entry in zip(pending, entries, strict=True):
+        results[b][p] = _merge(results[b][p], entry)
+    return results
+
+
+def run_judge(
+    records: list[dict[str, Any]], judge: JudgeConfig, log_dir: Path, *, checkpoint: Path | None = None
+) -> list[dict[str, Any]]:
+    """Return `records` (same order) with the judge fields added, judging only records that lack them.
+
+    A judge server is started from `judge.server` unless it has an address (logs in `log_dir`); with `checkpoint`,
+    each judged record is appended there as it finishes and read back on a rerun.
+    """
+    return _judge_batches([(records, checkpoint)], judge, log_dir)[0]
+
+
+def judge_files(paths: Sequence[Path], judge: JudgeConfig, log_dir: Path) -> None:
+    """Judge every record of each output file in place (one judge server for all files); resumable through
+    `judge_checkpoint(path)`."""
+    batches = [(read_jsonl(path), judge_checkpoint(path)) for path in paths]
+    judged = _judge_batches(batches, judge, log_dir)
+    for path, (before, _), after in zip(paths, batches, judged, strict=True):
+        if after != before:
+            write_jsonl_atomic(path, after)
