@@ -1,0 +1,76 @@
+"""pipeline/eval.py --cluster slurm on the real single-node Slurm: the README demo on the embedded model to a
+finished summary, and a failing generate job whose dependents are cancelled and reported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nemo_pipeline.jsonl import read_jsonl
+from tests.fakes.openai_server import Script, ScriptedServer
+
+
+def _run(repo, env, *args, timeout):
+    argv = [sys.executable, str(repo / "pipeline" / "eval.py"), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=repo, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_readme_demo_on_slurm_with_the_embedded_model(slurm, tmp_path, repo, env_with_repo):
+    out = tmp_path / "run1"
+    done = _run(
+        repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "gsm8k:0", "--output_dir", str(out),
+        "++max_samples=10", "--wait", timeout=840,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    scripts = sorted(p.name for p in (out / "jobs").glob("*.sbatch"))
+    assert scripts == ["evaluate-gsm8k.sbatch", "generate-gsm8k.sbatch", "metrics-gsm8k.sbatch", "summarize.sbatch"]
+    generate_script = (out / "jobs" / "generate-gsm8k.sbatch").read_text()
+    assert "--component server -- srun --overlap" in generate_script  # the server is a component of its own
+    assert "--dependency" not in generate_script
+    records = read_jsonl(out / "eval-results" / "gsm8k" / "output.jsonl")
+    assert len(records) == 10 and len({r["id"] for r in records}) == 10
+    assert all(isinstance(r["is_correct"], bool) for r in records)
+    metrics = json.loads((out / "eval-results" / "gsm8k" / "metrics.json").read_text())["metrics"]["all"]
+    assert metrics["num_entries"] == 10
+    summary = json.loads((out / "summary.json").read_text())
+    assert "gsm8k" in json.dumps(summary)
+    assert (out / "logs" / "generate-gsm8k" / "server.log").stat().st_size > 0
+    # Rerunning the same command submits only what is missing: here, just the summary.
+    again = _run(
+        repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "gsm8k:0", "--output_dir", str(out),
+        "++max_samples=10", "--wait", timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "submitted generate-gsm8k" not in again.stdout
+    assert "submitted summarize" in again.stdout
+
+
+@pytest.mark.timeout(600)
+def test_failed_generate_job_cancels_its_dependents_and_is_reported(slurm, tmp_path, repo, env_with_repo):
+    out = tmp_path / "run2"
+    # The server is up (health checks pass) but refuses every generation request: the generate job fails.
+    with ScriptedServer(Script(fail_first=10**9, fail_status=400)) as server:
+        done = _run(
+            repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "gsm8k:0", "--output_dir", str(out),
+            "--server_type", "openai", "--server_address", server.url, "++max_samples=3", "--wait", timeout=540,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert "generate-gsm8k (FAILED)" in done.stderr
+    assert "evaluate-gsm8k (CANCELLED)" in done.stderr
+    assert "metrics-gsm8k (CANCELLED)" in done.stderr
+    assert "HTTP 400" in done.stderr  # the failing job's log tail is shown
+    status = subprocess.run(
+        [sys.executable, str(repo / "pipeline" / "status.py"), str(out)],
+        capture_output=True, text=True, timeout=60, env=env_with_repo, check=False,
+    )  # fmt: skip
+    assert status.returncode == 1
+    assert "FAILED" in status.stdout and "CANCELLED" in status.stdout
+    assert "logs/generate-gsm8k/slurm-" in status.stdout
+    # summarize runs afterany and says what is missing.
+    summary = json.loads((out / "summary.json").read_text())
+    assert "gsm8k" in json.dumps(summary)
