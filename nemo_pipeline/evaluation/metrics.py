@@ -13,19 +13,25 @@ Conventions (docs/GRADING.md):
 - Percentages: accuracy, no_answer, pass@k, majority@k and pass@1_std_err are percent; `scores` means are raw means.
 - gen_seconds is the sum of `generation_time_s` over every record of the block (all seeds); avg_tokens is the mean
   of `num_generated_tokens` over the same records.
+- Grader aggregates (`register_aggregate`): a grader whose benchmark number is not a mean of per-item scores (IFEval's
+  instruction-level accuracy is a micro average) registers a function of the block's records (all seeds); its keys
+  join every block whose records all carry the hook's score key.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.registry import Registry
 
 __all__ = [
+    "AGGREGATES",
+    "AggregateHook",
     "MajorityAtK",
     "PassAtK",
     "Sample",
@@ -36,6 +42,7 @@ __all__ = [
     "no_answer_rate",
     "pass1_over_seeds",
     "pass_at_k",
+    "register_aggregate",
     "time_stats",
     "token_stats",
 ]
@@ -171,6 +178,50 @@ def time_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return _summary([float(r.get("generation_time_s", 0.0)) for r in records])
 
 
+@dataclass(frozen=True)
+class AggregateHook:
+    """Block-level metrics computed from graded records, for the blocks whose records all have `score_key` in
+    their `scores` (the grader's mark)."""
+
+    name: str
+    score_key: str
+    compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]]
+
+
+AGGREGATES: Registry[AggregateHook] = Registry("metric aggregate")
+
+
+def register_aggregate(
+    name: str, score_key: str, compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]]
+) -> AggregateHook:
+    """Add `compute(records)`'s keys to every metrics block whose records all carry `score_key`; a name registered
+    twice raises."""
+    hook = AggregateHook(name, score_key, compute)
+    AGGREGATES.add(name, hook)
+    return hook
+
+
+def _ifeval_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, float]:
+    from nemo_pipeline.evaluation.ifeval_grader import ifeval_aggregate  # the grader imports its checks lazily
+
+    return ifeval_aggregate(records)
+
+
+register_aggregate("ifeval", "instructions_total", _ifeval_aggregate)
+
+
+def _aggregates(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for name in AGGREGATES:
+        hook = AGGREGATES.get(name)
+        if records and all(hook.score_key in (record.get("scores") or {}) for record in records):
+            for key, value in hook.compute(records).items():
+                if key in values:
+                    raise DataError(f"metric aggregate {name!r}: key {key!r} is also produced by another aggregate")
+                values[key] = float(value)
+    return values
+
+
 def _index(records: Sequence[Mapping[str, Any]], seed: int | None) -> dict[str, Mapping[str, Any]]:
     by_id: dict[str, Mapping[str, Any]] = {}
     for n, record in enumerate(records):
@@ -213,6 +264,10 @@ def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[st
         if key in block:
             raise DataError(f"score name {key!r} collides with a built-in metric; rename it in the grader")
         block[key] = statistics.fmean(score_values[key])
+    for key, value in _aggregates(records).items():
+        if key in block:
+            raise DataError(f"metric aggregate key {key!r} collides with another metric; rename it in its hook")
+        block[key] = value
     return block
 
 
