@@ -18,10 +18,10 @@ import httpx
 
 from nemo_pipeline.errors import ServerStartError
 
-__all__ = ["ManagedProcess", "free_port", "http_ok", "tail"]
+__all__ = ["ManagedProcess", "die_with_parent", "free_port", "http_ok", "tail"]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: the child gets SIGKILL when the process that started it dies, even by SIGKILL."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -86,7 +86,7 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **self.env},
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as exc:
             raise ServerStartError(self.name, f"cannot run {self.argv[0]}: {exc}") from None

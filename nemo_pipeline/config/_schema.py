@@ -109,6 +109,7 @@ class EvaluateConfig:
     grading: GradingConfig = field(default_factory=GradingConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    log_dir: str | None = None  # sandbox and judge-server logs; None: <input file dir>/logs
 
 
 @dataclass
@@ -133,3 +134,4 @@ class EvalConfig:
     num_chunks: int = 1
     code_execution: bool = False
     max_code_executions: int = 4
+    code_execution_timeout_s: float = 10.0

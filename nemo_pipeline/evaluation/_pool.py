@@ -74,7 +74,7 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _start(ctx: multiprocessing.context.BaseContext, grader_name: str, context: GraderContext) -> _Worker:
+def _start(ctx: Any, grader_name: str, context: GraderContext) -> _Worker:
     parent, child = ctx.Pipe(duplex=True)
     process = ctx.Process(target=_worker_main, args=(child, grader_name, context), daemon=True)
     process.start()

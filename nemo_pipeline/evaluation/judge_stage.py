@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from nemo_pipeline.config import JudgeConfig
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
@@ -37,6 +39,7 @@ __all__ = [
     "JudgePrompts",
     "judge_checkpoint",
     "judge_files",
+    "judge_overrides",
     "judge_prompts",
     "load_judge_prompts",
     "run_judge",
@@ -318,3 +321,19 @@ def judge_files(paths: Sequence[Path], judge: JudgeConfig, log_dir: Path) -> Non
     for path, (before, _), after in zip(paths, batches, judged, strict=True):
         if after != before:
             write_jsonl_atomic(path, after)
+
+
+def judge_overrides(judge: JudgeConfig, prefix: str = "judge.") -> dict[str, object]:
+    """Every judge setting as flat `prefix`-ed keys (judge.server.address, judge.mode, ...), for the evaluate job's
+    `++key=value` overrides."""
+    flat: dict[str, object] = {}
+
+    def walk(path: str, node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{path}{key}.", value)
+        else:
+            flat[path[:-1]] = node
+
+    walk(prefix, OmegaConf.to_container(OmegaConf.structured(judge)))
+    return flat

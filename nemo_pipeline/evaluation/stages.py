@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.config import EvaluateConfig, MetricsConfig, SandboxConfig
-from nemo_pipeline.errors import DataError
+from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._pool import grade_all
 from nemo_pipeline.evaluation.graders import GRADERS, GraderContext
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_files
 from nemo_pipeline.evaluation.metrics import compute_metrics
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 
@@ -92,9 +93,12 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     for path in files:
         if not path.exists():
             raise DataError(f"input file {path} does not exist (did the generate stage run?)")
+    log_dir = Path(cfg.log_dir) if cfg.log_dir else files[0].parent / "logs"
+    if cfg.grader in JUDGE_GRADERS:
+        _run_judge_first(cfg, files, log_dir)
     workers = cfg.grading.workers or os.cpu_count() or 1
     results = []
-    with _sandbox_for(cfg.grader, cfg.sandbox, files[0].parent / "logs") as sandbox_url:
+    with _sandbox_for(cfg.grader, cfg.sandbox, log_dir) as sandbox_url:
         context = GraderContext(sandbox_url=sandbox_url, timeout_s=cfg.grading.timeout_s)
         for path in files:
             records = read_jsonl(path)
@@ -122,6 +126,20 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
                 )
             )
     return results
+
+
+def _run_judge_first(cfg: EvaluateConfig, files: list[Path], log_dir: Path) -> None:
+    """The judge graders parse a judge model's outputs: ask the judge (resumably) for every record lacking them."""
+    wanted = JUDGE_GRADERS[cfg.grader]
+    if cfg.judge.mode != wanted:
+        other = (
+            next(g for g, m in JUDGE_GRADERS.items() if m == cfg.judge.mode) if cfg.judge.mode in JUDGE_MODES else None
+        )
+        hint = f"; use grader={other} for judge.mode={cfg.judge.mode}" if other else ""
+        raise ConfigError(
+            f"grader={cfg.grader} reads judge.mode={wanted} verdicts, but judge.mode={cfg.judge.mode}{hint}"
+        )
+    judge_files(files, cfg.judge, log_dir)
 
 
 def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:

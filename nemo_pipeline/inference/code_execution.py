@@ -101,7 +101,7 @@ def find_code_to_run(step_text: str, finish_reason: str) -> CodeToRun | None:
         if region[closing.end() :].strip():
             return None  # prose after the block: the model went on without pausing
         code = region[: closing.start()]
-        kept = text[: opening.end() + closing.end()] + "\n"
+        kept = text[: opening.end() + closing.start()] + "```\n"
     else:
         if finish_reason != "stop":
             return None  # cut by the length limit mid-block: nothing sensible to run

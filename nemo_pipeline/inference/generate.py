@@ -6,9 +6,11 @@ A rerun resumes: finished ids are read from the output file and skipped, so no i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,12 @@ from nemo_pipeline.config import GenerateConfig
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient, SamplingParams
+from nemo_pipeline.inference.code_execution import generate_with_code
+from nemo_pipeline.inference.multiturn import generate_turns
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
+from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl
+from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
 
 __all__ = ["GenerateResult", "done_marker", "finished_ids", "run_generate", "select_items", "selection_stamp"]
 
@@ -75,26 +81,57 @@ def sampling_params(cfg: GenerateConfig, prompt: PromptConfig) -> SamplingParams
     )
 
 
+@dataclass(frozen=True)
+class _CodeRunner:
+    """What code execution during generation needs: the sandbox and its bounds."""
+
+    sandbox: SandboxClient
+    max_executions: int
+    timeout_s: float
+    continue_flag: bool
+
+
 async def _generate_one(
-    client: OpenAIClient, prompt: PromptConfig, params: SamplingParams, item: dict[str, Any]
+    client: OpenAIClient,
+    prompt: PromptConfig,
+    params: SamplingParams,
+    item: dict[str, Any],
+    code: _CodeRunner | None,
 ) -> dict[str, Any]:
-    rendered = prompt.render(item)
     started = time.monotonic()
-    if isinstance(rendered, str):
-        completion = await client.complete(rendered, params)
+    if isinstance(item.get("turns"), list):
+        fields = await generate_turns(client, prompt, params, item)
     else:
-        completion = await client.chat(rendered, params)
-    return {
-        **item,
-        "generation": completion.text,
-        "num_generated_tokens": completion.num_tokens,
-        "finish_reason": completion.finish_reason,
-        "generation_time_s": round(time.monotonic() - started, 4),
-    }
+        rendered = prompt.render(item)
+        if code is not None:
+            result = await generate_with_code(
+                client, rendered, params, code.sandbox, code.max_executions, code.timeout_s,
+                continue_final_message=code.continue_flag,
+            )  # fmt: skip
+            fields = {
+                "generation": result.text,
+                "num_generated_tokens": result.num_tokens,
+                "finish_reason": result.finish_reason,
+                "code_executions": list(result.executions),
+            }
+        else:
+            completion = await (
+                client.complete(rendered, params) if isinstance(rendered, str) else client.chat(rendered, params)
+            )
+            fields = {
+                "generation": completion.text,
+                "num_generated_tokens": completion.num_tokens,
+                "finish_reason": completion.finish_reason,
+            }
+    return {**item, **fields, "generation_time_s": round(time.monotonic() - started, 4)}
 
 
 async def _generate_all(
-    cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[dict[str, Any]], output_file: Path
+    cfg: GenerateConfig,
+    endpoint: ServerEndpoint,
+    todo: list[dict[str, Any]],
+    output_file: Path,
+    sandbox_url: str | None,
 ) -> None:
     prompt = load_prompt(cfg.prompt_config)
     params = sampling_params(cfg, prompt)
@@ -109,10 +146,18 @@ async def _generate_all(
     if not client.model:
         client.model = await client.first_model()
     limit = asyncio.Semaphore(cfg.max_concurrent_requests)
+    code = None
+    if sandbox_url is not None:
+        code = _CodeRunner(
+            SandboxClient(sandbox_url),
+            cfg.max_code_executions,
+            cfg.code_execution_timeout_s,
+            SERVER_TYPES.get(cfg.server.server_type).needs_continue_flag,
+        )
 
     async def bounded(item: dict[str, Any]) -> dict[str, Any]:
         async with limit:
-            return await _generate_one(client, prompt, params, item)
+            return await _generate_one(client, prompt, params, item, code)
 
     progress = tqdm(total=len(todo), desc=f"generate {output_file.name}", disable=not cfg.progress, unit="item")
     tasks = [asyncio.create_task(bounded(item)) for item in todo]
@@ -135,8 +180,9 @@ def run_generate(cfg: GenerateConfig) -> GenerateResult:
     input_file, output_file = Path(cfg.input_file), Path(cfg.output_file)
     if not input_file.exists():
         raise DataError(f"input_file {input_file} does not exist")
-    load_prompt(cfg.prompt_config)  # fail on a bad prompt before any server starts
+    prompt = load_prompt(cfg.prompt_config)  # fail on a bad prompt before any server starts
     items = select_items(read_jsonl(input_file), cfg.max_samples, cfg.num_chunks, cfg.chunk_id)
+    _check_items_fit_prompt(items, prompt, cfg)
     JsonlAppender(output_file).close()  # drops a record torn by a kill mid-write
     done = finished_ids(output_file)
     wanted = {item["id"] for item in items}
@@ -146,13 +192,38 @@ def run_generate(cfg: GenerateConfig) -> GenerateResult:
     todo = [item for item in items if item["id"] not in done]
     if todo:
         log_dir = Path(cfg.log_dir) if cfg.log_dir else output_file.parent / "logs"
-        with serving(cfg.server, log_dir) as endpoint:
-            asyncio.run(_generate_all(cfg, endpoint, todo, output_file))
+        with _sandbox_for_code(cfg, log_dir) as sandbox_url, serving(cfg.server, log_dir) as endpoint:
+            asyncio.run(_generate_all(cfg, endpoint, todo, output_file, sandbox_url))
     missing = wanted - finished_ids(output_file)
     if missing:
         raise DataError(f"{output_file}: {len(missing)} item(s) still missing after generation; rerun to resume")
     done_marker(output_file).write_text(json.dumps(selection_stamp(cfg)) + "\n")
     return GenerateResult(output_file, len(items), len(todo), len(items) - len(todo), time.monotonic() - started)
+
+
+def _check_items_fit_prompt(items: list[dict[str, Any]], prompt: PromptConfig, cfg: GenerateConfig) -> None:
+    multi_turn = next((item["id"] for item in items if isinstance(item.get("turns"), list)), None)
+    if multi_turn is None:
+        return
+    if prompt.mode != "chat":
+        raise ConfigError(
+            f"prompt_config={cfg.prompt_config} is in {prompt.mode} mode, but item {multi_turn!r} has 'turns' and "
+            "needs a chat prompt (e.g. prompt_config=generic/chat)"
+        )
+    if cfg.code_execution:
+        raise ConfigError(f"code_execution=true is for single-turn items; item {multi_turn!r} has 'turns'")
+
+
+@contextlib.contextmanager
+def _sandbox_for_code(cfg: GenerateConfig, log_dir: Path) -> Iterator[str | None]:
+    """The sandbox address for code execution: none when it is off, the configured one, or a local sandbox."""
+    if not cfg.code_execution:
+        yield None
+    elif cfg.sandbox.address:
+        yield cfg.sandbox.address
+    else:
+        with LocalSandbox(start_timeout_s=cfg.sandbox.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
+            yield sandbox.url
 
 
 def selection_stamp(cfg: GenerateConfig) -> dict[str, int]:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from nemo_pipeline.config import EvalConfig, GenerateConfig
+from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_overrides
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 
@@ -121,6 +122,7 @@ def _generate_job(
     name: str,
     output_dir: Path,
     server_port: int | None,
+    sandbox_port: int | None,
 ) -> Job:
     temperature = cfg.inference.temperature
     if temperature is None:
@@ -137,6 +139,7 @@ def _generate_job(
         "max_retries": cfg.max_retries,
         "code_execution": cfg.code_execution,
         "max_code_executions": cfg.max_code_executions,
+        "code_execution_timeout_s": cfg.code_execution_timeout_s,
         "log_dir": str(output_dir / "logs" / name),
         "inference.temperature": temperature,
         "inference.top_p": cfg.inference.top_p,
@@ -164,6 +167,9 @@ def _generate_job(
     if server is not None:
         components.append(server[0])
         values["server.address"] = server[1]
+    if cfg.code_execution and sandbox_port is not None and not cfg.sandbox.address:
+        components.append(_sandbox_component(python, sandbox_port))
+        values["sandbox.address"] = f"http://127.0.0.1:{sandbox_port}"
     defaults = _generate_defaults()
     always = {"input_file", "output_file", "inference.temperature", "inference.tokens_to_generate"}
     values = {k: v for k, v in values.items() if k in always or defaults.get(k, _UNSET) != v}
@@ -248,16 +254,19 @@ def build_eval_graph(
                 name = f"generate-{bench.name}{suffix}" + (f"-chunk{chunk}" if cfg.num_chunks > 1 else "")
                 out = bench_dir / _chunk_name(seed, chunk, cfg.num_chunks)
                 port = next(ports) if separate_components else None
-                add(
-                    _generate_job(cfg, bench, data_files[bench.name], out, seed, chunk, python, name, output_dir, port),
-                    dict(_stamp(cfg, chunk)),
+                code_port = next(ports) if separate_components and cfg.code_execution else None
+                job = _generate_job(
+                    cfg, bench, data_files[bench.name], out, seed, chunk, python, name, output_dir, port, code_port
                 )
+                add(job, dict(_stamp(cfg, chunk)))
                 gen_names.append(name)
             output_file = bench_dir / _output_name(seed)
             chunk_files = [str(bench_dir / _chunk_name(seed, c, cfg.num_chunks)) for c in range(cfg.num_chunks)]
+            name = f"evaluate-{bench.name}{suffix}"
+            grader = _grader_for(bench, cfg)
             evaluate_values: dict[str, object] = {
                 "input_files": [str(output_file)],
-                "grader": bench.grader,
+                "grader": grader,
                 "grading.timeout_s": cfg.grading.timeout_s,
                 "grading.workers": cfg.grading.workers,
                 "sandbox.address": cfg.sandbox.address,
@@ -265,7 +274,9 @@ def build_eval_graph(
             }
             if cfg.num_chunks > 1:
                 evaluate_values["merge_chunks"] = chunk_files
-            name = f"evaluate-{bench.name}{suffix}"
+            if grader in JUDGE_GRADERS:
+                evaluate_values["log_dir"] = str(output_dir / "logs" / name)
+                evaluate_values.update(_changed_judge_settings(cfg.judge))
             sandbox: tuple[Component, ...] = ()
             if separate_components and bench.needs_sandbox and not cfg.sandbox.address:
                 sandbox_port = next(ports)
@@ -280,7 +291,7 @@ def build_eval_graph(
                     done_file=str(output_file.relative_to(output_dir)) + ".graded",
                     benchmark=bench.name,
                 ),
-                {"grader": bench.grader},
+                {"grader": grader},
             )
             evaluate_jobs.append(name)
         name = f"metrics-{bench.name}"
@@ -309,6 +320,20 @@ def build_eval_graph(
         )
     )
     return graph
+
+
+def _grader_for(bench: Benchmark, cfg: EvalConfig) -> str:
+    """A judged benchmark is graded by the grader of the configured judge mode (`++judge.mode=pairwise`)."""
+    if bench.grader in JUDGE_GRADERS:
+        if cfg.judge.mode not in JUDGE_MODES:
+            raise ConfigError(f"judge.mode must be one of {', '.join(JUDGE_MODES)}, got {cfg.judge.mode!r}")
+        return next(g for g, mode in JUDGE_GRADERS.items() if mode == cfg.judge.mode)
+    return bench.grader
+
+
+def _changed_judge_settings(judge: JudgeConfig) -> dict[str, object]:
+    defaults = judge_overrides(JudgeConfig())
+    return {k: v for k, v in judge_overrides(judge).items() if defaults.get(k, _UNSET) != v}
 
 
 def _done(path: Path, stamp: dict[str, object] | None) -> bool:

@@ -7,7 +7,6 @@ Each job's exact command is written to <output_dir>/jobs/<job>.sh (rerun it by h
 from __future__ import annotations
 
 import enum
-import os
 import shlex
 import signal
 import subprocess
@@ -19,7 +18,8 @@ from pathlib import Path
 from typing import IO
 
 from nemo_pipeline.jobs._graph import Job, JobGraph
-from nemo_pipeline.process import tail
+from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
+from nemo_pipeline.process import die_with_parent, tail
 
 __all__ = ["JobOutcome", "JobState", "LocalBackend", "LocalRun", "render_local_script"]
 
@@ -53,21 +53,20 @@ class LocalRun:
         return [o for o in self.outcomes.values() if o.state is not JobState.COMPLETED]
 
 
-def render_local_script(job: Job, workdir: Path) -> str:
+def render_local_script(job: Job, workdir: Path, log_dir: Path) -> str:
     """A bash script that reruns the job by hand: one line per component, arguments quoted once."""
     lines = ["#!/usr/bin/env bash", f"# job {job.name}", "set -euo pipefail", f"cd {shlex.quote(str(workdir))}"]
+    # `exec`: the job's process is the command itself, so signals reach it and it dies with the backend.
     if len(job.components) == 1:
-        lines.append(shlex.join(job.main.argv))
+        lines.append("exec " + shlex.join(job.main.argv))
     else:
-        lines.append(shlex.join([sys.executable, "-m", "nemo_pipeline.jobs.supervise", *_supervise_args(job)]))
+        spec = SupervisorSpec(
+            job=job.name,
+            log_dir=log_dir,
+            components=tuple(ComponentSpec(c.name, tuple(c.argv)) for c in job.components),
+        )
+        lines.append("exec " + shlex.join(render_argv(spec)))
     return "\n".join(lines) + "\n"
-
-
-def _supervise_args(job: Job) -> list[str]:
-    args: list[str] = []
-    for component in job.components:
-        args += ["--component", component.name, "--", *component.argv, "--end"]
-    return args
 
 
 def _pump(source: IO[bytes], sinks: list[IO[bytes]]) -> None:
@@ -89,7 +88,7 @@ class LocalBackend:
         paths = []
         for job in graph.jobs:
             path = jobs_dir / f"{job.name}.sh"
-            path.write_text(render_local_script(job, Path.cwd()))
+            path.write_text(render_local_script(job, Path.cwd(), graph.output_dir / "logs" / job.name))
             path.chmod(0o755)
             paths.append(path)
         return paths
@@ -117,8 +116,9 @@ class LocalBackend:
         self._say(f"[{job.name}] running (log: {log_path})")
         started = time.monotonic()
         with log_path.open("ab") as log:
+            # The job dies with this process, even by SIGKILL; a Ctrl-C in the terminal reaches it too.
             proc = subprocess.Popen(
-                ["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+                ["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
             )
             assert proc.stdout is not None
             sinks: list[IO[bytes]] = [log] + ([sys.stdout.buffer] if self.echo else [])
@@ -127,11 +127,11 @@ class LocalBackend:
             try:
                 code = proc.wait()
             except KeyboardInterrupt:
-                os.killpg(proc.pid, signal.SIGINT)
+                proc.send_signal(signal.SIGINT)
                 try:
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.kill()
                 raise
             pump.join(timeout=5)
         seconds = time.monotonic() - started

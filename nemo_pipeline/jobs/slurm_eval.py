@@ -15,7 +15,7 @@ from nemo_pipeline.jobs.slurm import SlurmBackend, SlurmClusterConfig, SlurmRunH
 if TYPE_CHECKING:
     from nemo_pipeline.pipeline_eval import EvalRequest
 
-__all__ = ["resolve_cluster", "submit_to_slurm", "load_run", "SUBMITTED_FILE"]
+__all__ = ["SUBMITTED_FILE", "load_run", "resolve_cluster", "submit_to_slurm"]
 
 SUBMITTED_FILE = "jobs/submitted.json"
 WAIT_TIMEOUT_S = 24 * 3600.0

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import install_fixture
 
 from nemo_pipeline.datasets import BENCHMARKS, PyPIWheel, load_items
+from tests.datasets.conftest import install_fixture
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 PROMPT_KEYS = {"system", "user", "few_shot_examples", "few_shot_template", "few_shot_separator", "mode", "stop"}

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, install_fixture
 
 from nemo_pipeline.datasets import BENCHMARKS, UserFile, data_path, is_prepared, prepare, sha256_file, validate_records
 from nemo_pipeline.errors import DataError
+from tests.datasets.conftest import FIXTURES, install_fixture
 
 USER_FILE_BENCHMARKS = {"math500": 3, "mbpp": 2, "mmlu-pro": 3, "mt-bench-101": 2}  # items from each fixture
 

@@ -76,7 +76,9 @@ def test_corrupt_output_line_is_reported_not_dropped(tmp_path, tiny_gsm8k):
 @pytest.mark.timeout(60)
 def test_max_samples_and_chunks_select_items(tmp_path, tiny_gsm8k):
     with ScriptedServer(Script()) as server:
-        run_generate(_cfg(server.url, tiny_gsm8k, tmp_path / "c1.jsonl", "++max_samples=4", "++num_chunks=2", "++chunk_id=1"))
+        run_generate(
+            _cfg(server.url, tiny_gsm8k, tmp_path / "c1.jsonl", "++max_samples=4", "++num_chunks=2", "++chunk_id=1")
+        )
     assert sorted(r["id"] for r in read_jsonl(tmp_path / "c1.jsonl")) == ["item-3", "item-4"]
 
 

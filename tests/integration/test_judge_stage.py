@@ -7,7 +7,7 @@ import pytest
 from nemo_pipeline.config import EvaluateConfig, JudgeConfig, ServerConfig, compose_config
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation.judge_grader import grade_judge, grade_judge_pairwise
-from nemo_pipeline.evaluation.judge_stage import judge_checkpoint, judge_files, run_judge
+from nemo_pipeline.evaluation.judge_stage import judge_checkpoint, judge_files, judge_overrides, run_judge
 from nemo_pipeline.inference import RequestError
 from nemo_pipeline.jsonl import read_jsonl
 from tests.fakes.openai_server import Script, ScriptedServer
@@ -197,3 +197,13 @@ def test_judge_settings_compose_as_overrides():
     assert (cfg.judge.server.address, cfg.judge.mode, cfg.judge.temperature) == ("http://h:1/v1", "pairwise", 0.0)
     with pytest.raises(ConfigError, match=r"judge\.tempreature"):
         compose_config(EvaluateConfig, "evaluate", ["++input_files=[a.jsonl]", "++judge.tempreature=1"])
+
+
+@pytest.mark.timeout(30)
+def test_judge_overrides_round_trip_through_the_evaluate_schema():
+    from nemo_pipeline.jobs.eval_graph import hydra_value
+
+    judge = _judge("http://127.0.0.1:1234/v1", mode="pairwise", tokens_to_generate=99, prompt_config="judge/pairwise")
+    overrides = [f"++{key}={hydra_value(value)}" for key, value in judge_overrides(judge).items()]
+    cfg = compose_config(EvaluateConfig, "evaluate", ["++input_files=[a.jsonl]", *overrides])
+    assert cfg.judge == judge

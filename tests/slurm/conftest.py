@@ -19,9 +19,7 @@ def _skip(reason: str) -> None:
 @pytest.fixture(scope="session")
 def slurm() -> None:
     if shutil.which("sbatch") is None:
-        _skip(
-            "sbatch is not on PATH; install Slurm with: bash scripts/install_slurm.sh && bash scripts/start_slurm.sh"
-        )
+        _skip("sbatch is not on PATH; install Slurm with: bash scripts/install_slurm.sh && bash scripts/start_slurm.sh")
     ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30, check=False)
     if ping.returncode != 0 or "UP" not in ping.stdout:
         _skip(

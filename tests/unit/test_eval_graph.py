@@ -20,15 +20,20 @@ def test_malformed_benchmark_spec(text):
 
 @pytest.mark.timeout(10)
 def test_unknown_benchmark_lists_known_ones():
-    with pytest.raises(ConfigError, match="Did you mean 'gsm8k'.*Known:"):
+    with pytest.raises(ConfigError, match=r"Did you mean 'gsm8k'.*Known:"):
         parse_benchmarks("gsm8kk:0")
 
 
-def _graph(tmp_path: Path, spec: str, *overrides: str):
+def _graph(tmp_path: Path, spec: str, *overrides: str, separate: bool = False):
     cfg = compose_config(EvalConfig, "eval", list(overrides))
     requests = parse_benchmarks(spec)
     data = {r.name: tmp_path / f"{r.name}.jsonl" for r in requests}
-    return build_eval_graph(requests, cfg, tmp_path / "out", data, python="python")
+    return build_eval_graph(requests, cfg, tmp_path / "out", data, python="python", separate_components=separate)
+
+
+def _value(argv, key):
+    (found,) = [a.split("=", 1)[1] for a in argv if a.startswith(f"++{key}=")]
+    return found.strip("'")
 
 
 @pytest.mark.timeout(10)
@@ -78,7 +83,56 @@ def test_complete_jobs_are_left_out_and_a_changed_selection_is_not(tmp_path):
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     ("value", "rendered"),
-    [(None, "null"), (True, "true"), (3, "3"), (0.5, "0.5"), ("a'b", "'a\\'b'"), (["x", 1], "[x,1]"), ("true", "'true'"), ("/a/b.jsonl", "/a/b.jsonl"), ("a b", "'a b'")],
+    [
+        (None, "null"),
+        (True, "true"),
+        (3, "3"),
+        (0.5, "0.5"),
+        ("a'b", "'a\\'b'"),
+        (["x", 1], "[x,1]"),
+        ("true", "'true'"),
+        ("/a/b.jsonl", "/a/b.jsonl"),
+        ("a b", "'a b'"),
+    ],
 )
 def test_hydra_values_are_quoted(value, rendered):
     assert hydra_value(value) == rendered
+
+
+@pytest.mark.timeout(10)
+def test_cluster_jobs_run_server_and_sandboxes_as_components_on_their_own_ports(tmp_path):
+    graph = _graph(tmp_path, "gsm8k:0,humaneval:0", "++code_execution=true", separate=True)
+    generate = graph.get("generate-gsm8k")
+    assert [c.name for c in generate.components] == ["server", "sandbox", "main"]
+    server, sandbox, main = generate.components
+    server_port = int(server.health_url.split(":")[2].split("/")[0])
+    sandbox_port = int(sandbox.health_url.split(":")[2].split("/")[0])
+    assert _value(main.argv, "server.address") == f"http://127.0.0.1:{server_port}/v1"
+    assert _value(main.argv, "sandbox.address") == f"http://127.0.0.1:{sandbox_port}"
+    evaluate = graph.get("evaluate-humaneval")
+    assert [c.name for c in evaluate.components] == ["sandbox", "main"]
+    assert [c.name for c in graph.get("evaluate-gsm8k").components] == ["main"]  # math needs no sandbox
+    ports = [
+        int(c.health_url.split(":")[2].split("/")[0]) for job in graph.jobs for c in job.components if c.health_url
+    ]
+    assert len(ports) == len(set(ports)) == 5  # two servers, three sandboxes: no two share a port
+    local = _graph(tmp_path, "gsm8k:0", "++code_execution=true").get("generate-gsm8k")
+    assert [c.name for c in local.components] == ["main"]  # locally the stage starts them itself
+    assert "++code_execution=true" in local.main.argv
+
+
+@pytest.mark.timeout(10)
+def test_judged_benchmarks_get_the_judge_grader_and_only_changed_judge_settings(tmp_path):
+    plain = _graph(tmp_path, "mt-bench:0").get("evaluate-mt-bench").main.argv
+    assert "++grader=judge" in plain
+    assert not [a for a in plain if a.startswith("++judge.")]
+    argv = (
+        _graph(tmp_path, "mt-bench:0", "++judge.mode=pairwise", "++judge.server.address=http://h:1/v1")
+        .get("evaluate-mt-bench")
+        .main.argv
+    )
+    assert "++grader=judge_pairwise" in argv
+    assert _value(argv, "judge.server.address") == "http://h:1/v1"
+    assert _value(argv, "judge.mode") == "pairwise"
+    with pytest.raises(ConfigError, match=r"judge\.mode"):
+        _graph(tmp_path, "mt-bench:0", "++judge.mode=ranked")

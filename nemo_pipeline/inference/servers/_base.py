@@ -44,6 +44,9 @@ class ServerType:
     launch: Callable[[ServerSpec], ServerLaunch] | None
     health_path: str = "/health"
     supports_completions: bool = True
+    # Whether a chat request ending in an assistant message must say `continue_final_message` for the server to
+    # continue it (vLLM, SGLang) rather than continuing it by default (llama.cpp); used by code execution.
+    needs_continue_flag: bool = False
     description: str = ""
 
 

@@ -37,5 +37,12 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 
 
 SGLANG = register_server_type(
-    ServerType(name="sglang", default_port=5000, launch=launch, health_path="/health", description="SGLang (GPU)")
+    ServerType(
+        name="sglang",
+        default_port=5000,
+        launch=launch,
+        health_path="/health",
+        needs_continue_flag=True,
+        description="SGLang (GPU)",
+    )
 )

@@ -36,5 +36,12 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 
 
 VLLM = register_server_type(
-    ServerType(name="vllm", default_port=5000, launch=launch, health_path="/health", description="vLLM (GPU)")
+    ServerType(
+        name="vllm",
+        default_port=5000,
+        launch=launch,
+        health_path="/health",
+        needs_continue_flag=True,
+        description="vLLM (GPU)",
+    )
 )

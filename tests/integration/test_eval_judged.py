@@ -1,0 +1,61 @@
+"""mt-bench through pipeline/eval.py: two-turn generation, then the judge stage, then judge grading and metrics,
+against two scripted servers (the model and the judge)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nemo_pipeline.jsonl import read_jsonl
+from tests.fakes.openai_server import Script, ScriptedServer
+
+ITEMS = 4
+
+
+def _eval(repo, env, out, model_url, judge_url, *extra):
+    argv = [
+        sys.executable, str(repo / "pipeline" / "eval.py"), "--benchmarks", "mt-bench:0", "--server_type", "openai",
+        "--server_address", model_url, "--output_dir", str(out), f"++max_samples={ITEMS}",
+        "++judge.server.server_type=openai", f"++judge.server.address={judge_url}", *extra,
+    ]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env, cwd=repo, check=False)
+
+
+@pytest.mark.timeout(300)
+def test_mt_bench_generates_two_turns_then_judges_each(tmp_path, repo, env_with_repo):
+    out = tmp_path / "out"
+    model = Script(default="Here is my considered answer.")
+    # The judge rates the first turn 9 and the follow-up 4 (it sees the earlier conversation only in turn 2).
+    judge = Script(answers={"Earlier conversation": "Weak follow-up. Rating: [[4]]"}, default="Fine. Rating: [[9]]")
+    with ScriptedServer(model) as model_server, ScriptedServer(judge) as judge_server:
+        done = _eval(repo, env_with_repo, out, model_server.url, judge_server.url)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert len(model.requests) == 2 * ITEMS  # two turns per item
+        assert len(judge.requests) == 2 * ITEMS  # each turn judged
+        records = read_jsonl(out / "eval-results" / "mt-bench" / "output.jsonl")
+        assert len(records) == ITEMS
+        for record in records:
+            assert record["generations"] == ["Here is my considered answer."] * 2
+            assert record["scores"]["judge_rating"] == pytest.approx(6.5)
+            assert record["is_correct"] is False  # 6.5 is under the default threshold of 7
+        metrics = json.loads((out / "eval-results" / "mt-bench" / "metrics.json").read_text())["metrics"]
+        assert metrics["all"]["judge_rating"] == pytest.approx(6.5)
+        assert metrics["all"]["judge_rating_turn1"] == pytest.approx(9.0)
+        assert metrics["all"]["judge_rating_turn2"] == pytest.approx(4.0)
+        assert set(metrics) - {"all"}  # per-category blocks
+        script = (out / "jobs" / "evaluate-mt-bench.sh").read_text()
+        assert "++grader=judge" in script and judge_server.url in script
+        # A rerun asks neither the model nor the judge again.
+        again = _eval(repo, env_with_repo, out, model_server.url, judge_server.url)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert (len(model.requests), len(judge.requests)) == (2 * ITEMS, 2 * ITEMS)
+
+
+@pytest.mark.timeout(120)
+def test_bad_judge_mode_fails_before_any_request(tmp_path, repo, env_with_repo):
+    with ScriptedServer(Script(default="x")) as server:
+        done = _eval(repo, env_with_repo, tmp_path / "out", server.url, server.url, "++judge.mode=ranked")
+        assert done.returncode != 0
+        assert "judge.mode" in done.stderr and "ranked" in done.stderr
+        assert server.script.requests == []
