@@ -1,6 +1,6 @@
 """Structured stage configs and their composition with Hydra."""
 
-from nemo_pipeline.config._compose import CONF_DIR, check_overrides, compose_config, schema_keys, to_yaml
+from nemo_pipeline.config._compose import CONF_DIR, check_overrides, compose_config, flat_values, schema_keys, to_yaml
 from nemo_pipeline.config._schema import (
     EvalConfig,
     EvaluateConfig,
@@ -26,6 +26,7 @@ __all__ = [
     "ServerConfig",
     "check_overrides",
     "compose_config",
+    "flat_values",
     "schema_keys",
     "to_yaml",
 ]

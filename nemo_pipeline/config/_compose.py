@@ -76,6 +76,22 @@ def compose_config(schema: type[T], config_name: str, overrides: Sequence[str] =
     return obj
 
 
+def flat_values(cfg: object, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a structured config (a dataclass instance or class) as dotted keys, `prefix` first:
+    {"server.address": None, "mode": "single", ...}; the keys and values a stage's `++key=value` overrides use."""
+    flat: dict[str, Any] = {}
+
+    def walk(path: str, node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{path}{key}.", value)
+        else:
+            flat[path[:-1]] = node
+
+    walk(prefix, OmegaConf.to_container(OmegaConf.structured(cfg)))
+    return flat
+
+
 def to_yaml(cfg: object) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 

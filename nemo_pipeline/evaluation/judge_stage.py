@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
-from nemo_pipeline.config import JudgeConfig
+from nemo_pipeline.config import JudgeConfig, flat_values
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
@@ -326,14 +324,4 @@ def judge_files(paths: Sequence[Path], judge: JudgeConfig, log_dir: Path) -> Non
 def judge_overrides(judge: JudgeConfig, prefix: str = "judge.") -> dict[str, object]:
     """Every judge setting as flat `prefix`-ed keys (judge.server.address, judge.mode, ...), for the evaluate job's
     `++key=value` overrides."""
-    flat: dict[str, object] = {}
-
-    def walk(path: str, node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(f"{path}{key}.", value)
-        else:
-            flat[path[:-1]] = node
-
-    walk(prefix, OmegaConf.to_container(OmegaConf.structured(judge)))
-    return flat
+    return flat_values(judge, prefix)

@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig
+from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_overrides
@@ -188,17 +186,7 @@ _UNSET = object()
 
 def _generate_defaults() -> dict[str, object]:
     """Flattened defaults of the generate stage's schema: overrides equal to them are left off the command."""
-    flat: dict[str, object] = {}
-
-    def walk(prefix: str, node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(f"{prefix}{key}.", value)
-        else:
-            flat[prefix[:-1]] = node
-
-    walk("", OmegaConf.to_container(OmegaConf.structured(GenerateConfig)))
-    return flat
+    return flat_values(GenerateConfig)
 
 
 def _stamp(cfg: EvalConfig, chunk: int) -> dict[str, int]:

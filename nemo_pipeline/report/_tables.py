@@ -12,7 +12,17 @@ from typing import Any
 from nemo_pipeline.report._stats import SIGNIFICANCE_LEVEL
 from nemo_pipeline.report._summary import ALL, Comparison, Summary, headline
 
-__all__ = ["Table", "comparison_table", "metric_order", "metrics_table", "to_csv", "to_json", "to_markdown", "to_text"]
+__all__ = [
+    "Table",
+    "comparison_table",
+    "extra_metrics_table",
+    "metric_order",
+    "metrics_table",
+    "to_csv",
+    "to_json",
+    "to_markdown",
+    "to_text",
+]
 
 _FIRST = ["num_entries", "accuracy", "pass@1", "pass@1_std_err"]
 _LAST = ["no_answer", "avg_tokens", "gen_seconds"]
@@ -32,8 +42,8 @@ def _k(name: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def metric_order(keys: set[str]) -> list[str]:
-    """Canonical column order: entries, accuracy, pass@1 (+ std err), majority@k, pass@k, scores, no-answer, cost."""
+def _split(keys: set[str]) -> tuple[list[str], list[str], list[str]]:
+    """(standard metrics before the scores, benchmark-specific scores, standard metrics after them)."""
     first = [k for k in _FIRST if k in keys]
     majority = sorted((k for k in keys if k.startswith("majority@")), key=_k)
     pass_k = sorted(
@@ -41,7 +51,36 @@ def metric_order(keys: set[str]) -> list[str]:
     )
     last = [k for k in _LAST if k in keys]
     rest = sorted(keys - set(first) - set(majority) - set(pass_k) - set(last))
-    return first + majority + pass_k + rest + last
+    return first + majority + pass_k, rest, last
+
+
+def metric_order(keys: set[str]) -> list[str]:
+    """Canonical column order: entries, accuracy, pass@1 (+ std err), majority@k, pass@k, scores, no-answer, cost."""
+    head, rest, last = _split(keys)
+    return head + rest + last
+
+
+def _run_keys(summary: Summary, run_name: str) -> set[str]:
+    keys: set[str] = set()
+    for entry in summary.run(run_name).benchmarks.values():
+        for values in (entry.metrics or {}).values():
+            keys.update(values)
+    return keys
+
+
+def extra_metrics_table(summary: Summary, run_name: str) -> Table | None:
+    """Benchmark-specific metrics (IFEval's accuracies, judge ratings, ...) of the whole benchmark, one per row;
+    None when no benchmark has any. Kept out of the main table so that it does not grow a column per benchmark."""
+    run = summary.run(run_name)
+    rows = []
+    for name in summary.benchmarks:
+        bench = run.benchmarks.get(name)
+        block = (bench.metrics or {}).get(ALL) if bench is not None else None
+        if not block:
+            continue
+        _, rest, _ = _split(set(block))
+        rows += [(name, key, fmt(block[key], key)) for key in rest]
+    return Table(("benchmark", "metric", "value"), tuple(rows), ("l", "l", "r")) if rows else None
 
 
 def fmt(value: float | None, key: str = "") -> str:
@@ -70,16 +109,14 @@ def _subset_label(subset: str) -> str:
 
 
 def metrics_table(summary: Summary, run_name: str, max_subsets: int | None = None) -> Table:
-    """Benchmark x metrics for one run; pass@1's std err is shown in the same cell as ±.
+    """Benchmark x the standard metrics for one run (see `extra_metrics_table` for the others); pass@1's std err
+    is shown in the same cell as ±.
 
     Subset rows are left out for a benchmark with more than `max_subsets` subsets (None: never).
     """
     run = summary.run(run_name)
-    keys: set[str] = set()
-    for entry in run.benchmarks.values():
-        for values in (entry.metrics or {}).values():
-            keys.update(values)
-    columns = [k for k in metric_order(keys) if k != "pass@1_std_err"]
+    head, _, last = _split(_run_keys(summary, run_name))
+    columns = [k for k in head + last if k != "pass@1_std_err"]
     rows = []
     for name in summary.benchmarks:
         bench = run.benchmarks.get(name)
@@ -187,6 +224,10 @@ def to_text(summary: Summary) -> str:
     for title, table in _main_tables(summary):
         parts.append(f"{summary.options.title} — {title}" if len(summary.runs) == 1 else summary.options.title)
         parts.append(_render_text(table))
+    if len(summary.runs) == 1:
+        extra = extra_metrics_table(summary, summary.runs[0].name)
+        if extra is not None:
+            parts += ["", _render_text(extra)]
     parts.extend(_footer(summary, terminal=True))
     return "\n".join(parts) + "\n"
 
@@ -212,6 +253,9 @@ def to_markdown(summary: Summary) -> str:
         out += ["## Comparison", "", _render_md(comparison_table(summary)), ""]
     for run in summary.runs:
         out += [f"## Metrics of `{run.name}`", "", _render_md(metrics_table(summary, run.name)), ""]
+        extra = extra_metrics_table(summary, run.name)
+        if extra is not None:
+            out += [f"Benchmark-specific metrics of `{run.name}`:", "", _render_md(extra), ""]
     footer = _footer(summary)
     if footer:
         out += ["## Notes", ""] + [f"- {_md_cell(line)}" for line in footer] + [""]

@@ -43,6 +43,9 @@ def default_model_path() -> str:
 
 def launch(spec: ServerSpec) -> ServerLaunch:
     model = spec.model or default_model_path()
+    # The embedded GGUF is a base model without a chat template, for which llama-server would fall back to ChatML;
+    # Gemma's own turn format is what the model knows. A user's model keeps the template its GGUF carries.
+    template = () if spec.model else ("--no-jinja", "--chat-template", "gemma")
     argv = [
         llama_server_binary(),
         "--model", model,
@@ -52,6 +55,7 @@ def launch(spec: ServerSpec) -> ServerLaunch:
         # The context is shared by the slots: give each slot the requested length.
         "--ctx-size", str(spec.context_length * spec.parallel_requests),
         "--n-gpu-layers", "999" if spec.gpus > 0 else "0",
+        *template,
         *spec.extra_args,
     ]  # fmt: skip
     base = f"http://{spec.host}:{spec.port}"

@@ -1,0 +1,83 @@
+"""The README demo for real: llama.cpp's server with the embedded Gemma 3 270M, killed mid-generation and resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nemo_pipeline.jsonl import read_jsonl
+
+ITEMS = 10
+
+
+def _eval_argv(repo, out):
+    return [
+        sys.executable, str(repo / "pipeline" / "eval.py"), "--cluster", "local", "--benchmarks", "gsm8k:0",
+        "--output_dir", str(out), f"++max_samples={ITEMS}", "++server.parallel_requests=2",
+        "++max_concurrent_requests=2",
+    ]  # fmt: skip
+
+
+def _lines(path):
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_kill_mid_generation_then_resume(tmp_path, repo, env_with_repo):
+    out = tmp_path / "out"
+    output = out / "eval-results" / "gsm8k" / "output.jsonl"
+    proc = subprocess.Popen(
+        _eval_argv(repo, out), env=env_with_repo, cwd=repo, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while _lines(output) < 3:
+        assert proc.poll() is None, "eval.py ended before it was killed"
+        assert time.monotonic() < deadline, "no generation within 600 s"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # eval.py, its job script and generate.py die at once
+    proc.wait(timeout=30)
+    before = {r["id"]: r["generation"] for r in read_jsonl(output)}
+    assert 3 <= len(before) < ITEMS
+    # The server was started in its own session; it must not outlive the process that started it.
+    (server_log,) = (out / "logs" / "generate-gsm8k").glob("server-llamacpp-*.log")
+    port = int(re.search(r"-(\d+)\.log$", server_log.name).group(1))
+    for _ in range(50):
+        if not _port_open(port):
+            break
+        time.sleep(0.2)
+    assert not _port_open(port), f"llama-server on port {port} outlived its parent"
+
+    rerun = subprocess.run(
+        _eval_argv(repo, out), env=env_with_repo, cwd=repo, capture_output=True, text=True, timeout=780, check=False
+    )
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    records = read_jsonl(output)
+    ids = [r["id"] for r in records]
+    assert len(ids) == ITEMS and len(set(ids)) == ITEMS  # nothing lost, nothing duplicated
+    after = {r["id"]: r["generation"] for r in records}
+    assert all(after[i] == text for i, text in before.items())  # finished items were kept, not regenerated
+    assert f"{len(before)} already done" in rerun.stdout
+    assert all(isinstance(r["is_correct"], bool) and "predicted_answer" in r for r in records)
+    metrics = json.loads((out / "eval-results" / "gsm8k" / "metrics.json").read_text())["metrics"]["all"]
+    assert metrics["num_entries"] == ITEMS
+    assert 0.0 <= metrics["accuracy"] <= 100.0
+    assert metrics["avg_tokens"] > 0
+    for name in ("summary.json", "summary.md", "summary.csv", "report.html"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "jobs" / "generate-gsm8k.sh").exists()
