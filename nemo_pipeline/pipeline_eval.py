@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +86,29 @@ def plan(request: EvalRequest) -> JobGraph:
         api_key = os.environ.get(request.cfg.server.api_key_env) or None
         check_reachable(request.cfg.server.address, api_key=api_key)
     data_files = {bench.name: prepare(bench.name) for bench in request.benchmarks}
-    separate = request.cluster != "local"
+    if request.cluster == "local":
+        return build_eval_graph(request.benchmarks, request.cfg, request.output_dir, data_files)
+    from nemo_pipeline.jobs.slurm_eval import cluster_paths, resolve_cluster
+
+    _, cluster = resolve_cluster(request.cluster)
+    paths = cluster_paths(cluster, request.output_dir)
+    if cluster.remote:
+        data_files = _copy_into_run(data_files, request.output_dir / "data")
     return build_eval_graph(
-        request.benchmarks, request.cfg, request.output_dir, data_files, separate_components=separate
+        request.benchmarks, request.cfg, request.output_dir, data_files, paths, separate_components=True
     )
+
+
+def _copy_into_run(data_files: dict[str, Path], data_dir: Path) -> dict[str, Path]:
+    """Copy prepared data into the run directory, which a remote cluster receives whole (unchanged copies stay)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    copies = {}
+    for name, source in data_files.items():
+        target = data_dir / f"{name}.jsonl"
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, target)
+        copies[name] = target
+    return copies
 
 
 def _write_run_record(request: EvalRequest) -> None:

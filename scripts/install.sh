@@ -3,7 +3,8 @@
 #
 #   bash scripts/install.sh          # the package, llama.cpp (built from source once, then cached), the model
 #   bash scripts/install.sh --dev    # also test tools and the system parts the tests use:
-#                                    # bubblewrap (sandbox), chromium (HTML report test), a single-node Slurm
+#                                    # bubblewrap (sandbox), chromium (HTML report test), a single-node Slurm,
+#                                    # sshd and rsync (the remote-cluster test, against this machine)
 #
 # System packages are installed with apt-get when running as root on Debian/Ubuntu; otherwise the script says
 # which ones are missing. Re-runnable: what is already there is kept.
@@ -14,7 +15,7 @@ dev=0
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 system_packages=(build-essential cmake git)
-((dev)) && system_packages+=(bubblewrap chromium procps)
+((dev)) && system_packages+=(bubblewrap chromium procps openssh-server openssh-client rsync)
 
 missing=()
 for pkg in "${system_packages[@]}"; do

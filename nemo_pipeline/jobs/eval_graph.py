@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
@@ -21,7 +21,7 @@ from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, jud
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 
-__all__ = ["REPO_ROOT", "BenchmarkRequest", "build_eval_graph", "hydra_value", "parse_benchmarks"]
+__all__ = ["REPO_ROOT", "BenchmarkRequest", "ClusterPaths", "build_eval_graph", "hydra_value", "parse_benchmarks"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Strings Hydra reads back unchanged without quotes; anything else is quoted.
@@ -68,12 +68,40 @@ def hydra_value(value: object) -> str:
     return f"'{text}'"
 
 
+@dataclass(frozen=True)
+class ClusterPaths:
+    """Where the jobs find things, as the machines that run them see them: the interpreter, the checkout holding
+    `pipeline/`, and (on a remote cluster) the run directory that mirrors the local output directory."""
+
+    python: str = sys.executable
+    code_root: str = str(REPO_ROOT)
+    remote_output_dir: str | None = None  # None: jobs use the local output directory's paths
+
+    def script(self, name: str) -> str:
+        return f"{self.code_root}/pipeline/{name}"
+
+
+class _Where:
+    """Renders local paths for job commands: paths inside the output directory move to the remote run directory."""
+
+    def __init__(self, paths: ClusterPaths, output_dir: Path) -> None:
+        self.paths = paths
+        self.output_dir = output_dir
+
+    def __call__(self, path: Path) -> str:
+        if self.paths.remote_output_dir is None:
+            return str(path)
+        try:
+            inside = path.relative_to(self.output_dir)
+        except ValueError:
+            raise ConfigError(
+                f"{path} is outside the output directory {self.output_dir}, so a remote cluster cannot see it"
+            ) from None
+        return str(PurePosixPath(self.paths.remote_output_dir) / inside.as_posix())
+
+
 def _overrides(values: dict[str, object]) -> list[str]:
     return [f"++{key}={hydra_value(value)}" for key, value in values.items()]
-
-
-def _script(name: str) -> str:
-    return str(REPO_ROOT / "pipeline" / name)
 
 
 def _output_name(seed: int | None) -> str:
@@ -116,18 +144,18 @@ def _generate_job(
     out: Path,
     seed: int | None,
     chunk: int,
-    python: str,
+    where: _Where,
     name: str,
-    output_dir: Path,
     server_port: int | None,
     sandbox_port: int | None,
 ) -> Job:
+    python, output_dir = where.paths.python, where.output_dir
     temperature = cfg.inference.temperature
     if temperature is None:
         temperature = 0.0 if seed is None else bench.seeds_temperature
     values: dict[str, object] = {
-        "input_file": str(data),
-        "output_file": str(out),
+        "input_file": where(data),
+        "output_file": where(out),
         "prompt_config": cfg.prompt_config or bench.prompt_config,
         "max_samples": cfg.max_samples,
         "num_chunks": cfg.num_chunks,
@@ -138,7 +166,7 @@ def _generate_job(
         "code_execution": cfg.code_execution,
         "max_code_executions": cfg.max_code_executions,
         "code_execution_timeout_s": cfg.code_execution_timeout_s,
-        "log_dir": str(output_dir / "logs" / name),
+        "log_dir": where(output_dir / "logs" / name),
         "inference.temperature": temperature,
         "inference.top_p": cfg.inference.top_p,
         "inference.top_k": cfg.inference.top_k,
@@ -171,7 +199,7 @@ def _generate_job(
     defaults = _generate_defaults()
     always = {"input_file", "output_file", "inference.temperature", "inference.tokens_to_generate"}
     values = {k: v for k, v in values.items() if k in always or defaults.get(k, _UNSET) != v}
-    argv = (python, _script("generate.py"), *_overrides(values))
+    argv = (python, where.paths.script("generate.py"), *_overrides(values))
     return Job(
         name=name,
         components=(*components, Component("main", argv)),
@@ -198,7 +226,7 @@ def build_eval_graph(
     cfg: EvalConfig,
     output_dir: Path,
     data_files: dict[str, Path],
-    python: str = sys.executable,
+    paths: ClusterPaths | None = None,
     separate_components: bool = False,
 ) -> JobGraph:
     """The full graph; jobs whose outputs are already complete (and whose inputs did not change) are left out.
@@ -206,9 +234,13 @@ def build_eval_graph(
     With `separate_components` (cluster backends), the model server and the sandbox are components of their own
     (each can run in its own container image) and the client waits for their health; otherwise the stages start
     them as child processes. Each job's server gets its own port, so jobs sharing a node do not collide.
+    `paths` says where the jobs find the interpreter, the code and (on a remote cluster) the run directory; the
+    data files must then lie inside the output directory, which is copied there.
     """
     ports = iter(range(SERVER_TYPES.get(cfg.server.server_type).default_port, 65536))
     output_dir = output_dir.resolve()
+    where = _Where(paths or ClusterPaths(), output_dir)
+    python = where.paths.python
     graph = JobGraph(output_dir)
     complete: set[str] = set()
 
@@ -243,17 +275,15 @@ def build_eval_graph(
                 out = bench_dir / _chunk_name(seed, chunk, cfg.num_chunks)
                 port = next(ports) if separate_components else None
                 code_port = next(ports) if separate_components and cfg.code_execution else None
-                job = _generate_job(
-                    cfg, bench, data_files[bench.name], out, seed, chunk, python, name, output_dir, port, code_port
-                )
+                job = _generate_job(cfg, bench, data_files[bench.name], out, seed, chunk, where, name, port, code_port)
                 add(job, dict(_stamp(cfg, chunk)))
                 gen_names.append(name)
             output_file = bench_dir / _output_name(seed)
-            chunk_files = [str(bench_dir / _chunk_name(seed, c, cfg.num_chunks)) for c in range(cfg.num_chunks)]
+            chunk_files = [where(bench_dir / _chunk_name(seed, c, cfg.num_chunks)) for c in range(cfg.num_chunks)]
             name = f"evaluate-{bench.name}{suffix}"
             grader = _grader_for(bench, cfg)
             evaluate_values: dict[str, object] = {
-                "input_files": [str(output_file)],
+                "input_files": [where(output_file)],
                 "grader": grader,
                 "grading.timeout_s": cfg.grading.timeout_s,
                 "grading.workers": cfg.grading.workers,
@@ -263,14 +293,14 @@ def build_eval_graph(
             if cfg.num_chunks > 1:
                 evaluate_values["merge_chunks"] = chunk_files
             if grader in JUDGE_GRADERS:
-                evaluate_values["log_dir"] = str(output_dir / "logs" / name)
+                evaluate_values["log_dir"] = where(output_dir / "logs" / name)
                 evaluate_values.update(_changed_judge_settings(cfg.judge))
             sandbox: tuple[Component, ...] = ()
             if separate_components and bench.needs_sandbox and not cfg.sandbox.address:
                 sandbox_port = next(ports)
                 sandbox = (_sandbox_component(python, sandbox_port),)
                 evaluate_values["sandbox.address"] = f"http://127.0.0.1:{sandbox_port}"
-            evaluate_argv = (python, _script("evaluate.py"), *_overrides(evaluate_values))
+            evaluate_argv = (python, where.paths.script("evaluate.py"), *_overrides(evaluate_values))
             add(
                 Job(
                     name=name,
@@ -289,7 +319,11 @@ def build_eval_graph(
                 components=(
                     Component(
                         "main",
-                        (python, _script("compute_metrics.py"), *_overrides({"benchmark_dir": str(bench_dir)})),
+                        (
+                            python,
+                            where.paths.script("compute_metrics.py"),
+                            *_overrides({"benchmark_dir": where(bench_dir)}),
+                        ),
                     ),
                 ),
                 after_ok=tuple(evaluate_jobs),
@@ -299,7 +333,7 @@ def build_eval_graph(
             None,
         )
         metrics_jobs.append(name)
-    summarize = (python, _script("summarize_results.py"), str(output_dir))
+    summarize = (python, where.paths.script("summarize_results.py"), where(output_dir))
     graph.add(
         Job(
             name="summarize",

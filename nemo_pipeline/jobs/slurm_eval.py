@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from nemo_pipeline.config import CONF_DIR
 from nemo_pipeline.errors import ConfigError, JobFailedError
 from nemo_pipeline.jobs._graph import JobGraph
+from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jobs.slurm import SlurmBackend, SlurmClusterConfig, SlurmRunHandle, SubmitPlan, load_cluster_config
+from nemo_pipeline.jobs.slurm._render import default_code_dir, default_python, remote_output_dir
 
 if TYPE_CHECKING:
     from nemo_pipeline.pipeline_eval import EvalRequest
 
-__all__ = ["SUBMITTED_FILE", "load_run", "resolve_cluster", "submit_to_slurm"]
+__all__ = ["SUBMITTED_FILE", "cluster_paths", "load_run", "resolve_cluster", "submit_to_slurm"]
 
 SUBMITTED_FILE = "jobs/submitted.json"
 WAIT_TIMEOUT_S = 24 * 3600.0
@@ -29,6 +31,13 @@ def resolve_cluster(name: str) -> tuple[Path, SlurmClusterConfig]:
         known = sorted(p.stem for p in (CONF_DIR / "cluster").glob("*.yaml"))
         raise ConfigError(f"--cluster {name}: no cluster config {path}. Known: local, {', '.join(known)}")
     return path, load_cluster_config(path)
+
+
+def cluster_paths(cluster: SlurmClusterConfig, output_dir: Path) -> ClusterPaths:
+    """Where the cluster's jobs find the interpreter, the code and the run directory (`python`, `code_dir` and, for
+    a remote cluster, `remote_dir` of the cluster config)."""
+    remote = str(remote_output_dir(cluster, output_dir)) if cluster.remote else None
+    return ClusterPaths(python=default_python(cluster), code_root=default_code_dir(cluster), remote_output_dir=remote)
 
 
 def submit_to_slurm(request: EvalRequest, graph: JobGraph) -> int:
@@ -53,6 +62,8 @@ def submit_to_slurm(request: EvalRequest, graph: JobGraph) -> int:
         print(f"status: python pipeline/status.py {graph.output_dir}")
         return 0
     states = handle.wait(WAIT_TIMEOUT_S)
+    if cluster.remote:
+        handle.fetch_results()
     print(handle.report(states))
     handle.raise_for_failures(states)
     print(f"done: results in {graph.output_dir}")

@@ -8,7 +8,7 @@ import pytest
 from nemo_pipeline.config import EvalConfig, compose_config
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs import build_eval_graph, parse_benchmarks
-from nemo_pipeline.jobs.eval_graph import hydra_value
+from nemo_pipeline.jobs.eval_graph import ClusterPaths, hydra_value
 
 
 @pytest.mark.timeout(10)
@@ -28,7 +28,9 @@ def _graph(tmp_path: Path, spec: str, *overrides: str, separate: bool = False):
     cfg = compose_config(EvalConfig, "eval", list(overrides))
     requests = parse_benchmarks(spec)
     data = {r.name: tmp_path / f"{r.name}.jsonl" for r in requests}
-    return build_eval_graph(requests, cfg, tmp_path / "out", data, python="python", separate_components=separate)
+    return build_eval_graph(
+        requests, cfg, tmp_path / "out", data, ClusterPaths(python="python"), separate_components=separate
+    )
 
 
 def _value(argv, key):

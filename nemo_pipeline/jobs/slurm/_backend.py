@@ -240,6 +240,14 @@ class SlurmRunHandle:
             raise KeyError(f"job '{job_name}' was not submitted in this run; submitted: {sorted(self.job_ids)}")
         return self.output_dir / "logs" / job_name / f"slurm-{self.job_ids[job_name]}.log"
 
+    def fetch_results(self) -> None:
+        """Remote cluster: copy the whole run directory (results, metrics, summary, logs) back here."""
+        remote = self.backend._shell.remote
+        if remote is None:
+            return
+        out = remote_output_dir(self.backend.cluster, self.output_dir)
+        self.backend._shell.run(remote.pull_dir(out, self.output_dir), local=True)
+
     def _fetch_logs(self) -> None:
         remote = self.backend._shell.remote
         if remote is None:
