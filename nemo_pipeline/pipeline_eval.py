@@ -87,6 +87,8 @@ def plan(request: EvalRequest) -> JobGraph:
         check_reachable(request.cfg.server.address, api_key=api_key)
     data_files = {bench.name: prepare(bench.name) for bench in request.benchmarks}
     if request.cluster == "local":
+        if not request.cfg.server.address:
+            SERVER_TYPES.get(request.cfg.server.server_type).check_startable_here()  # before any job starts
         return build_eval_graph(request.benchmarks, request.cfg, request.output_dir, data_files)
     from nemo_pipeline.jobs.slurm_eval import cluster_paths, resolve_cluster
 

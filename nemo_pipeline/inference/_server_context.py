@@ -58,6 +58,7 @@ def serving(cfg: ServerConfig, log_dir: Path) -> Iterator[ServerEndpoint]:
         context_length=cfg.context_length,
         extra_args=tuple(cfg.extra_args),
     )
+    server_type.check_startable_here()
     launch = server_type.launch(spec)
     log_path = log_dir / f"server-{cfg.server_type}-{spec.port}.log"
     with ManagedProcess(f"{cfg.server_type} server", launch.argv, log_path, env=launch.env) as server:

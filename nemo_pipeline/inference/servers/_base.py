@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.registry import Registry
 
 __all__ = ["SERVER_TYPES", "ServerLaunch", "ServerSpec", "ServerType", "register_server_type"]
@@ -48,6 +50,18 @@ class ServerType:
     # continue it (vLLM, SGLang) rather than continuing it by default (llama.cpp); used by code execution.
     needs_continue_flag: bool = False
     description: str = ""
+    # The Python module the server needs when it is started on this machine (not in its cluster image), and what to
+    # install to get it; None: nothing beyond the package (llamacpp checks its own binary).
+    local_module: str | None = None
+    install_hint: str = ""
+
+    def check_startable_here(self) -> None:
+        """Raise ConfigError naming what to install when this server cannot be started on this machine."""
+        if self.local_module is not None and importlib.util.find_spec(self.local_module) is None:
+            raise ConfigError(
+                f"server type '{self.name}' needs the Python module '{self.local_module}' to start on this machine, "
+                f"and it is not installed. {self.install_hint}"
+            )
 
 
 SERVER_TYPES: Registry[ServerType] = Registry("server type")

@@ -36,5 +36,14 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 
 
 TRTLLM = register_server_type(
-    ServerType(name="trtllm", default_port=5000, launch=launch, health_path="/health", description="TensorRT-LLM (GPU)")
+    ServerType(
+        name="trtllm",
+        default_port=5000,
+        launch=launch,
+        health_path="/health",
+        description="TensorRT-LLM (GPU)",
+        local_module="tensorrt_llm",
+        install_hint='Install it with: pip install "nemo-pipeline[trtllm]" (GPU), or run on a cluster in its image '
+        "(dockerfiles/Dockerfile.trtllm).",
+    )
 )

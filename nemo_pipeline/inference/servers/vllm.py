@@ -42,6 +42,8 @@ VLLM = register_server_type(
         launch=launch,
         health_path="/health",
         needs_continue_flag=True,
+        local_module="vllm",
+        install_hint='Install it with: pip install "nemo-pipeline[vllm]" (GPU), or run on a cluster in its image.',
         description="vLLM (GPU)",
     )
 )
