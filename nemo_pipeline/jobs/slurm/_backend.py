@@ -216,18 +216,24 @@ class SlurmRunHandle:
         return states
 
     def wait(self, timeout_s: float) -> dict[str, JobState]:
-        """Poll with backoff until every job finished; TimeoutError naming the unfinished jobs at the deadline."""
-        deadline = time.monotonic() + timeout_s
-        delay = self.backend.cluster.poll_min_s
+        """Poll until every job finished; TimeoutError naming the unfinished jobs at the deadline.
+
+        The interval is a tenth of the time waited so far, within [poll_min_s, poll_max_s]: a short run is noticed
+        within a second or two of its end, a long one costs one `squeue` call every poll_max_s.
+        """
+        started = time.monotonic()
+        deadline = started + timeout_s
+        cluster = self.backend.cluster
         while True:
             states = self.status()
             active = {n: s.value for n, s in states.items() if not s.finished}
             if not active:
                 return states
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 raise TimeoutError(f"Slurm jobs not finished after {timeout_s:g}s: {active}; ids {self.job_ids}")
-            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
-            delay = min(delay * 1.5, self.backend.cluster.poll_max_s)
+            delay = min(max((now - started) / 10, cluster.poll_min_s), cluster.poll_max_s)
+            time.sleep(max(0.0, min(delay, deadline - now)))
 
     def cancel(self) -> None:
         """scancel every job of the run (finished ones are ignored by Slurm)."""
