@@ -25,6 +25,17 @@ class ServerSpec:
     context_length: int = 4096
     extra_args: tuple[str, ...] = ()
 
+    def replicas(self, server_type: str) -> int:
+        """How many copies of the model the GPUs hold (GPUs / tensor_parallel, at least one group); ConfigError
+        when the GPUs do not split into whole tensor-parallel groups."""
+        gpus = max(self.gpus, self.tensor_parallel)
+        if gpus % self.tensor_parallel:
+            raise ConfigError(
+                f"server type '{server_type}': gpus={self.gpus} is not a multiple of "
+                f"tensor_parallel={self.tensor_parallel}"
+            )
+        return gpus // self.tensor_parallel
+
 
 @dataclass(frozen=True)
 class ServerLaunch:

@@ -19,20 +19,16 @@ def launch(spec: ServerSpec) -> ServerLaunch:
     """Serve a NeMo checkpoint on `gpus` GPUs (tensor parallel x pipeline parallel) behind /v1/completions."""
     if not spec.model:
         raise ConfigError("server type 'nemo' needs a checkpoint directory; set server.model")
-    gpus = max(spec.gpus, spec.tensor_parallel)
-    if gpus % spec.tensor_parallel:
-        raise ConfigError(
-            f"server type 'nemo': gpus={spec.gpus} is not a multiple of tensor_parallel={spec.tensor_parallel}"
-        )
+    replicas = spec.replicas("nemo")
     argv = [
         "python3", DEPLOY_SCRIPT,
         "--nemo_checkpoint", spec.model,
         "--triton_model_name", "megatron_model",
         "--server_address", spec.host,
         "--server_port", str(spec.port),
-        "--num_gpus", str(gpus),
+        "--num_gpus", str(replicas * spec.tensor_parallel),
         "--tensor_model_parallel_size", str(spec.tensor_parallel),
-        "--pipeline_model_parallel_size", str(gpus // spec.tensor_parallel),
+        "--pipeline_model_parallel_size", str(replicas),
         "--max_batch_size", str(spec.parallel_requests),
         "--inference_max_seq_length", str(spec.context_length),
         *spec.extra_args,

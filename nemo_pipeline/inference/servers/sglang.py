@@ -17,11 +17,7 @@ def launch(spec: ServerSpec) -> ServerLaunch:
     """`sglang.launch_server`: tensor parallel over `tensor_parallel` GPUs, data parallel over the rest."""
     if not spec.model:
         raise ConfigError("server type 'sglang' needs a model (a path or a Hugging Face name); set server.model")
-    gpus = max(spec.gpus, spec.tensor_parallel)
-    if gpus % spec.tensor_parallel:
-        raise ConfigError(
-            f"server type 'sglang': gpus={spec.gpus} is not a multiple of tensor_parallel={spec.tensor_parallel}"
-        )
+    replicas = spec.replicas("sglang")
     argv = [
         "python3", "-m", "sglang.launch_server",
         "--model-path", spec.model,
@@ -29,8 +25,8 @@ def launch(spec: ServerSpec) -> ServerLaunch:
         "--port", str(spec.port),
         "--tp-size", str(spec.tensor_parallel),
     ]  # fmt: skip
-    if gpus // spec.tensor_parallel > 1:
-        argv += ["--dp-size", str(gpus // spec.tensor_parallel)]
+    if replicas > 1:
+        argv += ["--dp-size", str(replicas)]
     argv += ["--context-length", str(spec.context_length), *spec.extra_args]
     base = f"http://{spec.host}:{spec.port}"
     return ServerLaunch(argv=tuple(argv), base_url=f"{base}/v1", health_url=f"{base}/health", image=DEFAULT_IMAGE)

@@ -17,19 +17,15 @@ def launch(spec: ServerSpec) -> ServerLaunch:
     """`vllm serve MODEL`: tensor parallel over `tensor_parallel` GPUs, data parallel over the rest."""
     if not spec.model:
         raise ConfigError("server type 'vllm' needs a model (a path or a Hugging Face name); set server.model")
-    gpus = max(spec.gpus, spec.tensor_parallel)
-    if gpus % spec.tensor_parallel:
-        raise ConfigError(
-            f"server type 'vllm': gpus={spec.gpus} is not a multiple of tensor_parallel={spec.tensor_parallel}"
-        )
+    replicas = spec.replicas("vllm")
     argv = [
         "vllm", "serve", spec.model,
         "--host", spec.host,
         "--port", str(spec.port),
         "--tensor-parallel-size", str(spec.tensor_parallel),
     ]  # fmt: skip
-    if gpus // spec.tensor_parallel > 1:
-        argv += ["--data-parallel-size", str(gpus // spec.tensor_parallel)]
+    if replicas > 1:
+        argv += ["--data-parallel-size", str(replicas)]
     argv += ["--max-model-len", str(spec.context_length), *spec.extra_args]
     base = f"http://{spec.host}:{spec.port}"
     return ServerLaunch(argv=tuple(argv), base_url=f"{base}/v1", health_url=f"{base}/health", image=DEFAULT_IMAGE)
