@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, flat_values
+from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, ServerConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_overrides
@@ -119,22 +119,23 @@ def _sandbox_component(python: str, port: int) -> Component:
     return Component("sandbox", argv, health_url=f"http://127.0.0.1:{port}/health")
 
 
-def _server_component(cfg: EvalConfig, port: int) -> tuple[Component, str] | None:
-    """The model server as its own component (cluster backends), and the address the client should use."""
-    server_type = SERVER_TYPES.get(cfg.server.server_type)
-    if cfg.server.address or server_type.launch is None:
+def _server_component(server: ServerConfig, port: int, name: str = "server") -> tuple[Component, str] | None:
+    """A model server as its own component (cluster backends), and the address its client should use; None when
+    the config names an address or a type that starts nothing."""
+    server_type = SERVER_TYPES.get(server.server_type)
+    if server.address or server_type.launch is None:
         return None
     spec = ServerSpec(
-        model=cfg.server.model,
+        model=server.model,
         port=port,
-        gpus=cfg.server.gpus,
-        tensor_parallel=cfg.server.tensor_parallel,
-        parallel_requests=cfg.server.parallel_requests,
-        context_length=cfg.server.context_length,
-        extra_args=tuple(cfg.server.extra_args),
+        gpus=server.gpus,
+        tensor_parallel=server.tensor_parallel,
+        parallel_requests=server.parallel_requests,
+        context_length=server.context_length,
+        extra_args=tuple(server.extra_args),
     )
     launch = server_type.launch(spec)
-    return Component("server", launch.argv, image=launch.image, health_url=launch.health_url), launch.base_url
+    return Component(name, launch.argv, image=launch.image, health_url=launch.health_url), launch.base_url
 
 
 def _generate_job(
@@ -189,7 +190,7 @@ def _generate_job(
         "progress": False,
     }
     components: list[Component] = []
-    server = _server_component(cfg, server_port) if server_port is not None else None
+    server = _server_component(cfg.server, server_port) if server_port is not None else None
     if server is not None:
         components.append(server[0])
         values["server.address"] = server[1]
@@ -292,9 +293,16 @@ def build_eval_graph(
             }
             if cfg.num_chunks > 1:
                 evaluate_values["merge_chunks"] = chunk_files
+            judge_server: tuple[Component, ...] = ()
             if grader in JUDGE_GRADERS:
                 evaluate_values["log_dir"] = where(output_dir / "logs" / name)
                 evaluate_values.update(_changed_judge_settings(cfg.judge))
+                started = (
+                    _server_component(cfg.judge.server, next(ports), "judge-server") if separate_components else None
+                )
+                if started is not None:
+                    judge_server = (started[0],)
+                    evaluate_values["judge.server.address"] = started[1]
             sandbox: tuple[Component, ...] = ()
             if separate_components and bench.needs_sandbox and not cfg.sandbox.address:
                 sandbox_port = next(ports)
@@ -304,9 +312,10 @@ def build_eval_graph(
             add(
                 Job(
                     name=name,
-                    components=(*sandbox, Component("main", evaluate_argv)),
+                    components=(*judge_server, *sandbox, Component("main", evaluate_argv)),
                     after_ok=tuple(gen_names),
                     done_file=str(output_file.relative_to(output_dir)) + ".graded",
+                    gpus=cfg.judge.server.gpus if judge_server else 0,
                     benchmark=bench.name,
                 ),
                 {"grader": grader},

@@ -74,3 +74,25 @@ def test_failed_generate_job_cancels_its_dependents_and_is_reported(slurm, tmp_p
     # summarize runs afterany and says what is missing.
     summary = json.loads((out / "summary.json").read_text())
     assert "gsm8k" in json.dumps(summary)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_mt_bench_on_slurm_with_the_judge_server_as_a_component(slurm, tmp_path, repo, env_with_repo):
+    out = tmp_path / "run3"
+    # The model under test is scripted; the judge is the embedded llama.cpp model, started by the evaluate job as a
+    # component of its own.
+    with ScriptedServer(Script(default="Paris is the capital of France.")) as server:
+        done = _run(
+            repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "mt-bench:0", "--output_dir", str(out),
+            "--server_type", "openai", "--server_address", server.url, "++max_samples=1",
+            "++judge.tokens_to_generate=16", "--wait", timeout=540,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    script = (out / "jobs" / "evaluate-mt-bench.sbatch").read_text()
+    assert "--component judge-server -- srun --overlap" in script
+    (record,) = read_jsonl(out / "eval-results" / "mt-bench" / "output.jsonl")
+    assert len(record["generations"]) == 2 and len(record["judge_generation"]) == 2
+    assert all(isinstance(text, str) for text in record["judge_generation"])
+    assert (out / "logs" / "evaluate-mt-bench" / "judge-server.log").stat().st_size > 0
+    assert (out / "eval-results" / "mt-bench" / "metrics.json").exists()

@@ -138,3 +138,24 @@ def test_judged_benchmarks_get_the_judge_grader_and_only_changed_judge_settings(
     assert _value(argv, "judge.mode") == "pairwise"
     with pytest.raises(ConfigError, match=r"judge\.mode"):
         _graph(tmp_path, "mt-bench:0", "++judge.mode=ranked")
+
+
+@pytest.mark.timeout(10)
+def test_on_a_cluster_the_judge_server_is_a_component_of_the_evaluate_job(tmp_path):
+    graph = _graph(
+        tmp_path, "mt-bench:0", "++judge.server.server_type=vllm", "++judge.server.model=/models/judge",
+        "++judge.server.gpus=2", separate=True,
+    )  # fmt: skip
+    evaluate = graph.get("evaluate-mt-bench")
+    assert [c.name for c in evaluate.components] == ["judge-server", "main"]
+    judge, main = evaluate.components
+    assert judge.argv[:3] == ("vllm", "serve", "/models/judge") and evaluate.gpus == 2
+    port = int(judge.health_url.split(":")[2].split("/")[0])
+    assert _value(main.argv, "judge.server.address") == f"http://127.0.0.1:{port}/v1"
+    server_port = int(graph.get("generate-mt-bench").components[0].health_url.split(":")[2].split("/")[0])
+    assert port != server_port
+    # With an address, or locally, nothing extra is started.
+    given = _graph(tmp_path, "mt-bench:0", "++judge.server.address=http://h:1/v1", separate=True)
+    assert [c.name for c in given.get("evaluate-mt-bench").components] == ["main"]
+    local = _graph(tmp_path, "mt-bench:0", "++judge.server.server_type=vllm", "++judge.server.model=/m")
+    assert [c.name for c in local.get("evaluate-mt-bench").components] == ["main"]
