@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """States of the Slurm jobs of a run: python pipeline/status.py OUTPUT_DIR [--wait SECONDS]
 
+On a remote cluster the run directory is copied back once every job ended.
 Exit code 0 when every job completed, 1 when one failed or was cancelled, 3 while jobs are still pending/running.
 """
 
@@ -19,6 +20,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     handle = load_run(Path(args.output_dir).resolve())
     states = handle.wait(args.wait) if args.wait > 0 else handle.status()
+    if all(state.finished for state in states.values()):
+        handle.fetch_results()  # a remote cluster's run directory comes back once every job ended
     print(handle.report(states))
     if any(not state.finished for state in states.values()):
         return 3

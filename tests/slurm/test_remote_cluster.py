@@ -116,3 +116,11 @@ def test_eval_on_a_remote_cluster_over_ssh(slurm, local_sshd, tmp_path, repo, en
     metrics = json.loads((out / "eval-results" / "gsm8k" / "metrics.json").read_text())["metrics"]["all"]
     assert metrics["num_entries"] == items
     assert (out / "summary.json").exists() and (out / "report.html").exists()
+    # status.py asks the cluster over ssh, and brings the run directory back once every job ended.
+    (out / "summary.json").unlink()
+    status = subprocess.run(
+        [sys.executable, str(repo / "pipeline" / "status.py"), str(out)],
+        capture_output=True, text=True, timeout=120, env=env_with_repo, cwd=repo, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "COMPLETED" in status.stdout and (out / "summary.json").exists()
