@@ -20,6 +20,8 @@ from nemo_pipeline.inference.prompts import load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jobs import JobGraph, LocalBackend, build_eval_graph, parse_benchmarks
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest
+from nemo_pipeline.jobs.local import JobState
+from nemo_pipeline.process import tail
 
 __all__ = ["EvalRequest", "main", "parse_eval_args", "plan"]
 
@@ -138,7 +140,12 @@ def main(argv: list[str]) -> int:
         run = backend.submit(graph)
         if not run.ok:
             failures = "; ".join(f"{o.name}: {o.state.value} {o.reason} (log: {o.log_path})" for o in run.failures())
-            raise JobFailedError(f"{len(run.failures())} job(s) did not complete: {failures}")
+            tails = [
+                f"--- last lines of {o.log_path} ---\n{tail(o.log_path, 15)}"
+                for o in run.failures()
+                if o.state is JobState.FAILED and o.log_path is not None
+            ]
+            raise JobFailedError("\n".join([f"{len(run.failures())} job(s) did not complete: {failures}", *tails]))
         print(f"done: results in {request.output_dir}")
         return 0
     from nemo_pipeline.jobs.slurm_eval import submit_to_slurm

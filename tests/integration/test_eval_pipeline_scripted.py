@@ -102,3 +102,20 @@ def test_bad_input_fails_in_one_line_before_anything_starts(tmp_path, repo, env_
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "out" / "jobs").exists()
+
+
+@pytest.mark.timeout(300)
+def test_a_failing_job_is_reported_with_the_tail_of_its_log(tmp_path, repo, env_with_repo):
+    out = tmp_path / "out"
+    # The server answers health checks but rejects every generation request with HTTP 400 (not retried).
+    with ScriptedServer(Script(fail_first=10**9, fail_status=400)) as server:
+        done = _eval(
+            repo, env_with_repo, "--benchmarks", "gsm8k:0", "--server_type", "openai", "--server_address", server.url,
+            "--output_dir", str(out), "++max_samples=2",
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert "generate-gsm8k: FAILED" in done.stderr and "evaluate-gsm8k: CANCELLED" in done.stderr
+    log = out / "logs" / "generate-gsm8k" / "main.log"
+    assert f"--- last lines of {log} ---" in done.stderr
+    assert "HTTP 400" in done.stderr.split("--- last lines of", 1)[1]  # the cause, from the job's own log
+    assert (out / "summary.json").exists()  # summarize still ran and says what is missing
