@@ -172,6 +172,8 @@ async def _generate_all(
         await asyncio.gather(*tasks, return_exceptions=True)
         progress.close()
         await client.aclose()
+        if code is not None:
+            await code.sandbox.aclose()
 
 
 def run_generate(cfg: GenerateConfig) -> GenerateResult:
