@@ -18,6 +18,7 @@ are appended to a checkpoint file as they complete, so a killed run resumes with
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,8 +38,10 @@ __all__ = [
     "JudgePrompts",
     "judge_checkpoint",
     "judge_files",
+    "judge_identity",
     "judge_overrides",
     "judge_prompts",
+    "judge_settings_file",
     "load_judge_prompts",
     "run_judge",
 ]
@@ -311,13 +314,54 @@ def run_judge(
     return _judge_batches([(records, checkpoint)], judge, log_dir)[0]
 
 
+# The settings that decide what the judge says; a change to any of them means judging again. The address, the
+# concurrency and the request bounds do not (on a cluster the address is a port chosen per job).
+_IDENTITY_KEYS = (
+    "judge.mode",
+    "judge.prompt_config",
+    "judge.reference_prompt_config",
+    "judge.baseline_field",
+    "judge.temperature",
+    "judge.tokens_to_generate",
+    "judge.server.server_type",
+    "judge.server.model",
+)
+_JUDGE_FIELDS = ("judge_generation", "judge_generation_swapped", "judge_model", "judge_error")
+
+
+def judge_identity(judge: JudgeConfig) -> dict[str, object]:
+    """The judge settings a verdict depends on, as flat keys (recorded beside judged files and in .graded)."""
+    flat = judge_overrides(judge)
+    return {key: flat[key] for key in _IDENTITY_KEYS}
+
+
+def judge_settings_file(output_file: Path) -> Path:
+    """Where the identity of the judge that judged `output_file` (and filled its checkpoint) is recorded."""
+    return output_file.with_name(output_file.name + ".judge-settings")
+
+
+def _forget_other_judges(path: Path, judge: JudgeConfig) -> list[dict[str, Any]]:
+    """The records of `path`; if another judge judged them, without its fields, and its checkpoint removed."""
+    records = read_jsonl(path)
+    settings = judge_settings_file(path)
+    identity = judge_identity(judge)
+    recorded = json.loads(settings.read_text()) if settings.exists() else None
+    if recorded is not None and recorded != identity:
+        changed = sorted(k for k in identity if recorded.get(k) != identity[k])
+        log.warning("%s was judged with other settings (%s): judging it again", path, ", ".join(changed))
+        records = [{k: v for k, v in r.items() if k not in _JUDGE_FIELDS} for r in records]
+        judge_checkpoint(path).unlink(missing_ok=True)
+    settings.write_text(json.dumps(identity, sort_keys=True) + "\n")
+    return records
+
+
 def judge_files(paths: Sequence[Path], judge: JudgeConfig, log_dir: Path) -> None:
     """Judge every record of each output file in place (one judge server for all files); resumable through
-    `judge_checkpoint(path)`."""
-    batches = [(read_jsonl(path), judge_checkpoint(path)) for path in paths]
+    `judge_checkpoint(path)`. Records judged with other settings (`judge_identity`) are judged again."""
+    batches = [(_forget_other_judges(path, judge), judge_checkpoint(path)) for path in paths]
     judged = _judge_batches(batches, judge, log_dir)
-    for path, (before, _), after in zip(paths, batches, judged, strict=True):
-        if after != before:
+    for path, after in zip(paths, judged, strict=True):
+        if after != read_jsonl(path):
             write_jsonl_atomic(path, after)
 
 

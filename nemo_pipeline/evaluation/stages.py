@@ -15,7 +15,7 @@ from nemo_pipeline.config import EvaluateConfig, MetricsConfig, SandboxConfig
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._pool import grade_all
 from nemo_pipeline.evaluation.graders import GRADERS, GraderContext
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_files
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_files, judge_identity
 from nemo_pipeline.evaluation.metrics import compute_metrics
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 
@@ -115,7 +115,10 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
                     }
                 )
             write_jsonl_atomic(path, graded)
-            graded_marker(path).write_text(json.dumps({"grader": cfg.grader, "items": len(graded)}) + "\n")
+            marker: dict[str, Any] = {"grader": cfg.grader, "items": len(graded)}
+            if cfg.grader in JUDGE_GRADERS:
+                marker["judge"] = judge_identity(cfg.judge)
+            graded_marker(path).write_text(json.dumps(marker) + "\n")
             results.append(
                 EvaluateResult(
                     file=path,

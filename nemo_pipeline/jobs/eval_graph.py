@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, ServerConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_overrides
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_identity, judge_overrides
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 
@@ -318,7 +318,7 @@ def build_eval_graph(
                     gpus=cfg.judge.server.gpus if judge_server else 0,
                     benchmark=bench.name,
                 ),
-                {"grader": grader},
+                {"grader": grader, **({"judge": judge_identity(cfg.judge)} if grader in JUDGE_GRADERS else {})},
             )
             evaluate_jobs.append(name)
         name = f"metrics-{bench.name}"

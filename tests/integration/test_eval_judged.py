@@ -50,6 +50,11 @@ def test_mt_bench_generates_two_turns_then_judges_each(tmp_path, repo, env_with_
         again = _eval(repo, env_with_repo, out, model_server.url, judge_server.url)
         assert again.returncode == 0, again.stderr[-3000:]
         assert (len(model.requests), len(judge.requests)) == (2 * ITEMS, 2 * ITEMS)
+        # Another judge model: the answers are kept, and only the judging and what follows run again.
+        third = _eval(repo, env_with_repo, out, model_server.url, judge_server.url, "++judge.server.model=judge-b")
+        assert third.returncode == 0, third.stderr[-3000:]
+        assert (len(model.requests), len(judge.requests)) == (2 * ITEMS, 4 * ITEMS)
+        assert "generate-mt-bench" not in third.stdout and "evaluate-mt-bench" in third.stdout
 
 
 @pytest.mark.timeout(120)

@@ -1,5 +1,6 @@
 """The LLM-as-judge stage against a scripted OpenAI-compatible server acting as judge."""
 
+import dataclasses
 import json
 
 import pytest
@@ -7,7 +8,13 @@ import pytest
 from nemo_pipeline.config import EvaluateConfig, JudgeConfig, ServerConfig, compose_config
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation.judge_grader import grade_judge, grade_judge_pairwise
-from nemo_pipeline.evaluation.judge_stage import judge_checkpoint, judge_files, judge_overrides, run_judge
+from nemo_pipeline.evaluation.judge_stage import (
+    judge_checkpoint,
+    judge_files,
+    judge_overrides,
+    judge_settings_file,
+    run_judge,
+)
 from nemo_pipeline.inference import RequestError
 from nemo_pipeline.jsonl import read_jsonl
 from tests.fakes.openai_server import Script, ScriptedServer
@@ -207,3 +214,25 @@ def test_judge_overrides_round_trip_through_the_evaluate_schema():
     overrides = [f"++{key}={hydra_value(value)}" for key, value in judge_overrides(judge).items()]
     cfg = compose_config(EvaluateConfig, "evaluate", ["++input_files=[a.jsonl]", *overrides])
     assert cfg.judge == judge
+
+
+@pytest.mark.timeout(60)
+def test_another_judge_judges_again_and_the_same_judge_does_not(tmp_path):
+    output = tmp_path / "output.jsonl"
+    output.write_text(
+        "".join(json.dumps({"id": f"q{i}", "problem": f"Question {i}?", "generation": "An answer."}) + "\n"
+                for i in range(3))
+    )  # fmt: skip
+    first_judge, second_judge = Script(default="Rating: [[8]]"), Script(default="Rating: [[3]]")
+    with ScriptedServer(first_judge) as first, ScriptedServer(second_judge) as second:
+        judge_files([output], _judge(first.url), tmp_path / "logs")
+        judge_files([output], _judge(first.url), tmp_path / "logs")  # same settings: nothing asked again
+        assert len(first.script.requests) == 3
+        assert {r["judge_generation"] for r in read_jsonl(output)} == {"Rating: [[8]]"}
+        # Another judge model: every record is judged again, and the earlier checkpoint is not reused.
+        base = _judge(second.url)
+        other = dataclasses.replace(base, server=dataclasses.replace(base.server, model="judge-b"))
+        judge_files([output], other, tmp_path / "logs")
+        assert len(second.script.requests) == 3
+        assert {r["judge_generation"] for r in read_jsonl(output)} == {"Rating: [[3]]"}
+        assert json.loads(judge_settings_file(output).read_text())["judge.server.model"] == "judge-b"
