@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nemo_pipeline.config import GenerateConfig
+from nemo_pipeline.config import GenerateConfig, flat_values
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient, SamplingParams
@@ -28,7 +28,18 @@ from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
 
-__all__ = ["GenerateResult", "done_marker", "finished_ids", "run_generate", "select_items", "selection_stamp"]
+__all__ = [
+    "GENERATION_KEYS",
+    "GenerateResult",
+    "check_same_settings",
+    "done_marker",
+    "finished_ids",
+    "generation_settings",
+    "run_generate",
+    "select_items",
+    "selection_stamp",
+    "settings_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +187,48 @@ async def _generate_all(
             await code.sandbox.aclose()
 
 
+# The settings that decide what the model writes. An output file holds answers of one setting only: a rerun with
+# other values is refused rather than mixed into it (the server's address and the request bounds may change).
+GENERATION_KEYS = (
+    "prompt_config",
+    "inference.temperature",
+    "inference.top_p",
+    "inference.top_k",
+    "inference.tokens_to_generate",
+    "inference.random_seed",
+    "inference.stop",
+    "server.server_type",
+    "server.model",
+    "code_execution",
+    "max_code_executions",
+    "code_execution_timeout_s",
+)
+
+
+def generation_settings(flat: dict[str, Any]) -> dict[str, Any]:
+    """The GENERATION_KEYS of a flat generate config (`flat_values(cfg)` or the eval graph's overrides)."""
+    return {key: flat[key] for key in GENERATION_KEYS}
+
+
+def settings_file(output_file: Path) -> Path:
+    """Where the generation settings of `output_file` are recorded."""
+    return output_file.with_name(output_file.name + ".settings")
+
+
+def check_same_settings(output_file: Path, settings: dict[str, Any]) -> None:
+    """ConfigError naming the changed settings when `output_file` was generated with others."""
+    recorded_file = settings_file(output_file)
+    if not recorded_file.exists():
+        return
+    recorded = json.loads(recorded_file.read_text())
+    changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in settings.items() if recorded.get(k) != v]
+    if changed:
+        raise ConfigError(
+            f"{output_file} was generated with other settings ({'; '.join(changed)}); its answers would be mixed "
+            "with new ones. Use another output directory, or delete the file to start over"
+        )
+
+
 def run_generate(cfg: GenerateConfig) -> GenerateResult:
     """Generate answers for every selected item not yet in the output file."""
     started = time.monotonic()
@@ -185,7 +238,10 @@ def run_generate(cfg: GenerateConfig) -> GenerateResult:
     prompt = load_prompt(cfg.prompt_config)  # fail on a bad prompt before any server starts
     items = select_items(read_jsonl(input_file), cfg.max_samples, cfg.num_chunks, cfg.chunk_id)
     _check_items_fit_prompt(items, prompt, cfg)
+    settings = generation_settings(flat_values(cfg))
+    check_same_settings(output_file, settings)
     JsonlAppender(output_file).close()  # drops a record torn by a kill mid-write
+    settings_file(output_file).write_text(json.dumps(settings, sort_keys=True) + "\n")
     done = finished_ids(output_file)
     wanted = {item["id"] for item in items}
     extra = done - wanted

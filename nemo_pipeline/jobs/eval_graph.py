@@ -18,6 +18,7 @@ from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, Server
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_identity, judge_overrides
+from nemo_pipeline.inference.generate import check_same_settings, generation_settings
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 
@@ -189,6 +190,7 @@ def _generate_job(
         "sandbox.start_timeout_s": cfg.sandbox.start_timeout_s,
         "progress": False,
     }
+    check_same_settings(out, generation_settings(values))  # a changed setting must not mix into old answers
     components: list[Component] = []
     server = _server_component(cfg.server, server_port) if server_port is not None else None
     if server is not None:

@@ -119,3 +119,23 @@ def test_a_failing_job_is_reported_with_the_tail_of_its_log(tmp_path, repo, env_
     assert f"--- last lines of {log} ---" in done.stderr
     assert "HTTP 400" in done.stderr.split("--- last lines of", 1)[1]  # the cause, from the job's own log
     assert (out / "summary.json").exists()  # summarize still ran and says what is missing
+
+
+@pytest.mark.timeout(300)
+def test_a_rerun_with_other_generation_settings_is_refused_not_mixed(tmp_path, repo, env_with_repo, gsm8k_head):
+    out = tmp_path / "out"
+    with ScriptedServer(Script(default="The answer is 1.")) as server:
+        common = ["--benchmarks", "gsm8k:0", "--server_type", "openai", "--server_address", server.url,
+                  "--output_dir", str(out), "++max_samples=2"]  # fmt: skip
+        first = _eval(repo, env_with_repo, *common)
+        assert first.returncode == 0, first.stderr
+        asked = len(server.script.requests)
+        # More items with the same settings extend the file; a changed temperature is refused before any request.
+        hotter = _eval(repo, env_with_repo, *common, "++inference.temperature=0.6")
+        assert hotter.returncode == 2
+        assert "output.jsonl was generated with other settings (inference.temperature: 0.0 -> 0.6)" in hotter.stderr
+        assert len(server.script.requests) == asked
+        more = _eval(repo, env_with_repo, *common[:-1], "++max_samples=3")
+        assert more.returncode == 0, more.stderr
+        assert len(server.script.requests) == asked + 1
+    assert len(read_jsonl(out / "eval-results" / "gsm8k" / "output.jsonl")) == 3

@@ -88,3 +88,13 @@ def test_unreachable_address_fails_before_generating(tmp_path, tiny_gsm8k):
     with pytest.raises(ConfigError, match="unreachable"):
         run_generate(cfg)
     assert not (tmp_path / "out.jsonl").exists() or (tmp_path / "out.jsonl").read_text() == ""
+
+
+@pytest.mark.timeout(60)
+def test_the_stage_by_hand_refuses_to_mix_settings_into_one_file(tmp_path, tiny_gsm8k):
+    out = tmp_path / "out.jsonl"
+    with ScriptedServer(Script()) as server:
+        run_generate(_cfg(server.url, tiny_gsm8k, out, "++max_samples=2"))
+        with pytest.raises(ConfigError, match=r"prompt_config: 'generic/math-fewshot' -> 'generic/math'"):
+            run_generate(_cfg(server.url, tiny_gsm8k, out, "++max_samples=4", "++prompt_config=generic/math"))
+        assert len(server.script.requests) == 2
