@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from nemo_pipeline.errors import ConfigError
 
-__all__ = ["Registry", "closest"]
+__all__ = ["Registry", "closest", "import_modules"]
 
 T = TypeVar("T")
 
@@ -17,6 +19,15 @@ def closest(name: str, known: list[str]) -> str:
     """Return ' Did you mean X?' for the closest known name, or ''."""
     match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def import_modules(package: str, path: list[str], suffix: str = "") -> list[str]:
+    """Import every public module of `package` (whose `__path__` is `path`) whose name ends with `suffix`, so that
+    a new plug-in joins its registry by adding one module; returns the names imported, sorted."""
+    names = sorted(m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_") and m.name.endswith(suffix))
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names
 
 
 class Registry(Generic[T]):

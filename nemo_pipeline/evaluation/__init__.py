@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
-from nemo_pipeline.evaluation import math_grader as _math_grader  # noqa: F401 - registers "math"
-from nemo_pipeline.evaluation import mcq_grader as _mcq_grader  # noqa: F401 - registers "mcq"
 from nemo_pipeline.evaluation._pool import grade_all
 from nemo_pipeline.evaluation.graders import GRADERS, Grader, GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.math_grader import extract_answer, is_equivalent
@@ -23,11 +18,10 @@ from nemo_pipeline.evaluation.metrics import (
     time_stats,
     token_stats,
 )
+from nemo_pipeline.registry import import_modules
 
-# Graders written alongside this package; each registers itself when its module exists.
-for _name in ("code_grader", "ifeval_grader", "judge_grader"):
-    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
-        importlib.import_module(f"{__name__}.{_name}")
+# Every `*_grader` module of this package registers its graders on import: a new grader is one new module.
+import_modules(__name__, __path__, suffix="_grader")
 
 __all__ = [
     "GRADERS",

@@ -1,29 +1,5 @@
-"""Importing this package registers every built-in benchmark (one module each)."""
+"""Importing this package registers every built-in benchmark: each public module of it is one benchmark."""
 
-from nemo_pipeline.datasets.benchmarks import (
-    aime25,
-    gpqa_diamond,
-    gsm8k,
-    humaneval,
-    ifeval,
-    math500,
-    mbpp,
-    mmlu,
-    mmlu_pro,
-    mt_bench,
-    mt_bench_101,
-)
+from nemo_pipeline.registry import import_modules
 
-__all__ = [
-    "aime25",
-    "gpqa_diamond",
-    "gsm8k",
-    "humaneval",
-    "ifeval",
-    "math500",
-    "mbpp",
-    "mmlu",
-    "mmlu_pro",
-    "mt_bench",
-    "mt_bench_101",
-]
+__all__ = import_modules(__name__, __path__)

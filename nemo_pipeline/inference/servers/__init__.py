@@ -1,7 +1,4 @@
-"""Server types: importing this package registers the built-in ones."""
-
-import importlib
-import importlib.util
+"""Server types: importing this package registers every module in it (one server type each)."""
 
 from nemo_pipeline.inference.servers import llamacpp, openai
 from nemo_pipeline.inference.servers._base import (
@@ -11,9 +8,8 @@ from nemo_pipeline.inference.servers._base import (
     ServerType,
     register_server_type,
 )
+from nemo_pipeline.registry import import_modules
 
-for _name in ("vllm", "trtllm", "nemo", "sglang"):
-    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
-        importlib.import_module(f"{__name__}.{_name}")
+import_modules(__name__, __path__)
 
 __all__ = ["SERVER_TYPES", "ServerLaunch", "ServerSpec", "ServerType", "llamacpp", "openai", "register_server_type"]
