@@ -30,17 +30,17 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child between f
         pass
 
 
-def tail(path: str | Path, lines: int = 40) -> str:
-    """The last `lines` lines of a text file ('' if it does not exist)."""
-    path = Path(path)
-    if not path.exists():
+def tail(path: str | Path, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
+    """The last `lines` lines of a text file ('' if it cannot be read); reads at most `max_bytes` from the end."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except OSError:
         return ""
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 64 * 1024))
-        data = handle.read().decode("utf-8", errors="replace")
-    return "\n".join(data.splitlines()[-lines:])
+    return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
 
 
 def free_port(host: str = "127.0.0.1") -> int:

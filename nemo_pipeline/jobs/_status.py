@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 
 from nemo_pipeline.jobs._graph import Job
+from nemo_pipeline.process import tail
 
 __all__ = ["JobState", "JobStatus", "job_is_done", "parse_slurm_state", "tail"]
 
@@ -119,17 +120,3 @@ def job_is_done(output_dir: Path, job: Job) -> bool:
         except (OSError, ValueError):
             return False
     return True
-
-
-def tail(path: Path, lines: int = 40, max_bytes: int = 64_000) -> str:
-    """The last `lines` lines of a text file ('' if it does not exist); reads at most `max_bytes` from the end."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            data = handle.read()
-    except OSError:
-        return ""
-    text = data.decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])

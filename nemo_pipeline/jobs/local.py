@@ -6,7 +6,8 @@ Each job's exact command is written to <output_dir>/jobs/<job>.sh (rerun it by h
 
 from __future__ import annotations
 
-import enum
+import json
+import os
 import shlex
 import signal
 import subprocess
@@ -18,16 +19,19 @@ from pathlib import Path
 from typing import IO
 
 from nemo_pipeline.jobs._graph import Job, JobGraph
+from nemo_pipeline.jobs._status import JobState
 from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
 from nemo_pipeline.process import die_with_parent, tail
 
-__all__ = ["JobOutcome", "JobState", "LocalBackend", "LocalRun", "render_local_script"]
-
-
-class JobState(str, enum.Enum):
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"  # a dependency failed, so it never ran
+__all__ = [
+    "LOCAL_STATUS_FILE",
+    "JobOutcome",
+    "JobState",
+    "LocalBackend",
+    "LocalRun",
+    "local_status_report",
+    "render_local_script",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,76 @@ def render_local_script(job: Job, workdir: Path, log_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOCAL_STATUS_FILE = "jobs/local-status.json"
+
+
+class _StatusFile:
+    """`<output_dir>/jobs/local-status.json`: every job's state as the local run goes, for `pipeline/status.py`."""
+
+    def __init__(self, graph: JobGraph) -> None:
+        self.path = graph.output_dir / LOCAL_STATUS_FILE
+        self.record: dict[str, object] = {
+            "pid": os.getpid(),
+            "jobs": {job.name: {"state": JobState.PENDING.value} for job in graph.jobs},
+        }
+        self._write()
+
+    def update(self, outcome: JobOutcome) -> None:
+        jobs = self.record["jobs"]
+        assert isinstance(jobs, dict)
+        jobs[outcome.name] = {
+            "state": outcome.state.value,
+            "seconds": round(outcome.seconds, 1),
+            "exit_code": outcome.exit_code,
+            "log": str(outcome.log_path) if outcome.log_path else None,
+            "reason": outcome.reason,
+        }
+        self._write()
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.record, indent=2) + "\n")
+        os.replace(tmp, self.path)
+
+
+def local_status_report(output_dir: Path) -> tuple[str, int] | None:
+    """The states of a local run's jobs as text, and status.py's exit code (0 all completed, 1 a job failed or was
+    cancelled, 3 still running); None when `output_dir` holds no local run."""
+    path = output_dir / LOCAL_STATUS_FILE
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    alive = _pid_alive(int(record.get("pid", 0)))
+    lines, states = [], []
+    for name, info in record["jobs"].items():
+        state = info["state"]
+        if state in (JobState.RUNNING.value, JobState.PENDING.value) and not alive:
+            state = "INTERRUPTED"
+        states.append(state)
+        detail = f" ({info['reason']})" if info.get("reason") else ""
+        log = f"  log: {info['log']}" if info.get("log") else ""
+        lines.append(f"{name:<32} {state}{detail}{log}")
+    if "INTERRUPTED" in states:
+        lines.append("the run was stopped before these jobs ended; rerun the same eval.py command to resume")
+    if any(s in (JobState.RUNNING.value, JobState.PENDING.value) for s in states):
+        code = 3
+    else:
+        code = 0 if all(s == JobState.COMPLETED.value for s in states) else 1
+    return "\n".join(lines), code
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _pump(source: IO[bytes], sinks: list[IO[bytes]]) -> None:
     for chunk in iter(lambda: source.read1(65536), b""):  # type: ignore[attr-defined]
         for sink in sinks:
@@ -96,13 +170,19 @@ class LocalBackend:
     def submit(self, graph: JobGraph) -> LocalRun:
         self.write_scripts(graph)
         run = LocalRun(graph)
+        status = _StatusFile(graph)
         for job in graph.jobs:
             failed = [d for d in job.after_ok if run.outcomes[d].state is not JobState.COMPLETED]
             if failed:
                 run.outcomes[job.name] = JobOutcome(job.name, JobState.CANCELLED, reason=f"dependency failed: {failed}")
                 self._say(f"[{job.name}] CANCELLED: dependency {', '.join(failed)} did not complete")
+                status.update(run.outcomes[job.name])
                 continue
+            status.update(
+                JobOutcome(job.name, JobState.RUNNING, log_path=graph.output_dir / "logs" / job.name / "main.log")
+            )
             run.outcomes[job.name] = self._run_job(graph, job)
+            status.update(run.outcomes[job.name])
         return run
 
     def _say(self, text: str) -> None:

@@ -12,16 +12,10 @@ from pathlib import Path
 from types import TracebackType
 
 from nemo_pipeline.errors import ServerStartError
+from nemo_pipeline.process import tail
 from nemo_pipeline.sandbox._client import SandboxClient
 
 __all__ = ["LocalSandbox"]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 class LocalSandbox:
@@ -84,11 +78,11 @@ class LocalSandbox:
         assert self.proc is not None
         code = self.proc.poll()
         if code is not None:
-            raise ServerStartError("sandbox", f"exited with code {code} while starting", _tail(self.log_path))
+            raise ServerStartError("sandbox", f"exited with code {code} while starting", tail(self.log_path))
         if time.monotonic() > deadline:
             self.stop()
             raise ServerStartError(
-                "sandbox", f"not healthy within {self.start_timeout_s:g}s (log: {self.log_path})", _tail(self.log_path)
+                "sandbox", f"not healthy within {self.start_timeout_s:g}s (log: {self.log_path})", tail(self.log_path)
             )
 
     def stop(self) -> None:
@@ -102,8 +96,8 @@ class LocalSandbox:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def log_tail(self, lines: int = 40) -> str:
-        return _tail(self.log_path, lines)
+    def logtail(self, lines: int = 40) -> str:
+        return tail(self.log_path, lines)
 
     def __enter__(self) -> LocalSandbox:
         self.start()

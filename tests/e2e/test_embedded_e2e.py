@@ -62,6 +62,12 @@ def test_kill_mid_generation_then_resume(tmp_path, repo, env_with_repo):
             break
         time.sleep(0.2)
     assert not _port_open(port), f"llama-server on port {port} outlived its parent"
+    status = subprocess.run(
+        [sys.executable, str(repo / "pipeline" / "status.py"), str(out)],
+        capture_output=True, text=True, timeout=60, env=env_with_repo, check=False,
+    )  # fmt: skip
+    assert status.returncode == 1 and "generate-gsm8k" in status.stdout and "INTERRUPTED" in status.stdout
+    assert "rerun the same eval.py command to resume" in status.stdout
 
     rerun = subprocess.run(
         _eval_argv(repo, out), env=env_with_repo, cwd=repo, capture_output=True, text=True, timeout=780, check=False
@@ -81,3 +87,8 @@ def test_kill_mid_generation_then_resume(tmp_path, repo, env_with_repo):
     for name in ("summary.json", "summary.md", "summary.csv", "report.html"):
         assert (out / name).stat().st_size > 0
     assert (out / "jobs" / "generate-gsm8k.sh").exists()
+    status = subprocess.run(
+        [sys.executable, str(repo / "pipeline" / "status.py"), str(out)],
+        capture_output=True, text=True, timeout=60, env=env_with_repo, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout

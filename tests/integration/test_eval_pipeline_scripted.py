@@ -43,7 +43,7 @@ def test_openai_server_type_full_pipeline(tmp_path, repo, env_with_repo, gsm8k_h
         assert records[gsm8k_head[0]["id"]]["predicted_answer"] == gsm8k_head[0]["expected_answer"]
         for name in ("summary.json", "summary.md", "summary.csv", "report.html", "run.json"):
             assert (out / name).exists(), name
-        scripts = sorted(p.name for p in (out / "jobs").iterdir())
+        scripts = sorted(p.name for p in (out / "jobs").glob("*.sh"))
         assert scripts == ["evaluate-gsm8k.sh", "generate-gsm8k.sh", "metrics-gsm8k.sh", "summarize.sh"]
         # Each script reruns its step by hand.
         rerun = subprocess.run(["bash", str(out / "jobs" / "metrics-gsm8k.sh")], capture_output=True, text=True,
@@ -119,6 +119,14 @@ def test_a_failing_job_is_reported_with_the_tail_of_its_log(tmp_path, repo, env_
     assert f"--- last lines of {log} ---" in done.stderr
     assert "HTTP 400" in done.stderr.split("--- last lines of", 1)[1]  # the cause, from the job's own log
     assert (out / "summary.json").exists()  # summarize still ran and says what is missing
+    status = subprocess.run(
+        [sys.executable, str(repo / "pipeline" / "status.py"), str(out)],
+        capture_output=True, text=True, timeout=60, env=env_with_repo, check=False,
+    )  # fmt: skip
+    assert status.returncode == 1
+    lines = {line.split()[0]: line for line in status.stdout.splitlines()}
+    assert "FAILED (exit code" in lines["generate-gsm8k"] and str(log) in lines["generate-gsm8k"]
+    assert "CANCELLED" in lines["evaluate-gsm8k"] and "COMPLETED" in lines["summarize"]
 
 
 @pytest.mark.timeout(300)
