@@ -4,7 +4,8 @@
 #   bash scripts/install.sh          # the package, llama.cpp (built from source once, then cached), the model
 #   bash scripts/install.sh --dev    # also test tools and the system parts the tests use:
 #                                    # bubblewrap (sandbox), chromium (HTML report test), a single-node Slurm,
-#                                    # sshd and rsync (the remote-cluster test, against this machine)
+#                                    # sshd and rsync (the remote-cluster test, against this machine), pypy3
+#                                    # (the sandbox's second Python)
 #
 # System packages are installed with apt-get when running as root on Debian/Ubuntu; otherwise the script says
 # which ones are missing. Re-runnable: what is already there is kept.
@@ -15,7 +16,7 @@ dev=0
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 system_packages=(build-essential cmake git)
-((dev)) && system_packages+=(bubblewrap chromium procps openssh-server openssh-client rsync)
+((dev)) && system_packages+=(bubblewrap chromium procps openssh-server openssh-client rsync pypy3)
 
 missing=()
 for pkg in "${system_packages[@]}"; do

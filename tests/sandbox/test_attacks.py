@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -43,6 +44,24 @@ def test_plain_programs(client: SandboxClient) -> None:
     shell = client.execute("echo $((6*7)); exit 0", language="shell")
     assert (shell.process_status, shell.stdout) == ("completed", "42\n")
     assert client.execute("exit 4", language="shell").process_status == "error"
+
+
+@pytest.mark.timeout(60)
+def test_pypy3_runs_isolated_when_installed(sandbox: LocalSandbox, client: SandboxClient, health: dict) -> None:
+    if health["languages"]["pypy3"].startswith("unavailable"):
+        if os.environ.get("CI"):
+            pytest.fail("pypy3 is missing: bash scripts/install.sh --dev installs it")
+        pytest.skip("pypy3 is not installed (apt-get install pypy3)")
+    done = client.execute("import platform\nprint(platform.python_implementation(), sum(range(10)))", language="pypy3")
+    assert (done.process_status, done.stdout) == ("completed", "PyPy 45\n")
+    # The same isolation as CPython: the sandbox server's own port on the host is out of reach, and a timeout
+    # ends the program.
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    escaped = client.execute(
+        f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)", language="pypy3"
+    )
+    assert escaped.process_status == "error" and "Connection refused" in escaped.stderr
+    assert client.execute("while True: pass", language="pypy3", timeout=2).process_status == "timeout"
 
 
 @pytest.mark.timeout(60)
