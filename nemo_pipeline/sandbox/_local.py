@@ -96,7 +96,7 @@ class LocalSandbox:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def logtail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = 40) -> str:
         return tail(self.log_path, lines)
 
     def __enter__(self) -> LocalSandbox:
