@@ -38,6 +38,7 @@ __all__ = [
     "JudgePrompts",
     "judge_checkpoint",
     "judge_files",
+    "judge_grader",
     "judge_identity",
     "judge_overrides",
     "judge_prompts",
@@ -60,10 +61,17 @@ class JudgePrompts:
     reference: PromptConfig
 
 
+def judge_grader(mode: str) -> str:
+    """The grader that reads the verdicts of judge `mode`; ConfigError for an unknown mode."""
+    for grader, grader_mode in JUDGE_GRADERS.items():
+        if grader_mode == mode:
+            return grader
+    raise ConfigError(f"judge.mode must be one of {', '.join(JUDGE_MODES)}, got {mode!r}")
+
+
 def load_judge_prompts(judge: JudgeConfig) -> JudgePrompts:
     """The judge prompts for `judge.mode` (defaults judge/<mode> and judge/<mode>-reference); ConfigError if bad."""
-    if judge.mode not in JUDGE_MODES:
-        raise ConfigError(f"judge.mode must be one of {', '.join(JUDGE_MODES)}, got {judge.mode!r}")
+    judge_grader(judge.mode)  # an unknown mode fails here
     plain = load_prompt(judge.prompt_config or f"judge/{judge.mode}")
     reference = load_prompt(judge.reference_prompt_config or f"judge/{judge.mode}-reference")
     for prompt in (plain, reference):
@@ -360,8 +368,9 @@ def judge_files(paths: Sequence[Path], judge: JudgeConfig, log_dir: Path) -> Non
     `judge_checkpoint(path)`. Records judged with other settings (`judge_identity`) are judged again."""
     batches = [(_forget_other_judges(path, judge), judge_checkpoint(path)) for path in paths]
     judged = _judge_batches(batches, judge, log_dir)
-    for path, after in zip(paths, judged, strict=True):
-        if after != read_jsonl(path):
+    # Records stripped of another judge's fields lack them until judged again, so they always differ from `after`.
+    for path, (before, _), after in zip(paths, batches, judged, strict=True):
+        if after != before:
             write_jsonl_atomic(path, after)
 
 

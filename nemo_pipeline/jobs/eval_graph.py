@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, ServerConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, JUDGE_MODES, judge_identity, judge_overrides
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_grader, judge_identity, judge_overrides
 from nemo_pipeline.inference.generate import check_same_settings, generation_settings
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
@@ -199,9 +199,8 @@ def _generate_job(
     if cfg.code_execution and sandbox_port is not None and not cfg.sandbox.address:
         components.append(_sandbox_component(python, sandbox_port))
         values["sandbox.address"] = f"http://127.0.0.1:{sandbox_port}"
-    defaults = _generate_defaults()
     always = {"input_file", "output_file", "inference.temperature", "inference.tokens_to_generate"}
-    values = {k: v for k, v in values.items() if k in always or defaults.get(k, _UNSET) != v}
+    values = _without_defaults(values, flat_values(GenerateConfig), keep=always)
     argv = (python, where.paths.script("generate.py"), *_overrides(values))
     return Job(
         name=name,
@@ -215,9 +214,11 @@ def _generate_job(
 _UNSET = object()
 
 
-def _generate_defaults() -> dict[str, object]:
-    """Flattened defaults of the generate stage's schema: overrides equal to them are left off the command."""
-    return flat_values(GenerateConfig)
+def _without_defaults(
+    values: dict[str, object], defaults: dict[str, object], keep: set[str] | frozenset[str] = frozenset()
+) -> dict[str, object]:
+    """The overrides that differ from the stage schema's `defaults` (and those in `keep`): shorter job commands."""
+    return {k: v for k, v in values.items() if k in keep or defaults.get(k, _UNSET) != v}
 
 
 def _stamp(cfg: EvalConfig, chunk: int) -> dict[str, int]:
@@ -357,16 +358,11 @@ def build_eval_graph(
 
 def _grader_for(bench: Benchmark, cfg: EvalConfig) -> str:
     """A judged benchmark is graded by the grader of the configured judge mode (`++judge.mode=pairwise`)."""
-    if bench.grader in JUDGE_GRADERS:
-        if cfg.judge.mode not in JUDGE_MODES:
-            raise ConfigError(f"judge.mode must be one of {', '.join(JUDGE_MODES)}, got {cfg.judge.mode!r}")
-        return next(g for g, mode in JUDGE_GRADERS.items() if mode == cfg.judge.mode)
-    return bench.grader
+    return judge_grader(cfg.judge.mode) if bench.grader in JUDGE_GRADERS else bench.grader
 
 
 def _changed_judge_settings(judge: JudgeConfig) -> dict[str, object]:
-    defaults = judge_overrides(JudgeConfig())
-    return {k: v for k, v in judge_overrides(judge).items() if defaults.get(k, _UNSET) != v}
+    return _without_defaults(judge_overrides(judge), judge_overrides(JudgeConfig()))
 
 
 def _done(path: Path, stamp: dict[str, object] | None) -> bool:

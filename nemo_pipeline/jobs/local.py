@@ -113,22 +113,26 @@ def local_status_report(output_dir: Path) -> tuple[str, int] | None:
         return None
     record = json.loads(path.read_text())
     alive = _pid_alive(int(record.get("pid", 0)))
-    lines, states = [], []
-    for name, info in record["jobs"].items():
-        state = info["state"]
-        if state in (JobState.RUNNING.value, JobState.PENDING.value) and not alive:
-            state = "INTERRUPTED"
-        states.append(state)
+    states = {name: JobState(info["state"]) for name, info in record["jobs"].items()}
+    interrupted = not alive and any(not state.finished for state in states.values())
+    lines = []
+    for name, state in states.items():
+        info = record["jobs"][name]
+        shown = "INTERRUPTED" if interrupted and not state.finished else state.value
         detail = f" ({info['reason']})" if info.get("reason") else ""
         log = f"  log: {info['log']}" if info.get("log") else ""
-        lines.append(f"{name:<32} {state}{detail}{log}")
-    if "INTERRUPTED" in states:
+        lines.append(f"{name:<32} {shown}{detail}{log}")
+    if interrupted:
         lines.append("the run was stopped before these jobs ended; rerun the same eval.py command to resume")
-    if any(s in (JobState.RUNNING.value, JobState.PENDING.value) for s in states):
+    if alive and any(not state.finished for state in states.values()):
         code = 3
     else:
-        code = 0 if all(s == JobState.COMPLETED.value for s in states) else 1
+        code = 0 if all(state.ok for state in states.values()) else 1
     return "\n".join(lines), code
+
+
+def _log_path(graph: JobGraph, job: Job) -> Path:
+    return graph.output_dir / "logs" / job.name / "main.log"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -178,9 +182,7 @@ class LocalBackend:
                 self._say(f"[{job.name}] CANCELLED: dependency {', '.join(failed)} did not complete")
                 status.update(run.outcomes[job.name])
                 continue
-            status.update(
-                JobOutcome(job.name, JobState.RUNNING, log_path=graph.output_dir / "logs" / job.name / "main.log")
-            )
+            status.update(JobOutcome(job.name, JobState.RUNNING, log_path=_log_path(graph, job)))
             run.outcomes[job.name] = self._run_job(graph, job)
             status.update(run.outcomes[job.name])
         return run
@@ -190,7 +192,7 @@ class LocalBackend:
             print(text, flush=True)
 
     def _run_job(self, graph: JobGraph, job: Job) -> JobOutcome:
-        log_path = graph.output_dir / "logs" / job.name / "main.log"
+        log_path = _log_path(graph, job)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         script = graph.output_dir / "jobs" / f"{job.name}.sh"
         self._say(f"[{job.name}] running (log: {log_path})")
