@@ -10,9 +10,12 @@ Conventions (docs/GRADING.md):
   first vote came from the earliest seed. An item with no vote at all scores 0.
 - pass@1 over seeds is the mean of the per-seed accuracies; its standard error is stdev(ddof=1) / sqrt(#seeds)
   (0 with one seed).
-- Percentages: accuracy, no_answer, pass@k, majority@k and pass@1_std_err are percent; `scores` means are raw means.
-- gen_seconds is the sum of `generation_time_s` over every record of the block (all seeds); avg_tokens is the mean
-  of `num_generated_tokens` over the same records.
+- A greedy accuracy carries `accuracy_std_err`, the same estimator over the items' 0/1 outcomes:
+  stdev(ddof=1) / sqrt(n) = sqrt(p(1-p)/(n-1)), lm-evaluation-harness's sample stderr for acc (0 with one item).
+- Percentages: accuracy (and its std err), no_answer, pass@k, majority@k and pass@1_std_err are percent; `scores` means are raw means.
+- sum_item_seconds is the sum of `generation_time_s` over every record of the block (all seeds): requests overlap,
+  so it is not a wall time (that comes from the job records); older metrics.json files call it gen_seconds.
+  avg_tokens is the mean of `num_generated_tokens` over the same records.
 - Grader aggregates (`register_aggregate`): a grader whose benchmark number is not a mean of per-item scores (IFEval's
   instruction-level accuracy is a micro average) registers a function of the block's records (all seeds); its keys
   join every block whose records all carry the hook's score key.
@@ -252,10 +255,12 @@ def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[st
         block[majority.name] = majority.aggregate([majority.per_item(s) for s in samples])
         block[pass_n.name] = pass_n.aggregate([pass_n.per_item(s) for s in samples])
     else:
-        block["accuracy"] = 100.0 * statistics.fmean(bool(r["is_correct"]) for r in records) if records else 0.0
+        accuracy, std_err = mean_std_err([100.0 * bool(r["is_correct"]) for r in records]) if records else (0.0, 0.0)
+        block["accuracy"] = accuracy
+        block["accuracy_std_err"] = std_err
     block["no_answer"] = no_answer_rate(records)
     block["avg_tokens"] = token_stats(records)["mean"]
-    block["gen_seconds"] = time_stats(records)["total"]
+    block["sum_item_seconds"] = time_stats(records)["total"]
     score_values: dict[str, list[float]] = {}
     for record in records:
         for key, value in (record.get("scores") or {}).items():
