@@ -2,6 +2,7 @@
 """Summarize evaluation runs: print a table and write summary.json/.md/.csv and report.html.
 
 python pipeline/summarize_results.py OUT_DIR [OUT_DIR2 ...] [--baseline DIR] [--output DIR] [--html PATH]
+python pipeline/summarize_results.py CAMPAIGN_DIR      # holds campaign.json: every model, against its baseline
 """
 
 from __future__ import annotations
@@ -25,13 +26,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--title", default="Evaluation summary", help="title of the tables and the report")
     parser.add_argument("--max-items", type=int, default=2000, help="items per benchmark and model in the browser")
     parser.add_argument("--resamples", type=int, default=2000, help="paired-bootstrap resamples (runs with seeds)")
+    parser.add_argument(
+        "--cost-per-gpu-hour", type=float, help="price of a GPU-hour (default: campaign.json's or run.json's)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = SummaryOptions(title=args.title, max_items=args.max_items, resamples=args.resamples)
+    options = SummaryOptions(
+        title=args.title,
+        max_items=args.max_items,
+        resamples=args.resamples,
+        cost_per_gpu_hour=args.cost_per_gpu_hour,
+    )
     try:
         summary = build_summary(list(args.out_dirs), args.baseline, options)
         written = write_reports(summary, args.output or args.out_dirs[0], args.html)

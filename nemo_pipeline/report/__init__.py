@@ -1,6 +1,8 @@
 """Summaries of evaluation runs: terminal, Markdown, CSV and JSON tables, paired significance tests against a
 baseline, and a self-contained static HTML report with charts and a per-item browser."""
 
+from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
+from nemo_pipeline.report._cost import RunCost, Usage, run_cost
 from nemo_pipeline.report._html import to_html, verdict_of
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
 from nemo_pipeline.report._stats import (
@@ -9,19 +11,24 @@ from nemo_pipeline.report._stats import (
     mcnemar_exact,
     paired_bootstrap,
     paired_test,
+    proportion_std_err,
 )
 from nemo_pipeline.report._summary import (
     BenchmarkItems,
     Comparison,
     Summary,
     SummaryOptions,
+    build_campaign_summary,
     build_summary,
     headline_metric,
 )
 from nemo_pipeline.report._svg import Bar, grouped_bars
 from nemo_pipeline.report._tables import (
     comparison_table,
+    cost_table,
+    fmt_duration,
     metrics_table,
+    models_table,
     summary_dict,
     to_csv,
     to_json,
@@ -35,23 +42,36 @@ __all__ = [
     "Bar",
     "BenchmarkItems",
     "BenchmarkRun",
+    "Campaign",
     "Comparison",
     "GradedItem",
+    "ModelInfo",
     "ModelRun",
     "PairedTest",
+    "RunCost",
     "Summary",
     "SummaryOptions",
+    "Usage",
     "WrittenReport",
+    "build_campaign_summary",
     "build_summary",
     "comparison_table",
+    "cost_table",
+    "fmt_duration",
     "grouped_bars",
     "headline_metric",
+    "is_campaign",
     "load_run",
     "mcnemar_exact",
     "metrics_table",
+    "models_table",
     "paired_bootstrap",
     "paired_test",
+    "proportion_std_err",
+    "read_campaign",
     "read_graded_items",
+    "read_run_info",
+    "run_cost",
     "summary_dict",
     "to_csv",
     "to_html",

@@ -10,7 +10,15 @@ from nemo_pipeline.report._load import GradedItem
 from nemo_pipeline.report._stats import SIGNIFICANCE_LEVEL
 from nemo_pipeline.report._summary import ALL, Summary, headline
 from nemo_pipeline.report._svg import PALETTE, Bar, grouped_bars
-from nemo_pipeline.report._tables import Table, comparison_table, fmt, metric_order
+from nemo_pipeline.report._tables import (
+    Table,
+    comparison_table,
+    cost_table,
+    display_columns,
+    metric_cell,
+    metric_order,
+    models_table,
+)
 
 __all__ = ["to_html", "verdict_of"]
 
@@ -254,7 +262,7 @@ def _benchmark_section(summary: Summary, name: str) -> str:
     for run in summary.runs:
         bench = run.benchmarks.get(name)
         if bench is None or bench.metrics is None:
-            why = "no folder for this benchmark" if bench is None else bench.problem
+            why = summary.missing_reason(run.name, bench)
             out.append(
                 f'<p class="note"><b>{escape(run.name)}</b>: <span class="missing-cell">missing</span> — '
                 f"{escape(why)}</p>"
@@ -272,16 +280,33 @@ def _benchmark_section(summary: Summary, name: str) -> str:
         keys: set[str] = set()
         for values in bench.metrics.values():
             keys.update(values)
-        columns = metric_order(keys)
+        columns = display_columns(metric_order(keys))
         rows = []
         for sub in summary.subsets(name):
             block = bench.metrics.get(sub)
             if block is not None:
-                rows.append((sub, *(fmt(block.get(k), k) for k in columns)))
+                rows.append((sub, *(metric_cell(block, k) for k in columns)))
         table = Table(("subset", *columns), tuple(rows), ("l",) + ("r",) * len(columns))
         seeds = f"{bench.num_seeds} seeds" if bench.num_seeds else "greedy"
         out.append(f'<div class="card"><div class="note">{escape(run.name)} — {seeds}</div>{_table_html(table)}</div>')
     return "".join(out)
+
+
+def _cost_section(summary: Summary) -> str:
+    table = cost_table(summary)
+    if table is None:
+        return ""
+    notes = [
+        "Wall time is job wall time summed over the jobs of a benchmark (jobs can overlap; elapsed is first start to "
+        "last end). A job that served several benchmarks is split across them in proportion to their items. "
+        "GPU-hours = GPUs × wall time; cost = GPU-hours × the rate."
+    ]
+    for run_name, cost in summary.costs.items():
+        if cost.not_ok:
+            notes.append(f"{run_name}: jobs not completed (their time is counted): {', '.join(cost.not_ok)}")
+        notes += [f"{run_name}: {note}" for note in cost.notes]
+    text = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
+    return f'<h2 id="cost">Time and cost</h2><div class="card">{_table_html(table)}</div>{text}'
 
 
 def to_html(summary: Summary) -> str:
@@ -297,16 +322,17 @@ def to_html(summary: Summary) -> str:
     body = [f"<h1>{title}</h1>", f'<div class="meta">Generated {escape(summary.generated_at)}</div>']
     body.append(f'<div class="meta">Runs: {legend}</div>')
     problems = [
-        f"<li><b>{escape(name)}</b> ({escape(run)}): missing — "
-        f"{escape('no folder for this benchmark' if bench is None else bench.problem)}</li>"
+        f"<li><b>{escape(name)}</b> ({escape(run)}): missing — {escape(summary.missing_reason(run, bench))}</li>"
         for run, bench, name in summary.missing()
     ] + [f"<li>{escape(w)}</li>" for w in summary.warnings]
     if problems:
         body.append(f'<div class="card warn"><b>Missing or incomplete</b><ul>{"".join(problems)}</ul></div>')
+    body.append(f'<div class="card" id="models"><b>Models</b>{_table_html(models_table(summary))}</div>')
     body.append('<h2 id="overview">Overview</h2>')
     body.append(
         '<p class="note">Headline metric: pass@1 averaged over seeds (whiskers: ± std err over seeds) when a benchmark '
-        "ran with seeds, otherwise greedy accuracy. Percent.</p>"
+        "ran with seeds, otherwise greedy accuracy (whiskers: ± std err over items, sqrt(p(1-p)/(n-1))). "
+        "Percent.</p>"
     )
     body.append(f'<div class="card">{_overview_chart(summary)}</div>')
     if len(summary.runs) > 1:
@@ -320,6 +346,7 @@ def to_html(summary: Summary) -> str:
             "correct per item) when either has seeds. Items are matched by id. Per-subset p-values are not corrected "
             "for multiple comparisons: with 50 subsets, expect two or three below 0.05 by chance.</p>"
         )
+    body.append(_cost_section(summary))
     body.append('<h2 id="benchmarks">Per benchmark and subset</h2>')
     body += [_benchmark_section(summary, name) for name in summary.benchmarks]
     body.append('<h2 id="browser">Items</h2>')

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.report._stats import proportion_std_err
 
 __all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items"]
 
@@ -50,11 +51,13 @@ class BenchmarkRun:
 
 @dataclass(frozen=True)
 class ModelRun:
-    """One output directory: its display name and its benchmarks, sorted by name."""
+    """One output directory: its display name and its benchmarks, sorted by name. `problem` says why a run of a
+    campaign has no results at all (then `benchmarks` is empty)."""
 
     name: str
     directory: Path
     benchmarks: dict[str, BenchmarkRun] = field(default_factory=dict)
+    problem: str = ""
 
 
 def _seed_of(path: Path) -> int | None:
@@ -80,6 +83,15 @@ def _as_number(value: Any) -> float | None:
     return value
 
 
+def _upgrade(block: dict[str, float], num_seeds: int) -> dict[str, float]:
+    """Read metrics.json files written before the current names: gen_seconds (a sum of per-item times, not a wall
+    time) is sum_item_seconds; a greedy accuracy without accuracy_std_err gets it from accuracy and num_entries."""
+    block = {("sum_item_seconds" if k == "gen_seconds" else k): v for k, v in block.items()}
+    if num_seeds == 0 and "accuracy" in block and "accuracy_std_err" not in block and "num_entries" in block:
+        block["accuracy_std_err"] = proportion_std_err(block["accuracy"], int(block["num_entries"]))
+    return block
+
+
 def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]]]:
     """Parse metrics.json; raise DataError saying what is wrong with it."""
     try:
@@ -98,7 +110,7 @@ def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]]]:
     num_seeds = data.get("num_seeds", 0)
     if not isinstance(num_seeds, int) or isinstance(num_seeds, bool) or num_seeds < 0:
         raise DataError(f"{path}: 'num_seeds' should be a non-negative integer, got {num_seeds!r}")
-    return num_seeds, blocks
+    return num_seeds, {subset: _upgrade(block, num_seeds) for subset, block in blocks.items()}
 
 
 def _load_benchmark(directory: Path) -> BenchmarkRun:
@@ -130,8 +142,10 @@ def _model_name(directory: Path) -> str:
     return directory.resolve().name
 
 
-def load_run(directory: str | Path) -> ModelRun:
-    """Load every benchmark under `<directory>/eval-results/`; raise DataError if there is nothing to summarize."""
+def load_run(directory: str | Path, name: str | None = None) -> ModelRun:
+    """Load every benchmark under `<directory>/eval-results/`; raise DataError if there is nothing to summarize.
+
+    The run is called `name`, else by the model of its run.json, else by its folder."""
     directory = Path(directory)
     results = directory / "eval-results"
     if not directory.is_dir():
@@ -144,7 +158,7 @@ def load_run(directory: str | Path) -> ModelRun:
     benchmarks = {p.name: _load_benchmark(p) for p in sorted(results.iterdir()) if p.is_dir()}
     if not benchmarks:
         raise DataError(f"{results} holds no benchmark folders: did the evaluation start?")
-    return ModelRun(_model_name(directory), directory, benchmarks)
+    return ModelRun(name or _model_name(directory), directory, benchmarks)
 
 
 def _text(value: Any) -> str:

@@ -14,9 +14,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["SIGNIFICANCE_LEVEL", "PairedTest", "mcnemar_exact", "paired_bootstrap", "paired_test"]
+__all__ = [
+    "SIGNIFICANCE_LEVEL",
+    "PairedTest",
+    "mcnemar_exact",
+    "paired_bootstrap",
+    "paired_test",
+    "proportion_std_err",
+]
 
 SIGNIFICANCE_LEVEL = 0.05
+
+
+def proportion_std_err(percent: float, n: int) -> float:
+    """Std error (percent) of an accuracy over n items: sqrt(p(1-p)/(n-1)), the sample stderr of the items' 0/1
+    outcomes (what metrics.py writes as accuracy_std_err and lm-evaluation-harness reports for acc); 0 for n < 2."""
+    if n < 2:
+        return 0.0
+    p = min(max(percent / 100.0, 0.0), 1.0)
+    return 100.0 * math.sqrt(p * (1.0 - p) / (n - 1))
 
 
 def mcnemar_exact(only_baseline: int, only_model: int) -> float:

@@ -1,14 +1,17 @@
-"""Build a Summary of one or more output directories, optionally compared with a baseline directory."""
+"""Build a Summary of one or more output directories, optionally compared with a baseline directory, or of a
+campaign directory (campaign.json and one run directory per model)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
+from nemo_pipeline.report._cost import RunCost, run_cost
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
 from nemo_pipeline.report._stats import PairedTest, paired_test
 
@@ -18,6 +21,7 @@ __all__ = [
     "Comparison",
     "Summary",
     "SummaryOptions",
+    "build_campaign_summary",
     "build_summary",
     "headline_metric",
 ]
@@ -34,6 +38,7 @@ class SummaryOptions:
     max_text_chars: int = 20_000  # problem / generation text embedded per item
     resamples: int = 2_000  # paired-bootstrap resamples (only for runs with seeds)
     seed: int = 0  # bootstrap random seed, for reproducible p-values
+    cost_per_gpu_hour: float | None = None  # overrides the rate in campaign.json / run.json
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,19 @@ class Summary:
     comparisons: tuple[Comparison, ...]
     items: dict[tuple[str, str], BenchmarkItems]  # (run name, benchmark) -> items
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    models: dict[str, ModelInfo] = field(default_factory=dict)  # run name -> what it evaluated
+    costs: dict[str, RunCost] = field(default_factory=dict)  # run name -> time and GPU-hours of its jobs
+    campaign: Campaign | None = None
+    expected_benchmarks: tuple[str, ...] = ()  # requested ones, listed even where no run has a folder
 
     @property
     def benchmarks(self) -> list[str]:
-        return sorted({b for run in self.runs for b in run.benchmarks})
+        return sorted({b for run in self.runs for b in run.benchmarks} | set(self.expected_benchmarks))
+
+    def missing_reason(self, run_name: str, bench: BenchmarkRun | None) -> str:
+        if bench is not None:
+            return bench.problem
+        return self.run(run_name).problem or "no folder for this benchmark"
 
     def run(self, name: str) -> ModelRun:
         return next(r for r in self.runs if r.name == name)
@@ -135,7 +149,7 @@ def _unique_names(runs: list[ModelRun]) -> list[ModelRun]:
         count = seen.get(run.name, 0) + 1
         seen[run.name] = count
         name = run.name if count == 1 else f"{run.name} ({count})"
-        unique.append(ModelRun(name, run.directory, run.benchmarks))
+        unique.append(replace(run, name=name))
     return unique
 
 
@@ -214,34 +228,100 @@ def _compare(
     return comparisons
 
 
-def build_summary(
-    directories: list[str | Path], baseline: str | Path | None = None, options: SummaryOptions | None = None
-) -> Summary:
-    """Load the runs (and the baseline), read their graded items, and pair every model with the baseline."""
-    options = options or SummaryOptions()
-    if not directories:
-        raise ConfigError("no output directory given: pass at least one OUT_DIR")
+def _check(options: SummaryOptions) -> None:
     if options.max_items < 0 or options.resamples < 1:
         raise ConfigError(f"max_items must be >= 0 and resamples >= 1, got {options.max_items}, {options.resamples}")
-    loaded = [load_run(d) for d in directories]
-    base_run = load_run(baseline) if baseline is not None else None
-    runs = _unique_names(([base_run] if base_run else []) + loaded)
-    base = runs[0] if base_run else None
+    if options.cost_per_gpu_hour is not None and options.cost_per_gpu_hour < 0:
+        raise ConfigError(f"cost_per_gpu_hour must be >= 0, got {options.cost_per_gpu_hour}")
+
+
+def _assemble(
+    runs: list[ModelRun],
+    base: ModelRun | None,
+    models: dict[str, ModelInfo],
+    options: SummaryOptions,
+    campaign: Campaign | None = None,
+    expected: tuple[str, ...] = (),
+) -> Summary:
+    """Read the runs' graded items and job records, and pair every run with the baseline."""
     warnings: list[str] = []
     items: dict[tuple[str, str], BenchmarkItems] = {}
+    costs: dict[str, RunCost] = {}
     for run in runs:
         for name, bench in run.benchmarks.items():
             if bench.output_files:
                 items[(run.name, name)], found = _collect_items(bench, options)
                 warnings.extend(found)
-    partial = Summary(options, "", tuple(runs), None, (), items)
+        rate = options.cost_per_gpu_hour
+        if rate is None:
+            rate = campaign.cost_per_gpu_hour if campaign is not None else models[run.name].cost_per_gpu_hour
+        if run.directory.is_dir():
+            costs[run.name] = run_cost(run.directory, rate)
+    partial = Summary(options, "", tuple(runs), None, (), items, expected_benchmarks=expected)
     benchmarks = partial.benchmarks
     subsets_of = {b: partial.subsets(b) for b in benchmarks}
     comparisons: list[Comparison] = []
     if base is not None:
-        for run in runs[1:]:
-            comparisons.extend(_compare(run, base, items, benchmarks, subsets_of, options))
+        for run in runs:
+            if run is not base:
+                comparisons.extend(_compare(run, base, items, benchmarks, subsets_of, options))
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return Summary(
-        options, now, tuple(runs), None if base is None else base.name, tuple(comparisons), items, tuple(warnings)
+        options,
+        now,
+        tuple(runs),
+        None if base is None else base.name,
+        tuple(comparisons),
+        items,
+        tuple(warnings),
+        models,
+        costs,
+        campaign,
+        expected,
     )
+
+
+def build_summary(
+    directories: list[str | Path], baseline: str | Path | None = None, options: SummaryOptions | None = None
+) -> Summary:
+    """Load the runs (and the baseline), read their graded items, and pair every model with the baseline.
+
+    A single directory holding campaign.json is summarized as a campaign (`build_campaign_summary`)."""
+    options = options or SummaryOptions()
+    if not directories:
+        raise ConfigError("no output directory given: pass at least one OUT_DIR")
+    _check(options)
+    campaigns = [Path(d) for d in directories if is_campaign(Path(d))]
+    if campaigns:
+        if len(directories) > 1 or baseline is not None:
+            raise ConfigError(
+                f"{campaigns[0]} is a campaign directory (it has campaign.json): pass it alone; its baseline is the "
+                "model marked baseline: true"
+            )
+        return build_campaign_summary(campaigns[0], options)
+    loaded = [load_run(d) for d in directories]
+    base_run = load_run(baseline) if baseline is not None else None
+    runs = _unique_names(([base_run] if base_run else []) + loaded)
+    models = {run.name: read_run_info(run.directory, run.name) for run in runs}
+    return _assemble(runs, runs[0] if base_run else None, models, options)
+
+
+def _load_model(campaign: Campaign, model: ModelInfo) -> ModelRun:
+    directory = campaign.run_dir(model)
+    try:
+        return load_run(directory, name=model.name)
+    except DataError as exc:
+        return ModelRun(model.name, directory, {}, problem=f"no results: {exc}")
+
+
+def build_campaign_summary(directory: str | Path, options: SummaryOptions | None = None) -> Summary:
+    """Summarize every model of the campaign in `directory` side by side, against its baseline model."""
+    options = options or SummaryOptions()
+    _check(options)
+    campaign = read_campaign(Path(directory))
+    ordered = sorted(campaign.models, key=lambda m: not m.baseline)  # baseline first, then campaign order
+    runs = [_load_model(campaign, m) for m in ordered]
+    base = runs[0] if campaign.baseline is not None else None
+    warnings = () if base is not None else ("campaign.json marks no model baseline: true, so no deltas are shown",)
+    summary = _assemble(runs, base, {m.name: m for m in ordered}, options, campaign, campaign.benchmark_names)
+    return replace(summary, warnings=warnings + summary.warnings)

@@ -9,23 +9,33 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from nemo_pipeline.report._campaign import ModelInfo
+from nemo_pipeline.report._cost import RunCost, Usage
 from nemo_pipeline.report._stats import SIGNIFICANCE_LEVEL
 from nemo_pipeline.report._summary import ALL, Comparison, Summary, headline
 
 __all__ = [
     "Table",
     "comparison_table",
+    "cost_table",
+    "display_columns",
     "extra_metrics_table",
+    "fmt_duration",
+    "metric_cell",
     "metric_order",
     "metrics_table",
+    "models_table",
     "to_csv",
     "to_json",
     "to_markdown",
     "to_text",
 ]
 
-_FIRST = ["num_entries", "accuracy", "pass@1", "pass@1_std_err"]
-_LAST = ["no_answer", "avg_tokens", "gen_seconds"]
+_FIRST = ["num_entries", "accuracy", "accuracy_std_err", "pass@1", "pass@1_std_err"]
+_LAST = ["no_answer", "avg_tokens", "sum_item_seconds"]
+# Not columns of the displayed tables: std errors are shown as ± in their metric's cell; sum_item_seconds is a sum
+# of per-item times that overlap, not a wall time (the time and cost table has those). CSV and JSON keep them all.
+_NOT_DISPLAYED = frozenset({"accuracy_std_err", "pass@1_std_err", "sum_item_seconds"})
 
 
 @dataclass(frozen=True)
@@ -55,9 +65,22 @@ def _split(keys: set[str]) -> tuple[list[str], list[str], list[str]]:
 
 
 def metric_order(keys: set[str]) -> list[str]:
-    """Canonical column order: entries, accuracy, pass@1 (+ std err), majority@k, pass@k, scores, no-answer, cost."""
+    """Canonical column order: entries, accuracy, pass@1 (+ std errs), majority@k, pass@k, scores, no-answer, time."""
     head, rest, last = _split(keys)
     return head + rest + last
+
+
+def display_columns(keys: list[str]) -> list[str]:
+    """The columns of a displayed table, in the given order: std errors go into their metric's cell."""
+    return [k for k in keys if k not in _NOT_DISPLAYED]
+
+
+def metric_cell(block: dict[str, float], key: str) -> str:
+    """A metric's display string, `value ± std err` when the block has the std err."""
+    cell = fmt(block.get(key), key)
+    if cell and f"{key}_std_err" in block:
+        cell += f" ± {block[f'{key}_std_err']:.2f}"
+    return cell
 
 
 def _run_keys(summary: Summary, run_name: str) -> set[str]:
@@ -109,14 +132,14 @@ def _subset_label(subset: str) -> str:
 
 
 def metrics_table(summary: Summary, run_name: str, max_subsets: int | None = None) -> Table:
-    """Benchmark x the standard metrics for one run (see `extra_metrics_table` for the others); pass@1's std err
-    is shown in the same cell as ±.
+    """Benchmark x the standard metrics for one run (see `extra_metrics_table` for the others); std errors are
+    shown in their metric's cell as ±.
 
     Subset rows are left out for a benchmark with more than `max_subsets` subsets (None: never).
     """
     run = summary.run(run_name)
     head, _, last = _split(_run_keys(summary, run_name))
-    columns = [k for k in head + last if k != "pass@1_std_err"]
+    columns = display_columns(head + last)
     rows = []
     for name in summary.benchmarks:
         bench = run.benchmarks.get(name)
@@ -127,12 +150,7 @@ def metrics_table(summary: Summary, run_name: str, max_subsets: int | None = Non
             block = bench.metrics.get(subset)
             if block is None:
                 continue
-            cells = []
-            for key in columns:
-                cell = fmt(block.get(key), key)
-                if key == "pass@1" and "pass@1_std_err" in block:
-                    cell += f" ± {block['pass@1_std_err']:.2f}"
-                cells.append(cell)
+            cells = [metric_cell(block, key) for key in columns]
             seeds = str(bench.num_seeds) if bench.num_seeds else "greedy"
             rows.append((name if subset == ALL else "", _subset_label(subset), seeds, *cells))
     headers = ("benchmark", "subset", "seeds", *columns)
@@ -178,6 +196,68 @@ def comparison_table(summary: Summary, benchmarks: list[str] | None = None, max_
     return Table(tuple(headers), tuple(rows), ("l", "l", "l") + ("r",) * (len(headers) - 3))
 
 
+def fmt_duration(seconds: float | None) -> str:
+    """1h 02m, 3m 05s, 42s."""
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _usage_cells(cost: RunCost, usage: Usage) -> tuple[str, str, str, str]:
+    return (str(usage.jobs), fmt_duration(usage.wall_s), f"{usage.gpu_hours:.3f}", _money(cost.cost(usage)))
+
+
+def cost_table(summary: Summary) -> Table | None:
+    """Model x benchmark: jobs, job wall time, GPU-hours and cost (with a rate), then the model's total with its
+    elapsed time. None when no run has job records."""
+    if not any(cost.num_jobs for cost in summary.costs.values()):
+        return None
+    rows = []
+    for run in summary.runs:
+        cost = summary.costs.get(run.name)
+        if cost is None or not cost.num_jobs:
+            rows.append((run.name, "", "0", "", "", "", "no job records"))
+            continue
+        first = True
+        for name in summary.benchmarks:
+            usage = cost.by_benchmark.get(name)
+            if usage is not None:
+                rows.append((run.name if first else "", name, *_usage_cells(cost, usage), ""))
+                first = False
+        if cost.overhead.jobs:
+            rows.append((run.name if first else "", "(no benchmark)", *_usage_cells(cost, cost.overhead), ""))
+        elapsed = "" if cost.elapsed_s is None else f"elapsed {fmt_duration(cost.elapsed_s)}"
+        if cost.not_ok:
+            elapsed += ("; " if elapsed else "") + f"{len(cost.not_ok)} job(s) not completed"
+        rows.append(("", "total", *_usage_cells(cost, cost.total), elapsed))
+    rates = sorted({c.cost_per_gpu_hour for c in summary.costs.values() if c.cost_per_gpu_hour is not None})
+    cost_header = "cost" if not rates else "cost @ " + "/".join(f"{r:g}" for r in rates) + " per GPU-h"
+    headers = ("model", "benchmark", "jobs", "wall time", "GPU-hours", cost_header, "note")
+    return Table(headers, tuple(rows), ("l", "l", "r", "r", "r", "r", "l"))
+
+
+def models_table(summary: Summary) -> Table:
+    """Which model each run is: name, model path, server type, overrides, baseline."""
+    rows = []
+    for run in summary.runs:
+        info = summary.models.get(run.name)
+        mark = "baseline" if run.name == summary.baseline else ""
+        if info is None:
+            rows.append((run.name, "", "", "", mark))
+        else:
+            rows.append((run.name, info.model, info.server_type, " ".join(info.overrides), mark))
+    return Table(("name", "model", "server", "overrides", ""), tuple(rows), ("l",) * 5)
+
+
 TERMINAL_MAX_SUBSETS = 12
 
 
@@ -213,8 +293,17 @@ def _footer(summary: Summary, terminal: bool = False) -> list[str]:
         for name in many:
             lines.append(f"{name}: {len(summary.subsets(name)) - 1} subsets, listed in summary.md and report.html")
     for run_name, bench, name in summary.missing():
-        why = "no folder for this benchmark" if bench is None else bench.problem
-        lines.append(f"MISSING {name} ({run_name}): {why}")
+        lines.append(f"MISSING {name} ({run_name}): {summary.missing_reason(run_name, bench)}")
+    if summary.costs:
+        lines.append(
+            "Wall time: job wall time summed over the jobs of a benchmark (jobs can overlap; 'elapsed' is first start "
+            "to last end); a job that served several benchmarks is split by items. GPU-hours = GPUs x wall time."
+        )
+    for run_name, cost in summary.costs.items():
+        if cost.not_ok:
+            lines.append(f"{run_name}: jobs not completed (their time is counted): {', '.join(cost.not_ok)}")
+        lines += [f"{run_name}: {note}" for note in cost.notes]
+    lines += list(summary.warnings)
     return lines
 
 
@@ -228,6 +317,11 @@ def to_text(summary: Summary) -> str:
         extra = extra_metrics_table(summary, summary.runs[0].name)
         if extra is not None:
             parts += ["", _render_text(extra)]
+    else:
+        parts += ["", _render_text(models_table(summary))]
+    costs = cost_table(summary)
+    if costs is not None:
+        parts += ["", _render_text(costs)]
     parts.extend(_footer(summary, terminal=True))
     return "\n".join(parts) + "\n"
 
@@ -249,8 +343,12 @@ def to_markdown(summary: Summary) -> str:
     out = [f"# {_md_cell(summary.options.title)}", "", f"Generated {summary.generated_at}.", ""]
     out.append("Runs: " + ", ".join(f"`{r.name}` ({r.directory})" for r in summary.runs))
     out.append("")
+    out += ["## Models", "", _render_md(models_table(summary)), ""]
     if len(summary.runs) > 1:
         out += ["## Comparison", "", _render_md(comparison_table(summary)), ""]
+    costs = cost_table(summary)
+    if costs is not None:
+        out += ["## Time and cost", "", _render_md(costs), ""]
     for run in summary.runs:
         out += [f"## Metrics of `{run.name}`", "", _render_md(metrics_table(summary, run.name)), ""]
         extra = extra_metrics_table(summary, run.name)
@@ -271,6 +369,8 @@ def _csv_rows(summary: Summary) -> tuple[list[str], list[dict[str, Any]]]:
     metric_cols = metric_order(keys)
     comp_cols = ["baseline", "compared_metric", "delta", "p_value", "test", "significant", "num_paired"]
     headers = ["model", "benchmark", "subset", "status", "num_seeds", *metric_cols]
+    if summary.costs:
+        headers += ["wall_s", "gpu_hours", "cost"]
     if summary.baseline is not None:
         headers += comp_cols
     rows: list[dict[str, Any]] = []
@@ -292,6 +392,13 @@ def _csv_rows(summary: Summary) -> tuple[list[str], list[dict[str, Any]]]:
                     "num_seeds": bench.num_seeds,
                     **block,
                 }
+                usage = summary.costs[run.name].by_benchmark.get(name) if run.name in summary.costs else None
+                if usage is not None and subset == ALL:
+                    row.update(
+                        wall_s=usage.wall_s,
+                        gpu_hours=usage.gpu_hours,
+                        cost=summary.costs[run.name].cost(usage),
+                    )
                 comp = summary.comparison(run.name, name, subset)
                 if comp is not None:
                     row.update(baseline=summary.baseline, compared_metric=comp.metric, delta=comp.delta)
@@ -316,6 +423,44 @@ def to_csv(summary: Summary) -> str:
     return buffer.getvalue()
 
 
+def _model_dict(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "model": info.model,
+        "server_type": info.server_type,
+        "overrides": list(info.overrides),
+        "baseline": info.baseline,
+    }
+
+
+def _one_usage(cost: RunCost, usage: Usage) -> dict[str, Any]:
+    return {"jobs": usage.jobs, "wall_s": usage.wall_s, "gpu_hours": usage.gpu_hours, "cost": cost.cost(usage)}
+
+
+def _usage_dict(cost: RunCost) -> dict[str, Any]:
+    return {
+        "cost_per_gpu_hour": cost.cost_per_gpu_hour,
+        "num_jobs": cost.num_jobs,
+        "elapsed_s": cost.elapsed_s,
+        "total": _one_usage(cost, cost.total),
+        "overhead": _one_usage(cost, cost.overhead),
+        "benchmarks": {name: _one_usage(cost, usage) for name, usage in sorted(cost.by_benchmark.items())},
+        "not_completed": list(cost.not_ok),
+        "notes": list(cost.notes),
+    }
+
+
+def _campaign_dict(summary: Summary) -> dict[str, Any]:
+    campaign = summary.campaign
+    assert campaign is not None
+    return {
+        "directory": str(campaign.directory),
+        "benchmarks": list(campaign.benchmarks),
+        "cluster": campaign.cluster,
+        "cost_per_gpu_hour": campaign.cost_per_gpu_hour,
+        "models": [m.name for m in campaign.models],
+    }
+
+
 def summary_dict(summary: Summary) -> dict[str, Any]:
     """summary.json's content."""
     runs = []
@@ -331,7 +476,17 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
                 "output_files": [p.name for p in bench.output_files],
                 "graded_lines": None if items is None else items.total - items.ungraded,
             }
-        runs.append({"name": run.name, "directory": str(run.directory), "benchmarks": benchmarks})
+        info = summary.models.get(run.name)
+        runs.append(
+            {
+                "name": run.name,
+                "directory": str(run.directory),
+                "problem": run.problem or None,
+                "model": None if info is None else _model_dict(info),
+                "usage": None if run.name not in summary.costs else _usage_dict(summary.costs[run.name]),
+                "benchmarks": benchmarks,
+            }
+        )
     comparisons = []
     for comp in summary.comparisons:
         entry: dict[str, Any] = {
@@ -368,9 +523,9 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "significance_level": SIGNIFICANCE_LEVEL,
         "runs": runs,
         "comparisons": comparisons,
+        "campaign": None if summary.campaign is None else _campaign_dict(summary),
         "missing": [
-            {"model": m, "benchmark": name, "problem": "no folder" if b is None else b.problem}
-            for m, b, name in summary.missing()
+            {"model": m, "benchmark": name, "problem": summary.missing_reason(m, b)} for m, b, name in summary.missing()
         ],
         "warnings": list(summary.warnings),
     }

@@ -28,7 +28,7 @@ def _metrics_block(rows: Sequence[dict[str, Any]], num_seeds: int) -> dict[str, 
         "accuracy": 100 * sum(r["is_correct"] for r in rows) / len(rows),
         "no_answer": 100 * sum(r["predicted_answer"] is None for r in rows) / len(rows),
         "avg_tokens": sum(r["num_generated_tokens"] for r in rows) / len(rows),
-        "gen_seconds": round(sum(r["generation_time_s"] for r in rows), 2),
+        "sum_item_seconds": round(sum(r["generation_time_s"] for r in rows), 2),
     }
     if num_seeds:
         per_seed = [100 * sum(r["is_correct"] for r in rows if r["_seed"] == s) / n for s in range(num_seeds)]
