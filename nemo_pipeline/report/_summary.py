@@ -308,6 +308,8 @@ def build_summary(
 
 def _load_model(campaign: Campaign, model: ModelInfo) -> ModelRun:
     directory = campaign.run_dir(model)
+    if not directory.is_dir():
+        return ModelRun(model.name, directory, {}, problem=f"no results: {directory} does not exist (nothing ran)")
     try:
         return load_run(directory, name=model.name)
     except DataError as exc:

@@ -292,8 +292,12 @@ def _footer(summary: Summary, terminal: bool = False) -> list[str]:
         many = [b for b in summary.benchmarks if len(summary.subsets(b)) - 1 > TERMINAL_MAX_SUBSETS]
         for name in many:
             lines.append(f"{name}: {len(summary.subsets(name)) - 1} subsets, listed in summary.md and report.html")
+    for run in summary.runs:
+        if run.problem:
+            lines.append(f"MISSING every benchmark ({run.name}): {run.problem}")
     for run_name, bench, name in summary.missing():
-        lines.append(f"MISSING {name} ({run_name}): {summary.missing_reason(run_name, bench)}")
+        if not summary.run(run_name).problem:
+            lines.append(f"MISSING {name} ({run_name}): {summary.missing_reason(run_name, bench)}")
     if summary.costs:
         lines.append(
             "Wall time: job wall time summed over the jobs of a benchmark (jobs can overlap; 'elapsed' is first start "
