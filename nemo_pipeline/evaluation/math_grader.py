@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
 
+from nemo_pipeline.evaluation._math.mv import mv_verify
+from nemo_pipeline.evaluation._math.spans import answer_span, clause_number, final_boxes, last_boxed
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 
 __all__ = [
@@ -48,47 +50,11 @@ Kind = Literal["number", "letter", "interval", "set", "tuple", "list", "matrix",
 # --------------------------------------------------------------------------------------------------- parse (extract)
 
 _BOX_CMDS = ("\\boxed", "\\fbox")
+_last_boxed = last_boxed  # the mcq grader reads boxes the same way
 _ANSWER_PHRASE = re.compile(r"(?:final\s+answer|the\s+answer)(?:\s+is)?\s*[:=]?\s*", re.IGNORECASE)
 _HASHES = re.compile(r"####\s*")
 _NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?(?![\d])|(?<![\w.])-?\.\d+")
 _MATH_LINE = re.compile(r"^(?:\$\$(.+)\$\$|\$(.+)\$|\\\[(.+)\\\]|\\\((.+)\\\))\.?$")
-
-
-def _match_braces(text: str, start: int) -> int | None:
-    """Index just past the brace group opening at text[start] == '{', or None when it never closes."""
-    depth = 0
-    for i in range(start, len(text)):
-        ch = text[i]
-        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
-
-
-def _last_boxed(text: str) -> str | None:
-    """Content of the last outermost complete `\\boxed{...}` / `\\fbox{...}` (or `\\boxed 5`) in text."""
-    found: str | None = None
-    pos = 0
-    box = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-    while (m := box.search(text, pos)) is not None:
-        i = m.end()
-        while i < len(text) and text[i] == " ":
-            i += 1
-        pos = m.end()
-        if i < len(text) and text[i] == "{":
-            close = _match_braces(text, i)
-            if close is not None:
-                found = text[i + 1 : close - 1].strip()
-                pos = close
-        elif i > m.end():  # "\boxed 5": one token
-            token = re.match(r"[^\s$]+", text[i:])
-            if token:
-                found = token.group(0)
-                pos = i + token.end()
-    return found
 
 
 def _clip_phrase(rest: str) -> str:
@@ -124,7 +90,9 @@ def extract_answer(text: str) -> str | None:
     """Extract the final answer from a generation, or None when there is none.
 
     Order (first that yields a non-empty answer wins):
-    1. the last complete `\\boxed{...}` or `\\fbox{...}` (nested braces balanced; `\\boxed{\\boxed{5}}` -> `5`);
+    1. the last complete `\\boxed{...}` or `\\fbox{...}` (nested braces balanced; `\\boxed{\\boxed{5}}` -> `5`),
+       joined with the boxes right before it when only delimiters, commas, "and"/"or" or `x =` stand between them
+       (`$x=\\boxed{1}$ or $x=\\boxed{2}$` -> `1, 2`);
     2. the last anchored answer: "The answer is X", "Final answer: X" (any case) or "#### X", whichever occurs last;
        X runs to the end of its line or its sentence, or is the `$...$` right after the anchor;
     3. the final non-empty line when it is a math block by itself (`$...$`, `$$...$$`, `\\[...\\]`, `\\(...\\)`);
@@ -132,9 +100,9 @@ def extract_answer(text: str) -> str | None:
     """
     if not text or not text.strip():
         return None
-    boxed = _last_boxed(text)
+    boxed = final_boxes(text)
     if boxed:
-        inner = _last_boxed(boxed) if boxed.startswith(_BOX_CMDS) else None
+        inner = final_boxes(boxed) if boxed.startswith(_BOX_CMDS) else None
         return inner or boxed
     anchored = _anchored(text)
     if anchored:
@@ -168,6 +136,7 @@ _UNIT_TAIL = re.compile(
     r"^(?P<num>[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:/\d+)?)\s*"
     r"(?P<unit>[A-Za-z]+(?:\^\{?\d\}?)?(?:[ ./]+[A-Za-z]+(?:\^\{?\d\}?)?)*)\.?$"
 )
+_BRACKETED_MATRIX = re.compile(r"^[(\[]\s*(\\begin\{array\}.*\\end\{array\})\s*[)\]]$", re.DOTALL)
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?$")
 _SPACED_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?%?$")
 
@@ -197,21 +166,27 @@ def normalize_answer(s: str) -> str:
     s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
     s = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])\s*\.?", "", s)
     s = s.replace("\\displaystyle", "")
+    s = re.sub(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))", ",", s)  # 11,\\! 111: a thousands separator
     s = re.sub(r"\\[,;:!]", "", s)
     s = re.sub(r"\\(?:q?quad|space)(?![A-Za-z])|(?<!\\)\\ |~", " ", s)
     s = s.replace("{,}", "")
     # degrees: ^\circ, ^{\circ}, \circ, °, \degree
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])", "", s)
     s = s.replace("\\%", "%").replace("\\$", "")
+    s = re.sub(r">=|=>", r"\\geq ", re.sub(r"<=|=<", r"\\leq ", s.replace("!=", "\\neq ")))
     s = re.sub(r"\\(?:dollars?|euro)(?![A-Za-z])", "", s)
     # a number followed by a \text{unit}: drop the unit; otherwise \text{...} -> its content
     s = re.sub(r"(\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*([A-Za-z][A-Za-z .]*)\}(\^\{?\d\}?)?", _drop_text_unit, s)
+    s = _TRAILING_TEXT.sub(_drop_trailing_text, s)
     for _ in range(3):
         s = _TEXT_CMD.sub(r"\1", s)
     s = re.sub(r"\s+", " ", s).strip()
     s = re.sub(r"^(?:USD|usd|Rs\.?|€|£)\s*", "", s)
     if s.endswith("."):
         s = s[:-1].rstrip()
+    m = _BRACKETED_MATRIX.match(s)
+    if m:
+        s = m.group(1)
     m = _UNIT_TAIL.match(s)
     if m and _is_unit(m.group("unit")):
         s = m.group("num")
@@ -220,6 +195,18 @@ def normalize_answer(s: str) -> str:
     elif _SPACED_THOUSANDS.match(s):
         s = s.replace(" ", "")
     return s.strip()
+
+
+_TRAILING_TEXT = re.compile(
+    r"(?<=\S)(?:\s|\\ )*\\(?:text|textnormal|textbf|textrm|textit|mbox|mathrm)\s*\{\s*([A-Za-z][A-Za-z ./]*)\}"
+    r"(?:\^\{?\d\}?)?\s*\.?$"
+)
+
+
+def _drop_trailing_text(m: re.Match[str]) -> str:
+    """`\\frac{1}{3}\\textnormal{ miles}`, `3\\sqrt{2}\\text{ dollars}`: a unit or word after an answer goes."""
+    words = m.group(1).strip()
+    return "" if _is_unit(words) or (len(words) >= 2 and words.lower() not in _MATH_WORDS) else m.group(0)
 
 
 def _drop_text_unit(m: re.Match[str]) -> str:
@@ -348,8 +335,9 @@ def parse_answer(s: str) -> ParsedAnswer:
     if len(parts) > 1 and all(parts):
         return ParsedAnswer("list", text, items=tuple(parse_answer(p) for p in parts))
     sides = _split_top(s, "=")
-    if len(sides) == 2 and all(sides) and not s.startswith(("\\le", "\\ge")):
-        return ParsedAnswer("equation", text, value=sides[0], items=(parse_answer(sides[1]),))
+    if len(sides) >= 2 and all(sides) and not s.startswith(("\\le", "\\ge")):
+        # x = 5+5+1 = 11: a chain of equalities settles on its last side
+        return ParsedAnswer("equation", text, value=sides[0], items=(parse_answer(sides[-1]),))
     if _WORDS.match(s) and (" " in s or len(s) > 3) and s.lower() not in _MATH_WORDS:
         return ParsedAnswer("text", text, s.lower().strip())
     return ParsedAnswer("expr", text)
@@ -457,11 +445,22 @@ def _ordered(gold: Sequence[ParsedAnswer], pred: Sequence[ParsedAnswer]) -> bool
 
 def _strip_equation(p: ParsedAnswer) -> ParsedAnswer:
     """'x = 3' -> 3 when the left side is a variable name."""
-    if p.kind == "equation" and _VARIABLE.match(str(p.value).strip()):
+    lhs = str(p.value).strip()
+    chain = p.text.count("=") >= 2
+    arithmetic = not re.search(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+", "", lhs))  # 1/2 \cdot 4 = 2
+    if p.kind == "equation" and (_VARIABLE.match(lhs) or arithmetic or chain):
         return p.items[0]
     if p.kind == "list" and all(i.kind == "equation" for i in p.items):
         return ParsedAnswer("list", p.text, items=tuple(_strip_equation(i) for i in p.items))
     return p
+
+
+def _assignments(p: ParsedAnswer) -> dict[str, ParsedAnswer] | None:
+    """`k = 45, n = 2` -> {"k": 45, "n": 2} when every item assigns a different variable; else None."""
+    if p.kind != "list" or not all(i.kind == "equation" and _VARIABLE.match(str(i.value).strip()) for i in p.items):
+        return None
+    names = {re.sub(r"\s+", "", str(i.value)): i.items[0] for i in p.items}
+    return names if len(names) == len(p.items) else None
 
 
 def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
@@ -469,6 +468,12 @@ def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
     if gold.text == predicted.text and gold.percent == predicted.percent:
         return bool(gold.text)
     g, p = gold, predicted
+    named_g, named_p = _assignments(g), _assignments(p)
+    if named_g is not None and named_p is not None:  # k = 45, n = 2: compared by name, in any order
+        return named_g.keys() == named_p.keys() and all(verify(v, named_p[k]) for k, v in named_g.items())
+    for one, other in ((g, p), (p, g)):  # {3} = 3: a set of one element equals that element
+        if one.kind == "set" and len(one.items) == 1 and other.kind in ("number", "expr"):
+            return verify(one.items[0], other) if one is g else verify(other, one.items[0])
     if g.kind == "letter" or p.kind == "letter":
         return g.kind == p.kind == "letter" and g.value == p.value
     if g.kind == "equation" and p.kind == "equation":
@@ -529,11 +534,45 @@ def _expr_equal(gold: str, predicted: str) -> bool:
     return _math_verify(gold, predicted)
 
 
+_CONVENTION_KINDS = {"number", "letter", "text", "interval", "tuple", "set", "list", "equation"}
+
+
+def _ours_decides(g: ParsedAnswer, p: ParsedAnswer) -> bool:
+    """True when one of our conventions settles the pair: numbers, letters, words, percent, and containers or
+    equations on both sides (bracket- and variable-sensitive); math-verify gets the rest (expressions, matrices)."""
+    if g.percent or p.percent or "letter" in (g.kind, p.kind) or "number" in (g.kind, p.kind):
+        return True
+    return g.kind in _CONVENTION_KINDS and p.kind in _CONVENTION_KINDS
+
+
+def equivalent_ours_first(gold: str, predicted: str) -> bool:
+    """Design B: our parser and sympy decide; math-verify only where sympy cannot read an expression."""
+    return verify(parse_answer(answer_span(gold)), parse_answer(answer_span(predicted)))
+
+
+def equivalent_mv_first(gold: str, predicted: str) -> bool:
+    """Design A: our fast path and conventions where they apply (`_ours_decides`), else math-verify first, then
+    our parser when math-verify cannot read a side."""
+    g_span, p_span = answer_span(gold), answer_span(predicted)
+    g, p = parse_answer(g_span), parse_answer(p_span)
+    if _ours_decides(g, p):
+        return verify(g, p)
+    decided = mv_verify(g_span, p_span)
+    return verify(g, p) if decided is None else decided
+
+
+DESIGNS = {"mv_first": equivalent_mv_first, "ours_first": equivalent_ours_first}
+
+
 def is_equivalent(gold: str, predicted: str) -> bool:
-    """True when `predicted` is mathematically the same answer as `gold` (normalize -> parse -> verify)."""
+    """True when `predicted` is mathematically the same answer as `gold`.
+
+    Either side may carry prose, boxes or math delimiters (`Answer $ 9 $`, `The roots are $\\boxed{-2,1}$.`):
+    `answer_span` finds the answer first; then normalize -> parse -> verify.
+    """
     if predicted is None or gold is None:
         return False
-    return verify(parse_answer(str(gold)), parse_answer(str(predicted)))
+    return equivalent_ours_first(str(gold), str(predicted))
 
 
 # ----------------------------------------------------------------------------------------------------------- grader
@@ -548,12 +587,29 @@ def math_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     gold = item.get("expected_answer")
     if gold is None:
         return Verdict(False, predicted, "no_expected_answer")
+    predicted = numeric_prediction(str(gold), predicted)
     correct = is_equivalent(str(gold), predicted)
     return Verdict(correct, predicted, "equivalent" if correct else "not_equivalent")
 
 
+_PROSE_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+
+
+def numeric_prediction(gold: str, predicted: str) -> str:
+    """For a numeric gold answer, the number an extracted answer clause settles on (`clause_number`) when the clause
+    is not a number itself: `4 * 2 = 12 bolts of blue fiber and 12 * 2 = 24 bolts of white fiber` -> `24`."""
+    if parse_answer(gold).kind != "number" or parse_answer(predicted).kind in ("number", "letter"):
+        return predicted
+    text = normalize_answer(predicted)
+    if "=" not in text and not _PROSE_WORD.search(re.sub(r"\\[A-Za-z]+", " ", text)):
+        return predicted  # an expression such as 2^{10}, compared as it is
+    return clause_number(text) or predicted
+
+
 def _math_predicted(item: Mapping[str, Any]) -> str | None:
-    return extract_answer(str(item.get("generation") or ""))
+    predicted = extract_answer(str(item.get("generation") or ""))
+    gold = item.get("expected_answer")
+    return numeric_prediction(str(gold), predicted) if predicted is not None and gold is not None else predicted
 
 
 # The pool reports this answer when grading times out.
