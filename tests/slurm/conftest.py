@@ -1,28 +1,24 @@
-"""Skip real-Slurm tests, with the reason, when the client is missing or the controller is down."""
+"""The real single-node Slurm: tests that need it fail under CI and skip elsewhere when the client is missing or the
+controller is down (`tests.conftest.require`)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
 import pytest
 
+from tests.conftest import require
 
-def _skip(reason: str) -> None:
-    # In CI the single-node Slurm is installed by .ci/run: a missing controller is a failure, not a skip.
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+START = "bash scripts/install_slurm.sh && bash scripts/start_slurm.sh"
 
 
 @pytest.fixture(scope="session")
 def slurm() -> None:
-    if shutil.which("sbatch") is None:
-        _skip("sbatch is not on PATH; install Slurm with: bash scripts/install_slurm.sh && bash scripts/start_slurm.sh")
+    require("Slurm (sbatch)", shutil.which("sbatch") is not None, f"install and start it with: {START}")
     ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30, check=False)
-    if ping.returncode != 0 or "UP" not in ping.stdout:
-        _skip(
-            f"the Slurm controller is down ({ping.stdout.strip() or ping.stderr.strip()}); start it with: "
-            "bash scripts/start_slurm.sh"
-        )
+    require(
+        "a running Slurm controller",
+        ping.returncode == 0 and "UP" in ping.stdout,
+        f"scontrol ping says {ping.stdout.strip() or ping.stderr.strip()!r}; start it: bash scripts/start_slurm.sh",
+    )

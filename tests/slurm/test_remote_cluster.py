@@ -19,17 +19,12 @@ import yaml
 
 from nemo_pipeline.jsonl import read_jsonl
 from nemo_pipeline.process import free_port
+from tests.conftest import require_program
 from tests.fakes.openai_server import Script, ScriptedServer
 
 
 def _need(program: str, hint: str) -> str:
-    found = shutil.which(program) or (f"/usr/sbin/{program}" if Path(f"/usr/sbin/{program}").exists() else None)
-    if found is None:
-        message = f"{program} is missing: {hint}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return require_program(program, hint)
 
 
 @pytest.fixture
