@@ -20,7 +20,7 @@ def _run(repo, env, *args, timeout):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_readme_demo_on_slurm_with_the_embedded_model(slurm, tmp_path, repo, env_with_repo):
+def test_readme_demo_on_slurm_with_the_embedded_model(slurm, embedded_model, tmp_path, repo, env_with_repo):
     out = tmp_path / "run1"
     done = _run(
         repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "gsm8k:0", "--output_dir", str(out),
@@ -78,7 +78,7 @@ def test_failed_generate_job_cancels_its_dependents_and_is_reported(slurm, tmp_p
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_mt_bench_on_slurm_with_the_judge_server_as_a_component(slurm, tmp_path, repo, env_with_repo):
+def test_mt_bench_on_slurm_with_the_judge_server_as_a_component(slurm, embedded_model, tmp_path, repo, env_with_repo):
     out = tmp_path / "run3"
     # The model under test is scripted; the judge is the embedded llama.cpp model, started by the evaluate job as a
     # component of its own.
@@ -95,4 +95,35 @@ def test_mt_bench_on_slurm_with_the_judge_server_as_a_component(slurm, tmp_path,
     assert len(record["generations"]) == 2 and len(record["judge_generation"]) == 2
     assert all(isinstance(text, str) for text in record["judge_generation"])
     assert (out / "logs" / "evaluate-mt-bench" / "judge-server.log").stat().st_size > 0
-    assert (out / "eval-results" / "mt-bench" / "metrics.json").exists()
+    # Whatever the small judge said, the metrics are the mean of the ratings parsed from it.
+    metrics = json.loads((out / "eval-results" / "mt-bench" / "metrics.json").read_text())["metrics"]["all"]
+    rating = record["scores"]["judge_rating"]
+    assert rating is None or 1.0 <= rating <= 10.0, rating
+    if rating is not None:
+        assert metrics["judge_rating"] == pytest.approx(rating)
+
+
+@pytest.mark.timeout(600)
+def test_mt_bench_on_slurm_with_a_scripted_judge_reports_its_ratings(slurm, tmp_path, repo, env_with_repo):
+    out = tmp_path / "run4"
+    items = 2
+    model = Script(default="Paris is the capital of France.")
+    # The judge rates every first turn 8 and every follow-up 3 (only turn 2 shows the earlier conversation).
+    judge = Script(answers={"Earlier conversation": "Too short. Rating: [[3]]"}, default="Correct. Rating: [[8]]")
+    with ScriptedServer(model) as model_server, ScriptedServer(judge) as judge_server:
+        done = _run(
+            repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "mt-bench:0", "--output_dir", str(out),
+            "--server_type", "openai", "--server_address", model_server.url, f"++max_samples={items}",
+            "++judge.server.server_type=openai", f"++judge.server.address={judge_server.url}", "--wait", timeout=540,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (len(model.requests), len(judge.requests)) == (2 * items, 2 * items)  # two turns, each judged once
+    records = read_jsonl(out / "eval-results" / "mt-bench" / "output.jsonl")
+    assert len(records) == items and len({r["id"] for r in records}) == items
+    assert all(r["scores"]["judge_rating"] == pytest.approx(5.5) for r in records)
+    metrics = json.loads((out / "eval-results" / "mt-bench" / "metrics.json").read_text())["metrics"]["all"]
+    assert metrics["num_entries"] == items
+    assert (metrics["judge_rating_turn1"], metrics["judge_rating_turn2"]) == (pytest.approx(8.0), pytest.approx(3.0))
+    assert metrics["judge_rating"] == pytest.approx(5.5)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "mt-bench" in json.dumps(summary)
