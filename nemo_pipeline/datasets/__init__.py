@@ -18,16 +18,20 @@ from nemo_pipeline.datasets._source import (
     cache_dir,
     sha256_file,
 )
+from nemo_pipeline.datasets._yaml_benchmark import SuiteFile, find_file_benchmark, load_benchmark_file
 
 __all__ = [
     "BENCHMARKS",
     "Benchmark",
     "PyPIWheel",
     "Source",
+    "SuiteFile",
     "UserFile",
     "cache_dir",
     "data_path",
+    "find_file_benchmark",
     "is_prepared",
+    "load_benchmark_file",
     "load_items",
     "prepare",
     "register_benchmark",

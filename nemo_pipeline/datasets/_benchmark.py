@@ -41,9 +41,28 @@ class Benchmark:
     needs_sandbox: bool = False
     multi_turn: bool = False  # items carry `turns` (user messages, sent one after the other)
     data_version: int = 1  # bump when the loader's output changes, so prepared files are rebuilt
+    # The server type used when the user names none (log-likelihood benchmarks need one that returns prompt
+    # log-probabilities); None: the run's default.
+    default_server_type: str | None = None
 
 
-BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+class _BenchmarkRegistry(Registry[Benchmark]):
+    """The built-in benchmarks, plus file-defined ones that `get` finds by YAML path or by name under
+    conf/benchmark/ (`file_lookup`, set by _yaml_benchmark); those stay out of `names()`."""
+
+    def __init__(self) -> None:
+        super().__init__("benchmark")
+        self.file_lookup: Callable[[str], Benchmark | None] | None = None
+
+    def get(self, name: str) -> Benchmark:
+        if name not in self and self.file_lookup is not None:
+            found = self.file_lookup(name)
+            if found is not None:
+                return found
+        return super().get(name)
+
+
+BENCHMARKS = _BenchmarkRegistry()
 
 
 def register_benchmark(benchmark: Benchmark) -> Benchmark:

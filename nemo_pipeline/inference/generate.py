@@ -17,28 +17,32 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nemo_pipeline.config import GenerateConfig, flat_values
-from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.config import GenerateConfig, compose_config, flat_values
+from nemo_pipeline.errors import ConfigError, DataError, NemoPipelineError
+from nemo_pipeline.inference._client_report import ClientReport, failed_items_message, limiter_for, write_client_report
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
-from nemo_pipeline.inference.client import OpenAIClient, SamplingParams
+from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
 from nemo_pipeline.inference.code_execution import generate_with_code
 from nemo_pipeline.inference.multiturn import generate_turns
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
-from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl
+from nemo_pipeline.jsonl import GroupCommitAppender, JsonlAppender, iter_jsonl, read_jsonl
+from nemo_pipeline.progress import ProgressWriter
+from nemo_pipeline.layout import done_marker, is_complete, read_marker, settings_file, write_marker
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
 
 __all__ = [
     "GENERATION_KEYS",
     "GenerateResult",
     "check_same_settings",
-    "done_marker",
     "finished_ids",
+    "generation_complete",
     "generation_settings",
     "run_generate",
+    "run_generate_tasks",
     "select_items",
     "selection_stamp",
-    "settings_file",
+    "task_configs",
 ]
 
 log = logging.getLogger(__name__)
@@ -143,7 +147,13 @@ async def _generate_all(
     todo: list[dict[str, Any]],
     output_file: Path,
     sandbox_url: str | None,
+    total: int = 0,  # items selected for output_file (0: just the todo ones), for the progress file
 ) -> None:
+    """Generate every item of `todo` under the client's in-flight limit, committing finished items in groups.
+
+    An item whose requests fail after the bounded retries is recorded, not fatal: the others finish and are saved,
+    then RequestError names every failed id. The client's record goes to `<output_file>.client.json`.
+    """
     prompt = load_prompt(cfg.prompt_config)
     params = sampling_params(cfg, prompt)
     client = OpenAIClient(
@@ -152,11 +162,8 @@ async def _generate_all(
         api_key=endpoint.api_key,
         timeout_s=cfg.request_timeout_s,
         max_retries=cfg.max_retries,
-        max_connections=cfg.max_concurrent_requests,
+        limiter=limiter_for(cfg),
     )
-    if not client.model:
-        client.model = await client.first_model()
-    limit = asyncio.Semaphore(cfg.max_concurrent_requests)
     code = None
     if sandbox_url is not None:
         code = _CodeRunner(
@@ -165,26 +172,48 @@ async def _generate_all(
             cfg.code_execution_timeout_s,
             SERVER_TYPES.get(cfg.server.server_type).needs_continue_flag,
         )
-
-    async def bounded(item: dict[str, Any]) -> dict[str, Any]:
-        async with limit:
-            return await _generate_one(client, prompt, params, item, code)
-
     progress = tqdm(total=len(todo), desc=f"generate {output_file.name}", disable=not cfg.progress, unit="item")
-    tasks = [asyncio.create_task(bounded(item)) for item in todo]
+    # Items done of total, read by the local backend's progress lines and status.py (keep when rewriting this).
+    selected = total or len(todo)
+    progress_file = ProgressWriter(output_file, total=selected, done=selected - len(todo))
+
+    def committed(count: int) -> None:
+        progress.update(count)
+        progress_file.advance(count)
+
+    out = GroupCommitAppender(output_file, on_commit=committed)  # progress counts durable items only
+    failures: dict[str, str] = {}
+
+    async def one(item: dict[str, Any]) -> None:
+        try:
+            record = await _generate_one(client, prompt, params, item, code)
+        except NemoPipelineError as exc:  # retries exhausted, a refused request, an unreachable sandbox
+            failures[str(item["id"])] = str(exc)
+            return
+        out.add(record)
+
+    started = time.monotonic()
+    tasks: list[asyncio.Task[None]] = []
     try:
-        with JsonlAppender(output_file) as out:
-            for finished in asyncio.as_completed(tasks):
-                out.append(await finished)
-                progress.update(1)
+        if not client.model:
+            client.model = await client.first_model()
+        tasks = [asyncio.create_task(one(item)) for item in todo]
+        await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await out.aclose()
         progress.close()
         await client.aclose()
         if code is not None:
             await code.sandbox.aclose()
+        report = ClientReport.of(
+            client, output_file, len(todo), out.committed, sorted(failures), time.monotonic() - started
+        )
+        write_client_report(report, output_file)
+    if failures:
+        raise RequestError(failed_items_message(output_file, failures, len(todo)))
 
 
 # The settings that decide what the model writes. An output file holds answers of one setting only: a rerun with
@@ -203,24 +232,20 @@ GENERATION_KEYS = (
     "max_code_executions",
     "code_execution_timeout_s",
 )
+# What a grouped job's command line sets for every task: where the server and sandbox are, where logs go.
+JOB_LEVEL_KEYS = ("server", "sandbox", "log_dir", "progress")
 
 
 def generation_settings(flat: dict[str, Any]) -> dict[str, Any]:
-    """The GENERATION_KEYS of a flat generate config (`flat_values(cfg)` or the eval graph's overrides)."""
+    """The GENERATION_KEYS of a flat generate config (`flat_values(cfg)`)."""
     return {key: flat[key] for key in GENERATION_KEYS}
-
-
-def settings_file(output_file: Path) -> Path:
-    """Where the generation settings of `output_file` are recorded."""
-    return output_file.with_name(output_file.name + ".settings")
 
 
 def check_same_settings(output_file: Path, settings: dict[str, Any]) -> None:
     """ConfigError naming the changed settings when `output_file` was generated with others."""
-    recorded_file = settings_file(output_file)
-    if not recorded_file.exists():
+    recorded = read_marker(settings_file(output_file))
+    if recorded is None:
         return
-    recorded = json.loads(recorded_file.read_text())
     changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in settings.items() if recorded.get(k) != v]
     if changed:
         raise ConfigError(
@@ -229,9 +254,30 @@ def check_same_settings(output_file: Path, settings: dict[str, Any]) -> None:
         )
 
 
-def run_generate(cfg: GenerateConfig) -> GenerateResult:
-    """Generate answers for every selected item not yet in the output file."""
-    started = time.monotonic()
+def selection_stamp(cfg: GenerateConfig) -> dict[str, int]:
+    """What the done marker records besides the ids: a rerun with another selection must not be skipped."""
+    return {"max_samples": cfg.max_samples, "num_chunks": cfg.num_chunks, "chunk_id": cfg.chunk_id}
+
+
+def generation_complete(cfg: GenerateConfig) -> bool:
+    """True when `cfg.output_file` holds every item of this selection (its done marker says so)."""
+    return is_complete(done_marker(Path(cfg.output_file)), selection_stamp(cfg))
+
+
+@dataclass
+class _Task:
+    """One output file to fill: its config, the selected items and those still to generate."""
+
+    cfg: GenerateConfig
+    output_file: Path
+    items: list[dict[str, Any]]
+    todo: list[dict[str, Any]]
+
+
+def _prepare(cfg: GenerateConfig) -> _Task:
+    unset = [key for key in ("input_file", "output_file") if not getattr(cfg, key)]
+    if unset:
+        raise ConfigError(f"generate: required key(s) not set: {', '.join(unset)} (use ++key=value, or ++tasks_file)")
     input_file, output_file = Path(cfg.input_file), Path(cfg.output_file)
     if not input_file.exists():
         raise DataError(f"input_file {input_file} does not exist")
@@ -240,23 +286,101 @@ def run_generate(cfg: GenerateConfig) -> GenerateResult:
     _check_items_fit_prompt(items, prompt, cfg)
     settings = generation_settings(flat_values(cfg))
     check_same_settings(output_file, settings)
+    output_file.parent.mkdir(parents=True, exist_ok=True)
     JsonlAppender(output_file).close()  # drops a record torn by a kill mid-write
-    settings_file(output_file).write_text(json.dumps(settings, sort_keys=True) + "\n")
+    write_marker(settings_file(output_file), settings)
     done = finished_ids(output_file)
-    wanted = {item["id"] for item in items}
-    extra = done - wanted
+    extra = done - {item["id"] for item in items}
     if extra:
-        log.warning("%s holds %d item(s) outside this selection; they are kept", output_file, len(extra))
-    todo = [item for item in items if item["id"] not in done]
-    if todo:
-        log_dir = Path(cfg.log_dir) if cfg.log_dir else output_file.parent / "logs"
-        with _sandbox_for_code(cfg, log_dir) as sandbox_url, serving(cfg.server, log_dir) as endpoint:
-            asyncio.run(_generate_all(cfg, endpoint, todo, output_file, sandbox_url))
-    missing = wanted - finished_ids(output_file)
+        log.warning("%s holds %d item(s) outside this selection; they are kept, not counted", output_file, len(extra))
+    return _Task(cfg, output_file, items, [item for item in items if item["id"] not in done])
+
+
+def _finish(task: _Task, started: float) -> GenerateResult:
+    wanted = [item["id"] for item in task.items]
+    missing = set(wanted) - finished_ids(task.output_file)
     if missing:
-        raise DataError(f"{output_file}: {len(missing)} item(s) still missing after generation; rerun to resume")
-    done_marker(output_file).write_text(json.dumps(selection_stamp(cfg)) + "\n")
-    return GenerateResult(output_file, len(items), len(todo), len(items) - len(todo), time.monotonic() - started)
+        raise DataError(f"{task.output_file}: {len(missing)} item(s) still missing after generation; rerun to resume")
+    write_marker(done_marker(task.output_file), {**selection_stamp(task.cfg), "ids": wanted})
+    return GenerateResult(
+        task.output_file, len(task.items), len(task.todo), len(task.items) - len(task.todo), time.monotonic() - started
+    )
+
+
+def _log_dir(cfg: GenerateConfig) -> Path:
+    return Path(cfg.log_dir) if cfg.log_dir else Path(cfg.output_file).parent / "logs"
+
+
+def run_generate(cfg: GenerateConfig) -> GenerateResult:
+    """Generate answers for every selected item not yet in the output file."""
+    from nemo_pipeline.loglik import is_loglik_input, run_loglik  # log-likelihood items are scored, not generated
+
+    if is_loglik_input(Path(cfg.input_file)):
+        return run_loglik(cfg)
+    if cfg.tasks_file:
+        raise ConfigError("tasks_file is set: run the tasks with run_generate_tasks (pipeline/generate.py does)")
+    started = time.monotonic()
+    task = _prepare(cfg)
+    if task.todo:
+        with _sandbox_for_code(cfg, _log_dir(cfg)) as sandbox_url, serving(cfg.server, _log_dir(cfg)) as endpoint:
+            asyncio.run(_generate_all(cfg, endpoint, task.todo, task.output_file, sandbox_url, len(task.items)))
+    return _finish(task, started)
+
+
+def task_configs(cfg: GenerateConfig) -> list[GenerateConfig]:
+    """The configs of a grouped job's tasks: each task's overrides, with the job's server, sandbox and logs."""
+    assert cfg.tasks_file is not None
+    path = Path(cfg.tasks_file)
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"tasks_file {path}: cannot read a JSON list of override lists: {err}") from None
+    if not isinstance(tasks, list) or not all(isinstance(t, list) for t in tasks):
+        raise ConfigError(f"tasks_file {path}: expected a JSON list of override lists")
+    configs = []
+    for number, overrides in enumerate(tasks):
+        try:
+            task = compose_config(GenerateConfig, "generate", [str(o) for o in overrides])
+        except ConfigError as err:
+            raise ConfigError(f"tasks_file {path}, task {number}: {err}") from None
+        for key in JOB_LEVEL_KEYS:
+            setattr(task, key, getattr(cfg, key))
+        configs.append(task)
+    return configs
+
+
+def run_generate_tasks(cfg: GenerateConfig) -> list[GenerateResult]:
+    """A grouped server job: start the server once and fill every task's output file that is not complete.
+
+    A task that fails does not stop the others; the job fails at the end naming every failed task.
+    """
+    started = time.monotonic()
+    tasks = [_prepare(task_cfg) for task_cfg in task_configs(cfg)]
+    pending = [task for task in tasks if task.todo]
+    failed: list[str] = []
+    if pending:
+        code_cfg = next((task.cfg for task in pending if task.cfg.code_execution), None)
+        with contextlib.ExitStack() as stack:
+            sandbox_url = stack.enter_context(_sandbox_for_code(code_cfg, _log_dir(cfg))) if code_cfg else None
+            endpoint = stack.enter_context(serving(cfg.server, _log_dir(cfg)))
+            for task in pending:
+                log.info("generate: %s (%d item(s) to do)", task.output_file, len(task.todo))
+                try:
+                    url = sandbox_url if task.cfg.code_execution else None
+                    asyncio.run(_generate_all(task.cfg, endpoint, task.todo, task.output_file, url, len(task.items)))
+                except NemoPipelineError as err:
+                    log.error("generate: %s failed: %s", task.output_file, err)
+                    failed.append(f"{task.output_file}: {err}")
+    results = []
+    for task in tasks:
+        try:
+            results.append(_finish(task, started))
+        except DataError as err:
+            if not any(line.startswith(str(task.output_file)) for line in failed):
+                failed.append(str(err))
+    if failed:
+        raise DataError(f"{len(failed)} of {len(tasks)} generate task(s) failed: " + " | ".join(failed))
+    return results
 
 
 def _check_items_fit_prompt(items: list[dict[str, Any]], prompt: PromptConfig, cfg: GenerateConfig) -> None:
@@ -282,13 +406,3 @@ def _sandbox_for_code(cfg: GenerateConfig, log_dir: Path) -> Iterator[str | None
     else:
         with LocalSandbox(start_timeout_s=cfg.sandbox.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
             yield sandbox.url
-
-
-def selection_stamp(cfg: GenerateConfig) -> dict[str, int]:
-    """What the done marker records: a rerun with another selection must not be skipped."""
-    return {"max_samples": cfg.max_samples, "num_chunks": cfg.num_chunks, "chunk_id": cfg.chunk_id}
-
-
-def done_marker(output_file: Path) -> Path:
-    """Written when every selected item of `output_file` is generated; the job graph skips such jobs."""
-    return output_file.with_name(output_file.name + ".done")

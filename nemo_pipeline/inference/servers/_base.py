@@ -57,6 +57,9 @@ class ServerType:
     launch: Callable[[ServerSpec], ServerLaunch] | None
     health_path: str = "/health"
     supports_completions: bool = True
+    # Whether `/v1/completions` returns prompt log-probabilities (`echo` + `logprobs`), which log-likelihood
+    # benchmarks need (llama.cpp's llama-server refuses `echo`).
+    supports_loglikelihood: bool = False
     # Whether a chat request ending in an assistant message must say `continue_final_message` for the server to
     # continue it (vLLM, SGLang) rather than continuing it by default (llama.cpp); used by code execution.
     needs_continue_flag: bool = False

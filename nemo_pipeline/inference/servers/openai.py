@@ -8,6 +8,7 @@ OPENAI = register_server_type(
     ServerType(
         name="openai",
         default_port=443,
+        supports_loglikelihood=True,
         launch=None,
         health_path="/models",
         description="any OpenAI-compatible API given by --server_address",

@@ -36,6 +36,7 @@ SGLANG = register_server_type(
     ServerType(
         name="sglang",
         default_port=5000,
+        supports_loglikelihood=True,
         launch=launch,
         health_path="/health",
         needs_continue_flag=True,

@@ -35,6 +35,7 @@ VLLM = register_server_type(
     ServerType(
         name="vllm",
         default_port=5000,
+        supports_loglikelihood=True,
         launch=launch,
         health_path="/health",
         needs_continue_flag=True,

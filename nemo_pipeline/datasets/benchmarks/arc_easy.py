@@ -1,0 +1,36 @@
+"""ARC-Easy test split (2376 questions): grade-school science, 25-shot log-likelihood, acc and acc_norm as in
+lm-evaluation-harness (user file: no offline source)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
+from nemo_pipeline.datasets._source import UserFile
+from nemo_pipeline.datasets.benchmarks import _arc
+from nemo_pipeline.datasets.benchmarks._loglik import PROMPT
+
+SOURCE = _arc.source("arc_easy", "Easy")
+
+
+def build(source: UserFile, num_fewshot: int = _arc.NUM_FEWSHOT) -> list[dict[str, Any]]:
+    return _arc.build("arc_easy", "Easy", source, num_fewshot)
+
+
+def load(source: UserFile) -> list[dict[str, Any]]:
+    return build(source)
+
+
+register_benchmark(
+    Benchmark(
+        name="arc_easy",
+        description=f"ARC-Easy test: science questions, {_arc.NUM_FEWSHOT}-shot log-likelihood",
+        source=SOURCE,
+        load=load,
+        grader="loglik",
+        prompt_config=PROMPT,
+        num_items=2376,
+        tokens_to_generate=1,
+        default_server_type="llamacpp-python",
+    )
+)

@@ -1,0 +1,144 @@
+"""The generate stage for log-likelihood items: score every choice through `/v1/completions` with `echo` and
+`logprobs`, and append one output line per item (its log-likelihoods and chosen answer) as soon as it is scored.
+
+Resumable like generation: finished ids are skipped, the settings file and done marker are the same ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from nemo_pipeline.config import GenerateConfig
+from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.inference._client_report import limiter_for
+from nemo_pipeline.inference._server_context import ServerEndpoint, serving
+from nemo_pipeline.inference.client import OpenAIClient
+from nemo_pipeline.inference.servers import SERVER_TYPES
+from nemo_pipeline.jsonl import JsonlAppender
+from nemo_pipeline.loglik._items import Request, is_loglik_item, loglik_fields, requests_of
+from nemo_pipeline.loglik._score import ContinuationScore, continuation_logprob, score_item
+
+__all__ = ["check_server_can_score", "is_loglik_input", "run_loglik", "score_all", "scoring_server_types"]
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from nemo_pipeline.inference.generate import GenerateResult
+
+
+def scoring_server_types() -> list[str]:
+    """Names of the server types that return prompt log-probabilities."""
+    return [name for name in SERVER_TYPES if SERVER_TYPES.get(name).supports_loglikelihood]
+
+
+def check_server_can_score(server_type: str, benchmark: str = "") -> None:
+    """ConfigError (one line, naming the types that can) when `server_type` cannot score log-likelihoods."""
+    if SERVER_TYPES.get(server_type).supports_loglikelihood:
+        return
+    what = f"benchmark '{benchmark}' is scored by log-likelihood" if benchmark else "log-likelihood scoring"
+    raise ConfigError(
+        f"{what}, and server type '{server_type}' returns no prompt log-probabilities; use --server_type "
+        f"{' or '.join(scoring_server_types())} (llamacpp-python serves the embedded model)"
+    )
+
+
+def is_loglik_input(input_file: Path) -> bool:
+    """True when the first record of a data file is a log-likelihood item (False for a missing file)."""
+    if not input_file.is_file():
+        return False
+    with input_file.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                return is_loglik_item(json.loads(line))
+    return False
+
+
+async def _score_request(client: OpenAIClient, request: Request) -> ContinuationScore:
+    prompt = request.context + request.continuation
+    body = {
+        "model": client.model,
+        "prompt": prompt,
+        "max_tokens": 1,
+        "temperature": 0.0,
+        "echo": True,
+        "logprobs": 1,
+    }
+    # The client's bounded, retrying request (a body without choices[0].logprobs counts as an invalid answer).
+    logprobs = await client._request("POST", "/completions", body, lambda data: data["choices"][0]["logprobs"])
+    if not logprobs:
+        raise DataError(
+            f"{client.base_url}/completions returned no log-probabilities for echo=true, logprobs=1; "
+            f"this server cannot score log-likelihood (use one of: {', '.join(scoring_server_types())})"
+        )
+    return continuation_logprob(logprobs, len(request.context), len(prompt))
+
+
+async def _score_one(client: OpenAIClient, item: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
+    scores = await asyncio.gather(*(_score_request(client, r) for r in requests_of(item)))
+    fields = loglik_fields(item)
+    lls = [s.logprob for s in scores]
+    result = score_item(fields, lls)
+    return {
+        **item,
+        "loglikelihoods": lls,
+        "is_greedy": [s.is_greedy for s in scores],
+        "continuation_tokens": [s.num_tokens for s in scores],
+        "generation": fields.choices[result.predicted],
+        "num_generated_tokens": 0,
+        "finish_reason": "loglikelihood",
+        "generation_time_s": round(time.monotonic() - started, 4),
+    }
+
+
+async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[dict[str, Any]], out_file: Path) -> None:
+    """Score `todo` against a running server, appending each item to `out_file` when all its choices are scored."""
+    client = OpenAIClient(
+        endpoint.base_url,
+        endpoint.model,
+        api_key=endpoint.api_key,
+        timeout_s=cfg.request_timeout_s,
+        max_retries=cfg.max_retries,
+        limiter=limiter_for(cfg),  # the client bounds the requests in flight
+    )
+    if not client.model:
+        client.model = await client.first_model()
+    progress = tqdm(total=len(todo), desc=f"loglik {out_file.name}", disable=not cfg.progress, unit="item")
+    tasks = [asyncio.create_task(_score_one(client, item)) for item in todo]
+    try:
+        with JsonlAppender(out_file) as out:
+            for finished in asyncio.as_completed(tasks):
+                out.append(await finished)
+                progress.update(1)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        progress.close()
+        await client.aclose()
+
+
+def run_loglik(cfg: GenerateConfig) -> GenerateResult:
+    """Score every selected log-likelihood item not yet in the output file: the generate stage for such data, with
+    the generate stage's own selection, settings check, resume and done marker."""
+    from nemo_pipeline.inference import generate  # imported here: generate dispatches to this function
+
+    check_server_can_score(cfg.server.server_type)
+    if cfg.code_execution:
+        raise ConfigError("code_execution=true does not apply to log-likelihood items")
+    started = time.monotonic()
+    task = generate._prepare(cfg)
+    for item in task.items:
+        loglik_fields(item)  # a malformed item fails before any server starts
+    if task.todo:
+        log_dir = Path(cfg.log_dir) if cfg.log_dir else task.output_file.parent / "logs"
+        with serving(cfg.server, log_dir) as endpoint:
+            asyncio.run(score_all(cfg, endpoint, task.todo, task.output_file))
+    return generate._finish(task, started)

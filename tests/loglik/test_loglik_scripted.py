@@ -1,0 +1,170 @@
+"""Log-likelihood scoring against a scripted server with known prompt log-probabilities: the reported acc, acc_norm,
+mc2 and their standard errors equal values computed by hand, through the generate, evaluate and metrics stages."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemo_pipeline.config import EvaluateConfig, GenerateConfig, MetricsConfig, compose_config
+from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.evaluation.stages import run_compute_metrics, run_evaluate
+from nemo_pipeline.inference import run_generate
+from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
+from nemo_pipeline.loglik import LoglikFields, continuation_logprob, loglik_record, requests_of
+from tests.loglik.scripted_logprobs import LogprobScript, LogprobServer
+
+# Token log-probabilities (whitespace-led words). Hand-computed truth:
+#   A: " yes" -1.0 vs " no way" -1.2        -> acc picks "yes" (wrong); per char -1.0/3 < -1.2/6 -> acc_norm right
+#   B: " red" -0.5 vs " blue" -2.0          -> both right
+#   C: " up" -3.0 vs " down" -1.0 (gold up) -> both wrong
+# acc = 1/3, acc_norm = 2/3, each with stderr stdev([0,1,0]) / sqrt(3) = sqrt(1/3) / sqrt(3) = 1/3.
+TABLE = {" yes": -1.0, " no": -0.6, " way": -0.6, " red": -0.5, " blue": -2.0, " up": -3.0, " down": -1.0}
+MC_ITEMS = [
+    ("a", "Q: agree?\nA:", ("yes", "no way"), 1),
+    ("b", "Q: colour?\nA:", ("red", "blue"), 0),
+    ("c", "Q: direction?\nA:", ("up", "down"), 0),
+]
+
+
+def _mc_file(path: Path) -> Path:
+    records = [loglik_record(i, ctx, LoglikFields(choices=ch, gold=g)) for i, ctx, ch, g in MC_ITEMS]
+    write_jsonl_atomic(path, records)
+    return path
+
+
+def _generate_cfg(url: str, data: Path, out: Path, server_type: str = "openai") -> GenerateConfig:
+    return compose_config(
+        GenerateConfig,
+        "generate",
+        [
+            f"++input_file={data}",
+            f"++output_file={out}",
+            f"++server.server_type={server_type}",
+            f"++server.address='{url}'",
+            "++prompt_config=loglik/lm-eval",
+            "++inference.temperature=0.0",
+            "++inference.tokens_to_generate=1",
+            "++max_retries=0",
+            "++progress=false",
+        ],
+    )
+
+
+def _stages(url: str, data: Path, out: Path) -> dict[str, Any]:
+    run_generate(_generate_cfg(url, data, out))
+    run_evaluate(compose_config(EvaluateConfig, "evaluate", [f"++input_files=[{out}]", "++grader=loglik"]))
+    return run_compute_metrics(compose_config(MetricsConfig, "compute_metrics", [f"++benchmark_dir={out.parent}"]))
+
+
+@pytest.mark.timeout(120)
+def test_acc_and_acc_norm_equal_the_hand_computed_truth(tmp_path: Path) -> None:
+    script = LogprobScript(table=TABLE)
+    out = tmp_path / "bench" / "output.jsonl"
+    with LogprobServer(script) as server:
+        metrics = _stages(server.url, _mc_file(tmp_path / "data.jsonl"), out)
+    block = metrics["metrics"]["all"]
+    assert block["acc"] == pytest.approx(1 / 3)
+    assert block["acc_norm"] == pytest.approx(2 / 3)
+    assert block["acc_stderr"] == pytest.approx(1 / 3)
+    assert block["acc_norm_stderr"] == pytest.approx(1 / 3)
+    assert block["accuracy"] == pytest.approx(100 / 3)
+    records = {r["id"]: r for r in read_jsonl(out)}
+    assert records["a"]["loglikelihoods"] == pytest.approx([-1.0, -1.2])
+    assert [records[i]["is_correct"] for i in "abc"] == [False, True, False]  # per-item verdicts: paired tests
+    assert records["a"]["scores"] == {"acc": 0.0, "acc_norm": 1.0}
+    assert records["a"]["predicted_answer"] == "A"
+    # every request echoes context + continuation and asks for one token with its logprobs
+    assert {r["prompt"] for r in script.requests} >= {"Q: agree?\nA: yes", "Q: agree?\nA: no way"}
+    assert all(r["echo"] is True and r["logprobs"] >= 1 and r["max_tokens"] == 1 for r in script.requests)
+
+
+@pytest.mark.timeout(120)
+def test_mc2_reports_the_normalized_true_mass(tmp_path: Path) -> None:
+    # P(a)=0.2, P(b)=0.5, P(c)=0.3 (one token each); labels 1,0,1 -> mass 0.5, not above one half -> not correct.
+    table = {" a": math.log(0.2), " b": math.log(0.5), " c": math.log(0.3)}
+    fields = LoglikFields(choices=("a", "b", "c"), labels=(1, 0, 1), metric="mc2", acc_norm=False)
+    data = tmp_path / "data.jsonl"
+    write_jsonl_atomic(data, [loglik_record("q", "Q: pick\nA:", fields)])
+    with LogprobServer(LogprobScript(table=table)) as server:
+        metrics = _stages(server.url, data, tmp_path / "bench" / "output.jsonl")
+    block = metrics["metrics"]["all"]
+    assert block["acc"] == pytest.approx(0.5)
+    assert "acc_norm" not in block
+    assert block["accuracy"] == 0.0
+
+
+@pytest.mark.timeout(60)
+def test_a_rerun_scores_only_missing_items(tmp_path: Path) -> None:
+    script = LogprobScript(table=TABLE)
+    data, out = _mc_file(tmp_path / "data.jsonl"), tmp_path / "bench" / "output.jsonl"
+    with LogprobServer(script) as server:
+        run_generate(_generate_cfg(server.url, data, out))
+        first = len(script.requests)
+        lines = out.read_text().splitlines()
+        out.write_text("\n".join(lines[:2]) + "\n")  # as if killed after two items
+        run_generate(_generate_cfg(server.url, data, out))
+    assert first == 6 and len(script.requests) == 8  # the third item's two choices only
+    assert len(read_jsonl(out)) == 3
+
+
+@pytest.mark.timeout(60)
+def test_a_server_type_that_cannot_score_fails_naming_one_that_can(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_generate(
+            _generate_cfg("http://127.0.0.1:9/v1", _mc_file(tmp_path / "d.jsonl"), tmp_path / "o.jsonl", "llamacpp")
+        )
+    message = str(raised.value)
+    assert "'llamacpp'" in message and "llamacpp-python" in message and "\n" not in message
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_refuses_echo_is_a_clear_error(tmp_path: Path) -> None:
+    with LogprobServer(LogprobScript(refuse_echo=True)) as server, pytest.raises(Exception) as raised:
+        run_generate(_generate_cfg(server.url, _mc_file(tmp_path / "d.jsonl"), tmp_path / "o.jsonl"))
+    assert "Only no echo is supported" in str(raised.value)
+
+
+def test_continuation_tokens_are_chosen_by_character_offset() -> None:
+    logprobs = {
+        "tokens": ["<bos>", "Q", ":", " yes", " sir", " ."],
+        "token_logprobs": [None, -5.0, -4.0, -1.0, -2.0, -0.5],
+        "text_offset": [0, 0, 1, 2, 6, 10],
+        "top_logprobs": [None, {"Q": -5.0}, {":": -4.0}, {" yes": -1.0}, {" no": -0.1}, {" .": -0.5}],
+    }
+    score = continuation_logprob(logprobs, context_chars=2, prompt_chars=10)
+    assert score.logprob == -3.0 and score.num_tokens == 2 and score.is_greedy is False
+    with pytest.raises(DataError, match="no echoed token"):
+        continuation_logprob(logprobs, context_chars=11, prompt_chars=12)
+
+
+def test_winogrande_style_items_vary_the_context() -> None:
+    fields = LoglikFields(choices=("the cat", "the dog"), gold=0, acc_norm=False,
+                          context_choices=("The cat", "The dog"), continuation="ran away.")  # fmt: skip
+    requests = requests_of(loglik_record("w", "Shot one.\n\n", fields))
+    assert [(r.context, r.continuation) for r in requests] == [
+        ("Shot one.\n\nThe cat", " ran away."),
+        ("Shot one.\n\nThe dog", " ran away."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("loglik", "message"),
+    [
+        ({"choices": []}, "no choices"),
+        ({"choices": ["a", "b"], "gold": 2}, "gold index 2"),
+        ({"choices": ["a"], "metric": "mc3"}, "not one of"),
+        ({"choices": ["a", "b"], "metric": "mc2", "labels": [0, 0]}, "mc2 needs"),
+        ({"gold": 0}, "malformed"),
+    ],
+)
+def test_malformed_items_name_the_item(tmp_path: Path, loglik: dict[str, Any], message: str) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"id": "bad-1", "problem": "x", "expected_answer": "a", "loglik": loglik}) + "\n")
+    with pytest.raises(DataError, match=message) as raised:
+        run_generate(_generate_cfg("http://127.0.0.1:9/v1", data, tmp_path / "o.jsonl"))
+    assert "bad-1" in str(raised.value)
