@@ -53,6 +53,14 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
+def sandbox_isolation() -> None:
+    """What the code sandbox needs for full isolation: bubblewrap, setpriv, and root to drop to per-slot uids."""
+    require_program("bwrap", f"{DEV_INSTALL} (or apt-get install bubblewrap)")
+    require_program("setpriv", "apt-get install util-linux")
+    require("root (the sandbox drops each run to its own unprivileged uid)", os.geteuid() == 0, "run the tests as root")
+
+
+@pytest.fixture(scope="session")
 def embedded_model() -> tuple[str, str]:
     """(llama-server binary, embedded GGUF path): what eval.py's default server type needs."""
     from nemo_pipeline.errors import MissingExtraError

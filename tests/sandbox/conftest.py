@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
-from tests.conftest import DEV_INSTALL, require, require_program
 
 SECRET_NAME = "NEMO_SANDBOX_TEST_SECRET"
 SECRET_VALUE = "s3cr3t-value-that-must-not-leak-7f1c"
@@ -55,10 +54,7 @@ def assert_no_leftovers(health: dict, timeout_s: float = 10.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[LocalSandbox]:
-    require_program("bwrap", f"{DEV_INSTALL} (or apt-get install bubblewrap)")
-    require_program("setpriv", "apt-get install util-linux")
-    require("root (the sandbox drops each run to its own unprivileged uid)", os.geteuid() == 0, "run the tests as root")
+def sandbox(sandbox_isolation: None) -> Iterator[LocalSandbox]:
     os.environ[SECRET_NAME] = SECRET_VALUE
     try:
         with LocalSandbox(
