@@ -12,6 +12,9 @@ import pytest
 from nemo_pipeline.jsonl import read_jsonl
 from tests.fakes.openai_server import Script, ScriptedServer
 
+# The single-node cluster's own config: the same Slurm, polled every 0.2-2 s instead of 1-30 s.
+FAST_CLUSTER = "conf/cluster/slurm-local.yaml"
+
 
 def _run(repo, env, *args, timeout):
     argv = [sys.executable, str(repo / "pipeline" / "eval.py"), *args]
@@ -84,7 +87,8 @@ def test_mt_bench_on_slurm_with_the_judge_server_as_a_component(slurm, embedded_
     # component of its own.
     with ScriptedServer(Script(default="Paris is the capital of France.")) as server:
         done = _run(
-            repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "mt-bench:0", "--output_dir", str(out),
+            repo, env_with_repo, "--cluster", str(repo / FAST_CLUSTER), "--benchmarks", "mt-bench:0",
+            "--output_dir", str(out),
             "--server_type", "openai", "--server_address", server.url, "++max_samples=1",
             "++judge.tokens_to_generate=16", "--wait", timeout=540,
         )  # fmt: skip
@@ -112,7 +116,8 @@ def test_mt_bench_on_slurm_with_a_scripted_judge_reports_its_ratings(slurm, tmp_
     judge = Script(answers={"Earlier conversation": "Too short. Rating: [[3]]"}, default="Correct. Rating: [[8]]")
     with ScriptedServer(model) as model_server, ScriptedServer(judge) as judge_server:
         done = _run(
-            repo, env_with_repo, "--cluster", "slurm", "--benchmarks", "mt-bench:0", "--output_dir", str(out),
+            repo, env_with_repo, "--cluster", str(repo / FAST_CLUSTER), "--benchmarks", "mt-bench:0",
+            "--output_dir", str(out),
             "--server_type", "openai", "--server_address", model_server.url, f"++max_samples={items}",
             "++judge.server.server_type=openai", f"++judge.server.address={judge_server.url}", "--wait", timeout=540,
         )  # fmt: skip
