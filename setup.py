@@ -11,6 +11,7 @@ setup(
         "hydra-core>=1.3,<1.4",
         "omegaconf>=2.3",
         "httpx>=0.27",
+        "aiohttp>=3.9",  # the generation client (httpx's pool is O(connections^2) at high concurrency)
         "sympy>=1.12",
         "math-verify>=0.7",
         "tqdm>=4.66",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from omegaconf import MISSING
 
 __all__ = [
+    "ConcurrencyConfig",
     "EvalConfig",
     "EvaluateConfig",
     "GenerateConfig",
@@ -64,6 +65,16 @@ class GradingConfig:
 
 
 @dataclass
+class ConcurrencyConfig:
+    """Bounds of the adaptive in-flight request limit (unused when `max_concurrent_requests` pins it): it starts at
+    `initial`, grows while the server keeps up, backs off on 429/503/timeouts, and stays within [min, max]."""
+
+    min: int = 1
+    max: int = 1024
+    initial: int = 16
+
+
+@dataclass
 class JudgeConfig:
     """The LLM-as-judge generation run before the `judge` / `judge_pairwise` graders. With no `server.address`, a
     server of `server.server_type` is started for it (default: the embedded llama.cpp model)."""
@@ -89,7 +100,8 @@ class GenerateConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     max_samples: int = -1  # -1: all items
-    max_concurrent_requests: int = 8
+    max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     request_timeout_s: float = 300.0
     max_retries: int = 4
     num_chunks: int = 1
@@ -128,7 +140,8 @@ class EvalConfig:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     grading: GradingConfig = field(default_factory=GradingConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
-    max_concurrent_requests: int = 8
+    max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     request_timeout_s: float = 300.0
     max_retries: int = 4
     num_chunks: int = 1

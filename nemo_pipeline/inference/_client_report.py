@@ -1,0 +1,110 @@
+"""The generation client's settings from the stage config, and its record of a run: the in-flight limit it settled
+at, the requests it sent and retried (by reason), the items that failed. Logged, and written as JSON beside the
+output file (`<output_file>.client.json`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nemo_pipeline.config import GenerateConfig
+from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient
+
+__all__ = ["ClientReport", "client_report_file", "failed_items_message", "limiter_for", "write_client_report"]
+
+log = logging.getLogger(__name__)
+
+_IDS_SHOWN = 20
+
+
+def limiter_for(cfg: GenerateConfig) -> ConcurrencyLimiter:
+    """A limit pinned by `max_concurrent_requests`, or an adaptive one within `concurrency`'s bounds."""
+    if cfg.max_concurrent_requests is not None:
+        if cfg.max_concurrent_requests < 1:
+            raise ConfigError(f"max_concurrent_requests={cfg.max_concurrent_requests} must be >= 1 (or null: adaptive)")
+        return ConcurrencyLimiter(pinned=cfg.max_concurrent_requests)
+    bounds = cfg.concurrency
+    if not 1 <= bounds.min <= bounds.max:
+        raise ConfigError(f"concurrency.min={bounds.min} and concurrency.max={bounds.max} must satisfy 1 <= min <= max")
+    if not bounds.min <= bounds.initial <= bounds.max:
+        raise ConfigError(
+            f"concurrency.initial={bounds.initial} must lie in [concurrency.min={bounds.min}, "
+            f"concurrency.max={bounds.max}]"
+        )
+    return ConcurrencyLimiter(None, AdaptiveSettings(initial=bounds.initial, minimum=bounds.min, maximum=bounds.max))
+
+
+def client_report_file(output_file: Path) -> Path:
+    return output_file.with_name(output_file.name + ".client.json")
+
+
+@dataclass
+class ClientReport:
+    output_file: str
+    mode: str  # "adaptive" or "pinned"
+    limit_settled: int  # the in-flight limit over the second half of the run (the pinned value when pinned)
+    limit_peak: int
+    peak_in_flight: int
+    items: int  # items this run set out to generate
+    items_written: int
+    items_failed: int
+    failed_ids: list[str]  # the first few
+    requests: int  # HTTP attempts
+    retried: int
+    retries: dict[str, int] = field(default_factory=dict)  # by reason: http_429, timeout, connection, ...
+    seconds: float = 0.0
+    items_per_s: float = 0.0
+
+    @classmethod
+    def of(
+        cls, client: OpenAIClient, output_file: Path, items: int, written: int, failed: list[str], seconds: float
+    ) -> ClientReport:
+        limiter, stats = client.limiter, client.stats
+        return cls(
+            output_file=str(output_file),
+            mode="adaptive" if limiter.adaptive else "pinned",
+            limit_settled=limiter.settled() if limiter.adaptive else limiter.limit,
+            limit_peak=limiter.peak() if limiter.adaptive else limiter.limit,
+            peak_in_flight=limiter.peak_in_flight,
+            items=items,
+            items_written=written,
+            items_failed=len(failed),
+            failed_ids=failed[:_IDS_SHOWN],
+            requests=stats.requests,
+            retried=stats.retried,
+            retries=dict(sorted(stats.retries.items())),
+            seconds=round(seconds, 3),
+            items_per_s=round(written / seconds, 1) if seconds > 0 else 0.0,
+        )
+
+    def summary(self) -> str:
+        retries = ", ".join(f"{k} {v}" for k, v in self.retries.items()) or "none"
+        return (
+            f"{self.items_written} of {self.items} item(s) written in {self.seconds:.1f} s ({self.items_per_s:g}/s); "
+            f"{self.mode} in-flight limit settled at {self.limit_settled} (peak {self.limit_peak}, "
+            f"{self.peak_in_flight} in flight at most); {self.requests} request(s), {self.retried} retried ({retries})"
+        )
+
+
+def write_client_report(report: ClientReport, output_file: Path) -> Path:
+    path = client_report_file(output_file)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    log.info("generate: %s: %s", output_file, report.summary())
+    return path
+
+
+def failed_items_message(output_file: Path, failures: dict[str, str], total: int) -> str:
+    """One line naming how many items failed, which (the first few), and the first error."""
+    ids = sorted(failures)
+    shown = ", ".join(ids[:_IDS_SHOWN]) + (f", ... ({len(ids) - _IDS_SHOWN} more)" if len(ids) > _IDS_SHOWN else "")
+    first = failures[ids[0]]
+    return (
+        f"{output_file}: {len(ids)} of {total} item(s) failed after bounded retries: {shown}; "
+        f"first error ({ids[0]}): {first}. The other items are saved; rerun the same command to retry the failed ones"
+    )

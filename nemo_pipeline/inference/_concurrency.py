@@ -1,0 +1,190 @@
+"""How many requests a client keeps in flight: a pinned number, or a limit that adapts to the server.
+
+The adaptive limit is latency-based, in the spirit of TCP Vegas and Netflix's concurrency-limits: a server with
+spare capacity answers as fast as it does unloaded; one that is saturated queues requests, and its latency grows
+with the queue. So the limit
+
+- starts at `initial` and, while answers come back no slower than `tolerance` x the fastest seen (normalised per
+  generated token), grows by `slow_start_gain` per answer (x4 per round trip by default) - slow start;
+- leaves slow start at the first window whose median latency shows a queue, setting the limit to what Little's
+  law says the server handles (in flight x tolerated latency / observed latency);
+- then grows by 10% per round trip while the median latency is well under the tolerance, shrinks (at most once
+  per round trip) when it is over it, and shrinks by `backoff` on overload answers (429, 503, timeouts).
+
+Keeping the latency at `tolerance` x the unloaded latency keeps a small queue at the server, so it never idles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import statistics
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["AdaptiveSettings", "ConcurrencyLimiter"]
+
+
+@dataclass(frozen=True)
+class AdaptiveSettings:
+    initial: int = 16
+    minimum: int = 1
+    maximum: int = 1024
+    tolerance: float = 2.0  # latency up to this many times the unloaded latency counts as "keeping up"
+    slow_start_gain: float = 3.0  # limit increase per fast answer during slow start (x4 per round trip)
+    backoff: float = 0.8  # factor applied on an overload answer
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.minimum <= self.maximum:
+            raise ValueError(f"concurrency bounds must satisfy 1 <= min <= max, got {self.minimum}, {self.maximum}")
+
+
+@dataclass
+class _History:
+    """The limit over time, sampled at most every 50 ms, for the run's report."""
+
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    peak: float = 0.0
+
+    def add(self, now: float, limit: float) -> None:
+        self.peak = max(self.peak, limit)
+        if not self.samples or now - self.samples[-1][0] >= 0.05:
+            self.samples.append((now, limit))
+
+
+class ConcurrencyLimiter:
+    """A semaphore whose size is fixed (`pinned`) or adapts to the server (`adaptive`).
+
+    Callers `await acquire()` before a request and call exactly one of `on_success`, `on_overload` or `on_other`
+    after it, which releases the slot.
+    """
+
+    def __init__(self, pinned: int | None, adaptive: AdaptiveSettings | None = None) -> None:
+        if pinned is not None and pinned < 1:
+            raise ValueError(f"a pinned concurrency must be >= 1, got {pinned}")
+        self.pinned = pinned
+        self.settings = adaptive or AdaptiveSettings()
+        start = pinned if pinned is not None else self.settings.initial
+        self._limit = float(min(max(start, self.settings.minimum), self.settings.maximum) if pinned is None else start)
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._slow_start = True
+        self._base = float("inf")  # fastest normalised latency in the current and previous sample window
+        self._base_next = float("inf")
+        self._base_count = 0
+        self._recent: collections.deque[float] = collections.deque(maxlen=16)
+        self._last_decrease = 0.0
+        self._rtt = 0.0  # moving average of the round trip, seconds
+        self.history = _History()
+
+    @classmethod
+    def fixed(cls, limit: int) -> ConcurrencyLimiter:
+        return cls(pinned=limit)
+
+    @property
+    def limit(self) -> int:
+        return max(1, int(self._limit))
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def adaptive(self) -> bool:
+        return self.pinned is None
+
+    async def acquire(self) -> None:
+        if self._in_flight < self.limit and not self._waiters:
+            self._take()
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # granted, then cancelled before it could run
+                self._release()
+            raise
+
+    def _take(self) -> None:
+        self._in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._release_waiters()
+
+    def on_success(self, latency_s: float, tokens: int) -> None:
+        """A request answered; `latency_s` is its round trip, `tokens` how many tokens it generated (0: unknown)."""
+        if self.pinned is None:
+            self._rtt = latency_s if self._rtt == 0.0 else 0.9 * self._rtt + 0.1 * latency_s
+            self._adapt(latency_s / tokens if tokens > 0 else latency_s)
+        self._release()
+
+    def on_overload(self) -> None:
+        """The server said it is overloaded (429, 503) or did not answer in time: back off."""
+        if self.pinned is None:
+            now = time.monotonic()
+            if now - self._last_decrease >= self._rtt:  # one back-off per round trip, not one per refusal
+                self._slow_start = False
+                self._decrease(min(self._limit, self._in_flight) * self.settings.backoff, now)
+        self._release()
+
+    def on_other(self) -> None:
+        """The request failed for a reason that says nothing about load (connection refused, bad answer)."""
+        self._release()
+
+    def _set(self, value: float, now: float) -> None:
+        self._limit = min(max(value, float(self.settings.minimum)), float(self.settings.maximum))
+        self.history.add(now, self._limit)
+        self._release_waiters()
+
+    def _decrease(self, value: float, now: float) -> None:
+        self._last_decrease = now
+        self._set(min(value, self._limit), now)
+
+    def _release_waiters(self) -> None:
+        while self._waiters and self._in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._take()
+                waiter.set_result(None)
+
+    def _adapt(self, sample: float) -> None:
+        settings = self.settings
+        self._base_count += 1
+        self._base_next = min(self._base_next, sample)
+        if self._base_count >= max(500, 8 * int(self._limit)):  # forget old minima slowly: the server may change
+            self._base, self._base_next, self._base_count = self._base_next, float("inf"), 0
+        self._base = min(self._base, sample)
+        self._recent.append(sample)
+        tolerated = self._base * settings.tolerance
+        now = time.monotonic()
+        binding = self._in_flight >= 0.5 * self._limit  # grow only a limit that is actually in use
+        if self._slow_start:
+            if len(self._recent) >= 8 and statistics.median(self._recent) > tolerated:
+                self._slow_start = False
+                median = statistics.median(self._recent)
+                estimate = self._in_flight * tolerated / median
+                self._decrease(max(self._limit / 2, estimate), now)
+            elif sample <= tolerated and binding:
+                self._set(self._limit + settings.slow_start_gain, now)
+            return
+        median = statistics.median(self._recent)
+        if median <= 0.75 * tolerated:
+            if binding:
+                self._set(self._limit + 0.1, now)
+        elif median > tolerated and now - self._last_decrease >= self._rtt:
+            self._decrease(self._limit * max(0.8, tolerated / median), now)
+
+    def settled(self) -> int:
+        """The limit the run settled at: the median of the sampled limit over the second half of the run."""
+        samples = self.history.samples
+        if not samples:
+            return self.limit
+        half = samples[len(samples) // 2 :]
+        return round(statistics.median(value for _, value in half))
+
+    def peak(self) -> int:
+        return max(self.limit, round(self.history.peak))

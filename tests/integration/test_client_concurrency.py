@@ -1,0 +1,90 @@
+"""The client's in-flight limit against an asyncio scripted server: adaptive growth toward the server's slots, back
+off on 429 honouring Retry-After, and a pinned limit that the server never sees exceeded."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+
+import pytest
+
+from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient, SamplingParams
+from tests.fakes.queue_server import QueueServer, ServerScript
+
+PARAMS = SamplingParams(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=16, seed=0)
+
+
+async def _ask_all(client: OpenAIClient, n: int) -> list[str]:
+    try:
+        done = await asyncio.gather(*(client.complete(f"Question: q{i}\nAnswer:", PARAMS) for i in range(n)))
+    finally:
+        await client.aclose()
+    return [c.text for c in done]
+
+
+@pytest.mark.timeout(60)
+def test_adaptive_limit_rises_toward_the_slot_count():
+    slots = 16
+    with QueueServer(ServerScript(slots=slots, latency_s=0.05)) as server:
+        limiter = ConcurrencyLimiter(None, AdaptiveSettings(initial=1))
+        client = OpenAIClient(server.url, "m", limiter=limiter)
+        texts = asyncio.run(_ask_all(client, 800))
+        stats = server.stats
+    assert texts == [f"Answer to: q{i}" for i in range(800)]
+    assert stats.max_active >= slots  # it filled every slot, starting from one request in flight
+    assert slots <= limiter.settled() <= 4 * slots  # near capacity: a small queue at the server, not a flood
+    assert client.stats.retried == 0
+
+
+@pytest.mark.timeout(60)
+def test_limit_falls_on_429_and_retry_after_is_honoured():
+    capacity, retry_after = 8, 0.3
+    script = ServerScript(slots=capacity, latency_s=0.05, rate_limit=capacity, retry_after_s=retry_after)
+    with QueueServer(script) as server:
+        limiter = ConcurrencyLimiter(None, AdaptiveSettings(initial=32))  # starts 4x over the rate limit
+        client = OpenAIClient(server.url, "m", limiter=limiter, max_retries=6)
+        texts = asyncio.run(_ask_all(client, 400))
+        arrivals = list(server.stats.arrivals)
+    assert texts == [f"Answer to: q{i}" for i in range(400)]
+    refused = [a for a in arrivals if a[1] == "429"]
+    assert refused, "the first burst should have met the rate limit"
+    assert limiter.limit <= 2 * capacity  # it backed off from 32
+    assert len(refused) < 0.1 * len(arrivals)  # and stayed near the limit instead of probing it all the time
+    assert client.stats.retries["http_429"] == len(refused)
+    by_question = collections.defaultdict(list)
+    for when, status, question in arrivals:
+        by_question[question].append((when, status))
+    waits = [
+        later[0] - earlier[0]
+        for seen in by_question.values()
+        for earlier, later in itertools.pairwise(seen)
+        if earlier[1] == "429"
+    ]
+    assert waits and min(waits) >= retry_after  # no retry came before the server's Retry-After
+
+
+@pytest.mark.timeout(60)
+def test_pinned_limit_is_never_exceeded():
+    with QueueServer(ServerScript(latency_s=0.01)) as server:
+        client = OpenAIClient(server.url, "m", max_connections=5)
+        asyncio.run(_ask_all(client, 300))
+        assert server.stats.max_active == 5
+        assert client.limiter.peak_in_flight == 5
+
+
+@pytest.mark.timeout(30)
+def test_a_cancelled_waiter_gives_its_slot_back():
+    async def scenario() -> tuple[int, int]:
+        limiter = ConcurrencyLimiter(pinned=1)
+        await limiter.acquire()
+        waiting = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        limiter.on_success(0.01, 1)  # grants the slot to the waiter ...
+        waiting.cancel()  # ... which is cancelled before it runs
+        await asyncio.gather(waiting, return_exceptions=True)
+        after_cancel = limiter.in_flight
+        await asyncio.wait_for(limiter.acquire(), timeout=5)  # the slot is free again
+        return after_cancel, limiter.in_flight
+
+    assert asyncio.run(scenario()) == (0, 1)
