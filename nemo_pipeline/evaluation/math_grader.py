@@ -18,16 +18,16 @@ the grader through `grade_all` (nemo_pipeline.evaluation._pool), which kills a w
 
 from __future__ import annotations
 
-import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
 
+from nemo_pipeline.evaluation._math.extract import extract_answer
 from nemo_pipeline.evaluation._math.mv import mv_verify
-from nemo_pipeline.evaluation._math.spans import answer_span, clause_number, final_boxes, last_boxed
+from nemo_pipeline.evaluation._math.spans import answer_span, clause_number, last_boxed
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 
 __all__ = [
@@ -51,71 +51,6 @@ Kind = Literal["number", "letter", "interval", "set", "tuple", "list", "matrix",
 
 _BOX_CMDS = ("\\boxed", "\\fbox")
 _last_boxed = last_boxed  # the mcq grader reads boxes the same way
-_ANSWER_PHRASE = re.compile(r"(?:final\s+answer|the\s+answer)(?:\s+is)?\s*[:=]?\s*", re.IGNORECASE)
-_HASHES = re.compile(r"####\s*")
-_NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?(?![\d])|(?<![\w.])-?\.\d+")
-_MATH_LINE = re.compile(r"^(?:\$\$(.+)\$\$|\$(.+)\$|\\\[(.+)\\\]|\\\((.+)\\\))\.?$")
-
-
-def _clip_phrase(rest: str) -> str:
-    """The answer after an anchor: up to the end of the line or a sentence end ('. ' outside $...$)."""
-    rest = rest.strip()
-    if rest.startswith("$"):
-        width = 2 if rest.startswith("$$") else 1
-        close = rest.find("$" * width, width)
-        if close > width:
-            return rest[width:close].strip()
-    line = rest.split("\n", 1)[0]
-    stop = re.search(r"\.(?:\s|$)", line)
-    if stop:
-        line = line[: stop.start()]
-    return line.strip().strip("*").strip()
-
-
-def _anchored(text: str) -> str | None:
-    """The last answer after 'the answer is' / 'final answer:' / '####', whichever comes last in the text."""
-    best: tuple[int, str] | None = None
-    for pattern in (_ANSWER_PHRASE, _HASHES):
-        for m in pattern.finditer(text):
-            rest = text[m.end() :]
-            if not rest.split("\n", 1)[0].strip():  # the value is on the next non-empty line
-                rest = rest.lstrip()
-            answer = _clip_phrase(rest)
-            if answer and (best is None or m.start() >= best[0]):
-                best = (m.start(), answer)
-    return best[1] if best else None
-
-
-def extract_answer(text: str) -> str | None:
-    """Extract the final answer from a generation, or None when there is none.
-
-    Order (first that yields a non-empty answer wins):
-    1. the last complete `\\boxed{...}` or `\\fbox{...}` (nested braces balanced; `\\boxed{\\boxed{5}}` -> `5`),
-       joined with the boxes right before it when only delimiters, commas, "and"/"or" or `x =` stand between them
-       (`$x=\\boxed{1}$ or $x=\\boxed{2}$` -> `1, 2`);
-    2. the last anchored answer: "The answer is X", "Final answer: X" (any case) or "#### X", whichever occurs last;
-       X runs to the end of its line or its sentence, or is the `$...$` right after the anchor;
-    3. the final non-empty line when it is a math block by itself (`$...$`, `$$...$$`, `\\[...\\]`, `\\(...\\)`);
-    4. the last number in the text (sign, thousands separators, decimals and a/b fractions kept).
-    """
-    if not text or not text.strip():
-        return None
-    boxed = final_boxes(text)
-    if boxed:
-        inner = final_boxes(boxed) if boxed.startswith(_BOX_CMDS) else None
-        return inner or boxed
-    anchored = _anchored(text)
-    if anchored:
-        return _last_boxed(anchored) or anchored
-    last_line = text.strip().rsplit("\n", 1)[-1].strip()
-    m = _MATH_LINE.match(last_line)
-    if m:
-        content = next(g for g in m.groups() if g is not None).strip()
-        if content:
-            return content
-    numbers = _NUMBER.findall(text)
-    return numbers[-1] if numbers else None
-
 
 # --------------------------------------------------------------------------------------------------------- normalize
 
@@ -410,21 +345,6 @@ def _sympy_equal(a: Any, b: Any) -> bool | None:
     return None
 
 
-def _math_verify(gold: str, predicted: str) -> bool:
-    """math-verify with its own (SIGALRM) timeouts disabled; our process pool enforces the limit."""
-    try:
-        from math_verify import parse, verify
-
-        logging.getLogger("math_verify").setLevel(logging.ERROR)
-        g = parse(f"${gold}$", parsing_timeout=None)  # type: ignore[arg-type]
-        p = parse(f"${predicted}$", parsing_timeout=None)  # type: ignore[arg-type]
-        if not g or not p:
-            return False
-        return bool(verify(g, p, timeout_seconds=None))
-    except Exception:
-        return False
-
-
 def _unordered(gold: Sequence[ParsedAnswer], pred: Sequence[ParsedAnswer]) -> bool:
     if len(gold) != len(pred):
         return False
@@ -531,7 +451,7 @@ def _expr_equal(gold: str, predicted: str) -> bool:
         decided = _sympy_equal(a, b)
         if decided is not None:
             return decided
-    return _math_verify(gold, predicted)
+    return bool(mv_verify(gold, predicted))
 
 
 _CONVENTION_KINDS = {"number", "letter", "text", "interval", "tuple", "set", "list", "equation"}
@@ -581,6 +501,12 @@ def is_equivalent(gold: str, predicted: str) -> bool:
 @register_grader("math")
 def math_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Grade item['generation'] against item['expected_answer']."""
+    return grade_math(item)
+
+
+def grade_math(item: Mapping[str, Any], equivalent: Callable[[str, str], bool] | None = None) -> Verdict:
+    """The math grader's steps, with `equivalent` (default `is_equivalent`; benchmarks pass a DESIGNS entry)."""
+    equivalent = equivalent or is_equivalent
     predicted = extract_answer(str(item.get("generation") or ""))
     if predicted is None:
         return Verdict(False, None, "no_answer")
@@ -588,7 +514,7 @@ def math_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     if gold is None:
         return Verdict(False, predicted, "no_expected_answer")
     predicted = numeric_prediction(str(gold), predicted)
-    correct = is_equivalent(str(gold), predicted)
+    correct = equivalent(str(gold), predicted)
     return Verdict(correct, predicted, "equivalent" if correct else "not_equivalent")
 
 

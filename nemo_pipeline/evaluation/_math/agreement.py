@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nemo_pipeline.errors import DataError
 
-__all__ = ["Case", "FamilyScore", "load_cases", "math_verify_alone", "ours", "score"]
+__all__ = ["Case", "FamilyScore", "design", "load_cases", "math_verify_alone", "ours", "score"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,20 @@ def ours(case: Case) -> bool:
         item = {"generation": case.prediction, "expected_answer": case.gold}
         return GRADERS.get("math")(item, GraderContext()).correct
     return is_equivalent(case.gold, case.prediction)
+
+
+def design(name: str) -> Callable[[Case], bool]:
+    """One of the math grader's DESIGNS ("ours_first", the one in use, or "mv_first") as an engine."""
+    from nemo_pipeline.evaluation.math_grader import DESIGNS, grade_math
+
+    equivalent = DESIGNS[name]
+
+    def verdict(case: Case) -> bool:
+        if case.op == "grade":
+            return grade_math({"generation": case.prediction, "expected_answer": case.gold}, equivalent).correct
+        return equivalent(case.gold, case.prediction)
+
+    return verdict
 
 
 def _mv(wrap: bool) -> Callable[[Case], bool]:
