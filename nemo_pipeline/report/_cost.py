@@ -15,9 +15,9 @@ from pathlib import Path, PurePosixPath
 
 from nemo_pipeline.layout import JobRecord, RunLayout
 
-__all__ = ["RunCost", "Usage", "run_cost"]
+__all__ = ["OK_STATES", "RunCost", "Usage", "run_cost"]
 
-_OK_STATES = frozenset({"COMPLETED", "SKIPPED"})
+OK_STATES = frozenset({"COMPLETED", "SKIPPED"})  # job states that mean "ran to the end" (JobState values)
 
 
 @dataclass(frozen=True)
@@ -115,5 +115,5 @@ def run_cost(run_dir: Path, cost_per_gpu_hour: float | None, records: Sequence[J
             by_benchmark[bench] = usage.plus(share * record.wall_s, share * record.gpu_hours)
     stamped = [r for r in records if r.started_at > 0 and r.ended_at >= r.started_at]
     elapsed = max(r.ended_at for r in stamped) - min(r.started_at for r in stamped) if stamped else None
-    not_ok = tuple(f"{r.job} ({r.state})" for r in records if r.state not in _OK_STATES)
+    not_ok = tuple(f"{r.job} ({r.state})" for r in records if r.state not in OK_STATES)
     return RunCost(by_benchmark, overhead, elapsed, cost_per_gpu_hour, len(records), not_ok, tuple(notes))

@@ -262,7 +262,7 @@ def _benchmark_section(summary: Summary, name: str) -> str:
     for run in summary.runs:
         bench = run.benchmarks.get(name)
         if bench is None or bench.metrics is None:
-            why = summary.missing_reason(run.name, bench)
+            why = summary.missing_reason(run.name, bench, name)
             out.append(
                 f'<p class="note"><b>{escape(run.name)}</b>: <span class="missing-cell">missing</span> — '
                 f"{escape(why)}</p>"
@@ -322,7 +322,7 @@ def to_html(summary: Summary) -> str:
     body = [f"<h1>{title}</h1>", f'<div class="meta">Generated {escape(summary.generated_at)}</div>']
     body.append(f'<div class="meta">Runs: {legend}</div>')
     problems = [
-        f"<li><b>{escape(name)}</b> ({escape(run)}): missing — {escape(summary.missing_reason(run, bench))}</li>"
+        f"<li><b>{escape(name)}</b> ({escape(run)}): missing — {escape(summary.missing_reason(run, bench, name))}</li>"
         for run, bench, name in summary.missing()
     ] + [f"<li>{escape(w)}</li>" for w in summary.warnings]
     if problems:

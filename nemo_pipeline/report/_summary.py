@@ -11,7 +11,9 @@ from pathlib import Path
 
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
+from nemo_pipeline.layout import RunLayout
 from nemo_pipeline.report._cost import RunCost, run_cost
+from nemo_pipeline.report._failures import job_failures
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
 from nemo_pipeline.report._stats import PairedTest, paired_test
 
@@ -86,15 +88,20 @@ class Summary:
     costs: dict[str, RunCost] = field(default_factory=dict)  # run name -> time and GPU-hours of its jobs
     campaign: Campaign | None = None
     expected_benchmarks: tuple[str, ...] = ()  # requested ones, listed even where no run has a folder
+    failures: dict[tuple[str, str], str] = field(default_factory=dict)  # (run, benchmark) -> jobs that failed it
 
     @property
     def benchmarks(self) -> list[str]:
         return sorted({b for run in self.runs for b in run.benchmarks} | set(self.expected_benchmarks))
 
-    def missing_reason(self, run_name: str, bench: BenchmarkRun | None) -> str:
+    def missing_reason(self, run_name: str, bench: BenchmarkRun | None, benchmark: str) -> str:
+        """What the files say (or the run's own problem), then the jobs that served it and failed."""
         if bench is not None:
-            return bench.problem
-        return self.run(run_name).problem or "no folder for this benchmark"
+            why = bench.problem
+        else:
+            why = self.run(run_name).problem or "no folder for this benchmark"
+        failed = self.failures.get((run_name, benchmark))
+        return f"{why}; {failed}" if failed else why
 
     def run(self, name: str) -> ModelRun:
         return next(r for r in self.runs if r.name == name)
@@ -252,13 +259,23 @@ def _assemble(
             if bench.output_files:
                 items[(run.name, name)], found = _collect_items(bench, options)
                 warnings.extend(found)
+    partial = Summary(options, "", tuple(runs), None, (), items, expected_benchmarks=expected)
+    benchmarks = partial.benchmarks
+    failures: dict[tuple[str, str], str] = {}
+    for run in runs:
+        if not run.directory.is_dir():
+            continue
+        records = RunLayout(run.directory).job_records()
         rate = options.cost_per_gpu_hour
         if rate is None:
             rate = campaign.cost_per_gpu_hour if campaign is not None else models[run.name].cost_per_gpu_hour
-        if run.directory.is_dir():
-            costs[run.name] = run_cost(run.directory, rate)
-    partial = Summary(options, "", tuple(runs), None, (), items, expected_benchmarks=expected)
-    benchmarks = partial.benchmarks
+        costs[run.name] = run_cost(run.directory, rate, records)
+        for name in benchmarks:
+            bench = run.benchmarks.get(name)
+            if bench is None or not bench.ok:
+                failed = job_failures(run.directory, records, name)
+                if failed:
+                    failures[(run.name, name)] = failed
     subsets_of = {b: partial.subsets(b) for b in benchmarks}
     comparisons: list[Comparison] = []
     if base is not None:
@@ -278,6 +295,7 @@ def _assemble(
         costs,
         campaign,
         expected,
+        failures,
     )
 
 

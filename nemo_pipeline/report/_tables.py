@@ -296,8 +296,8 @@ def _footer(summary: Summary, terminal: bool = False) -> list[str]:
         if run.problem:
             lines.append(f"MISSING every benchmark ({run.name}): {run.problem}")
     for run_name, bench, name in summary.missing():
-        if not summary.run(run_name).problem:
-            lines.append(f"MISSING {name} ({run_name}): {summary.missing_reason(run_name, bench)}")
+        if not summary.run(run_name).problem or (run_name, name) in summary.failures:
+            lines.append(f"MISSING {name} ({run_name}): {summary.missing_reason(run_name, bench, name)}")
     if summary.costs:
         lines.append(
             "Wall time: job wall time summed over the jobs of a benchmark (jobs can overlap; 'elapsed' is first start "
@@ -529,7 +529,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "comparisons": comparisons,
         "campaign": None if summary.campaign is None else _campaign_dict(summary),
         "missing": [
-            {"model": m, "benchmark": name, "problem": summary.missing_reason(m, b)} for m, b, name in summary.missing()
+            {"model": m, "benchmark": name, "problem": summary.missing_reason(m, b, name)} for m, b, name in summary.missing()
         ],
         "warnings": list(summary.warnings),
     }

@@ -139,7 +139,7 @@ def test_two_model_campaign_golden(tmp_path: Path) -> None:
     text = to_text(summary)
     assert "gen_seconds" not in text and "sum_item_seconds" not in text  # not a wall time: not in the tables
     assert "21m 00s" in text and "20.00" in text and "15.00" in text and "elapsed 1h 01m" in text
-    missing = {(m, b): summary.missing_reason(m, bench) for m, bench, b in summary.missing()}
+    missing = {(m, b): summary.missing_reason(m, bench, b) for m, bench, b in summary.missing()}
     assert "no results" in missing["rl", "gsm8k"] and str(out / "rl") in missing["rl", "gsm8k"]
     assert missing["base", "math500"] == "no folder for this benchmark"
     assert f"MISSING every benchmark (rl): no results: {out / 'rl'} does not exist (nothing ran)" in text
@@ -232,3 +232,29 @@ def test_grouped_job_splits_per_task_when_files_are_gone_and_run_json_rate(tmp_p
     assert summary.costs[summary.runs[0].name].cost_per_gpu_hour == 4.0
     text = to_text(summary)
     assert "cost @ 4 per GPU-h" in text and "generate-0 (TIMEOUT)" in text and "split per task" in text
+
+
+@pytest.mark.timeout(60)
+def test_a_missing_benchmark_names_the_failed_job_and_its_error(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "failed_run", "gsm8k", {f"q-{i}": [True] for i in range(3)}, model="/m")
+    write_run(run, "gpqa", {f"g-{i}": [False] for i in range(2)}, write_metrics=False)
+    write_run(run, "math", {f"m-{i}": [True] for i in range(2)}, write_metrics=False)
+    layout = RunLayout(run)
+    tasks = [f"eval-results/{b}/output.jsonl" for b in ("gsm8k", "gpqa", "math")]
+    layout.write_job_record(JobRecord("generate", "FAILED", 20.0, 1, None, 1.0, 21.0, tasks))
+    layout.write_job_record(JobRecord("evaluate-gsm8k", "COMPLETED", 2.0, 0, "gsm8k", 21.0, 23.0))
+    layout.main_log("generate").write_text(
+        f"INFO x: generate: {run}/eval-results/math/output.jsonl: 2 of 2 item(s) written\n"  # 'failed' in the path
+        f"ERROR nemo_pipeline.inference.generate: generate: {run}/eval-results/gpqa/output.jsonl failed: "
+        "2 of 2 item(s) failed after bounded retries; first error: HTTP 400: refused\n"
+        "error: 1 of 3 generate task(s) failed\n"
+    )
+    summary = build_summary([run])
+    name = summary.runs[0].name
+    gpqa = summary.missing_reason(name, summary.runs[0].benchmarks["gpqa"], "gpqa")
+    assert gpqa.startswith("no metrics.json") and "job generate FAILED: generate: eval-results/gpqa/output.jsonl" in gpqa
+    assert "HTTP 400: refused" in gpqa and str(run) not in gpqa
+    math_note = summary.missing_reason(name, summary.runs[0].benchmarks["math"], "math")
+    assert math_note.endswith("job generate FAILED; its log names no error for math (logs/generate/main.log)")
+    assert "- MISSING gpqa (/m): no metrics.json" in to_markdown(summary)
+    assert (name, "gsm8k") not in summary.failures  # gsm8k has its results: the failed job is not its story
