@@ -176,6 +176,9 @@ _FRAC = re.compile(
 _SLASH = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*/\s*([-+]?\d+(?:\.\d+)?)$")
 _MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
 _VARIABLE = re.compile(r"^(?:[A-Za-z](?:_\{?\w+\}?)?(?:\([A-Za-z]\))?|\\[A-Za-z]+(?:_\{?\w+\}?)?)$")
+_BETWEEN = re.compile(
+    r"^(?P<a>[^<>=]+?)\s*(?P<op1><|\\leq?(?![A-Za-z]))\s*[A-Za-z]\s*(?P<op2><|\\leq?(?![A-Za-z]))\s*(?P<b>[^<>=]+)$"
+)
 _WORDS = re.compile(r"^[A-Za-z][A-Za-z' \-]*$")
 
 
@@ -269,6 +272,11 @@ def parse_answer(s: str) -> ParsedAnswer:
     parts = _split_top(s, ",")
     if len(parts) > 1 and all(parts):
         return ParsedAnswer("list", text, items=tuple(parse_answer(p) for p in parts))
+    m = _BETWEEN.match(s)
+    if m:  # -3 < x \le 3 is the interval (-3, 3]
+        brackets = ("(" if m.group("op1") == "<" else "[") + (")" if m.group("op2") == "<" else "]")
+        items = (parse_answer(m.group("a")), parse_answer(m.group("b")))
+        return ParsedAnswer("interval", text, items=items, brackets=brackets)
     sides = _split_top(s, "=")
     if len(sides) >= 2 and all(sides) and not s.startswith(("\\le", "\\ge")):
         # x = 5+5+1 = 11: a chain of equalities settles on its last side
@@ -368,7 +376,8 @@ def _strip_equation(p: ParsedAnswer) -> ParsedAnswer:
     lhs = str(p.value).strip()
     chain = p.text.count("=") >= 2
     arithmetic = not re.search(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+", "", lhs))  # 1/2 \cdot 4 = 2
-    if p.kind == "equation" and (_VARIABLE.match(lhs) or arithmetic or chain):
+    valued = p.kind == "equation" and p.items[0].kind == "number"  # x^2 = 9: the answer is its value
+    if p.kind == "equation" and (_VARIABLE.match(lhs) or arithmetic or chain or valued):
         return p.items[0]
     if p.kind == "list" and all(i.kind == "equation" for i in p.items):
         return ParsedAnswer("list", p.text, items=tuple(_strip_equation(i) for i in p.items))

@@ -5,9 +5,10 @@ optionally `predicted` (the answer the grader must report), `convention` (where 
 from math-verify's defaults) and `known_miss` (a reason). `equiv` compares two answers; `grade` grades a whole
 generation against a gold answer.
 
-"math-verify alone" is `parse` + `verify` with their defaults, in two variants, and the reference is the better
-of the two per family: `raw` parses each string as given; `wrapped` first wraps a bare answer (no `$`, `\\(`,
-`\\[` or box) in `$...$`, as math-verify expects LaTeX to be delimited.
+"math-verify alone" is `parse` + `verify` with their defaults (timeouts off), in three variants, and the reference
+is the best of them per family: `raw` parses each string as given; `raw_then_wrapped` retries an unreadable string
+wrapped in `$...$`; `wrapped` wraps a bare answer (no `$`, `\\(`, `\\[` or box) in `$...$` first, as math-verify
+expects LaTeX to be delimited.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nemo_pipeline.errors import DataError
 
@@ -76,26 +78,40 @@ def design(name: str) -> Callable[[Case], bool]:
     return verdict
 
 
-def _mv(wrap: bool) -> Callable[[Case], bool]:
-    def verdict(case: Case) -> bool:
-        from math_verify import parse, verify
+def _raw(text: str) -> list[Any]:
+    from math_verify import parse
 
-        from nemo_pipeline.evaluation._math.mv import mv_parse
+    return list(parse(text, parsing_timeout=None))  # type: ignore[arg-type]
+
+
+def _raw_then_wrapped(text: str) -> list[Any]:
+    return _raw(text) or _raw(f"${text}$")
+
+
+def _mv(parse: Callable[[str], list[Any]]) -> Callable[[Case], bool]:
+    def verdict(case: Case) -> bool:
+        from math_verify import verify
 
         logging.getLogger("math_verify").setLevel(logging.ERROR)
         try:
-            if wrap:
-                gold, pred = mv_parse(case.gold), mv_parse(case.prediction)
-            else:
-                gold, pred = parse(case.gold, parsing_timeout=None), parse(case.prediction, parsing_timeout=None)  # type: ignore[arg-type]
-            return bool(verify(gold, pred, timeout_seconds=None))  # type: ignore[arg-type]
+            return bool(verify(parse(case.gold), parse(case.prediction), timeout_seconds=None))  # type: ignore[arg-type]
         except Exception:
             return False
 
     return verdict
 
 
-math_verify_alone: dict[str, Callable[[Case], bool]] = {"raw": _mv(False), "wrapped": _mv(True)}
+def _wrapped(text: str) -> list[Any]:
+    from nemo_pipeline.evaluation._math.mv import mv_parse
+
+    return mv_parse(text)
+
+
+math_verify_alone: dict[str, Callable[[Case], bool]] = {
+    "raw": _mv(_raw),
+    "raw_then_wrapped": _mv(_raw_then_wrapped),
+    "wrapped": _mv(_wrapped),
+}
 
 
 @dataclass

@@ -70,7 +70,8 @@ def last_boxed(text: str) -> str | None:
 
 def final_boxes(text: str) -> str | None:
     """The last box, joined with the boxes right before it when only delimiters, commas, "and"/"or" or a
-    `x =` stand between them (`$x=\\boxed{1}$ or $x=\\boxed{2}$` -> `1, 2`); None when there is no box."""
+    `x =` stand between them (`$x=\\boxed{1}$ or $x=\\boxed{2}$` -> `1, 2`; a repeated box counts once);
+    None when there is no box."""
     boxes = _boxes(text)
     if not boxes:
         return None
@@ -79,7 +80,10 @@ def final_boxes(text: str) -> str | None:
         if not _BETWEEN.match(text[box[1] : run[0][0]]):
             break
         run.insert(0, box)
-    contents = [c for _, _, c in run if c]
+    contents: list[str] = []
+    for _, _, content in run:  # "\\boxed{5} ... \\boxed{5}": a repeated box is one answer
+        if content and content not in contents:
+            contents.append(content)
     return ", ".join(contents) if contents else None
 
 
