@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from nemo_pipeline.errors import NemoPipelineError
+from nemo_pipeline.layout import write_summary_stamp
 from nemo_pipeline.report import SummaryOptions, build_summary, to_text, write_reports
 
 
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = build_summary(list(args.out_dirs), args.baseline, options)
         written = write_reports(summary, args.output or args.out_dirs[0], args.html)
+        if len(args.out_dirs) == 1 and args.output is None and args.baseline is None:
+            write_summary_stamp(args.out_dirs[0])  # a rerun with no new metrics skips the summarize job
     except NemoPipelineError as exc:
         if args.debug:
             raise

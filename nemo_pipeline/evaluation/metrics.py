@@ -12,7 +12,8 @@ Conventions (docs/GRADING.md):
   (0 with one seed).
 - A greedy accuracy carries `accuracy_std_err`, the same estimator over the items' 0/1 outcomes:
   stdev(ddof=1) / sqrt(n) = sqrt(p(1-p)/(n-1)), lm-evaluation-harness's sample stderr for acc (0 with one item).
-- Percentages: accuracy (and its std err), no_answer, pass@k, majority@k and pass@1_std_err are percent; `scores` means are raw means.
+- Percentages: accuracy (and its std err), no_answer, pass@k, majority@k and pass@1_std_err are percent; `scores`
+  means are raw means.
 - sum_item_seconds is the sum of `generation_time_s` over every record of the block (all seeds): requests overlap,
   so it is not a wall time (that comes from the job records); older metrics.json files call it gen_seconds.
   avg_tokens is the mean of `num_generated_tokens` over the same records.

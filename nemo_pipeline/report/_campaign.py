@@ -148,13 +148,13 @@ def read_run_info(directory: Path, name: str) -> ModelInfo:
         data = _read_object(path)
     except DataError:
         return ModelInfo(name)
-    model = data.get("model") if isinstance(data.get("model"), str) else ""
-    server_type = data.get("server_type") if isinstance(data.get("server_type"), str) else ""
-    overrides = data.get("overrides")
+    model, server_type, overrides = data.get("model"), data.get("server_type"), data.get("overrides")
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        overrides = []
     return ModelInfo(
         name=name,
-        model=model,
-        server_type=server_type,
-        overrides=tuple(overrides) if isinstance(overrides, list) and all(isinstance(o, str) for o in overrides) else (),
+        model=model if isinstance(model, str) else "",
+        server_type=server_type if isinstance(server_type, str) else "",
+        overrides=tuple(overrides),
         cost_per_gpu_hour=_rate(data.get("cost_per_gpu_hour"), str(path)),
     )

@@ -79,8 +79,7 @@ def _shares(layout: RunLayout, record: JobRecord) -> tuple[dict[str, float], str
     """Benchmark -> share of the job (summing to 1), and a note when the split fell back to counting tasks."""
     if record.benchmark is not None:
         return {record.benchmark: 1.0}, ""
-    tasks = [(task, _task_benchmark(layout, task)) for task in record.tasks]
-    tasks = [(task, bench) for task, bench in tasks if bench is not None]
+    tasks = [(task, bench) for task in record.tasks if (bench := _task_benchmark(layout, task)) is not None]
     if not tasks:
         return {}, ""
     counts = [_count_lines(layout.root / task) for task, _ in tasks]

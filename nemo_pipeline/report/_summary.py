@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nemo_pipeline.errors import ConfigError, DataError
-from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
 from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
 from nemo_pipeline.report._cost import RunCost, run_cost
 from nemo_pipeline.report._failures import job_failures
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
@@ -96,10 +96,7 @@ class Summary:
 
     def missing_reason(self, run_name: str, bench: BenchmarkRun | None, benchmark: str) -> str:
         """What the files say (or the run's own problem), then the jobs that served it and failed."""
-        if bench is not None:
-            why = bench.problem
-        else:
-            why = self.run(run_name).problem or "no folder for this benchmark"
+        why = bench.problem if bench is not None else self.run(run_name).problem or "no folder for this benchmark"
         failed = self.failures.get((run_name, benchmark))
         return f"{why}; {failed}" if failed else why
 
@@ -271,8 +268,8 @@ def _assemble(
             rate = campaign.cost_per_gpu_hour if campaign is not None else models[run.name].cost_per_gpu_hour
         costs[run.name] = run_cost(run.directory, rate, records)
         for name in benchmarks:
-            bench = run.benchmarks.get(name)
-            if bench is None or not bench.ok:
+            result = run.benchmarks.get(name)
+            if result is None or not result.ok:
                 failed = job_failures(run.directory, records, name)
                 if failed:
                     failures[(run.name, name)] = failed

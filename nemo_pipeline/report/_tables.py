@@ -529,7 +529,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "comparisons": comparisons,
         "campaign": None if summary.campaign is None else _campaign_dict(summary),
         "missing": [
-            {"model": m, "benchmark": name, "problem": summary.missing_reason(m, b, name)} for m, b, name in summary.missing()
+            {"model": m, "benchmark": n, "problem": summary.missing_reason(m, b, n)} for m, b, n in summary.missing()
         ],
         "warnings": list(summary.warnings),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def _metrics_block(rows: Sequence[dict[str, Any]], num_seeds: int) -> dict[str, 
 def write_run(
     root: Path,
     benchmark: str,
-    correct: dict[str, Sequence[bool | None]],
+    correct: Mapping[str, Sequence[bool | None]],
     *,
     num_seeds: int = 0,
     subsets: dict[str, str] | None = None,

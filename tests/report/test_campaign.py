@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ SCRIPT = REPO / "pipeline" / "summarize_results.py"
 RATE = 2.5
 AIME_TASKS = [f"eval-results/aime25/output-rs{s}.jsonl" for s in range(4)]
 
-MODELS = [
+MODELS: list[dict[str, Any]] = [
     {
         "name": "base",
         "model": "/models/base-7b",
@@ -252,7 +253,8 @@ def test_a_missing_benchmark_names_the_failed_job_and_its_error(tmp_path: Path) 
     summary = build_summary([run])
     name = summary.runs[0].name
     gpqa = summary.missing_reason(name, summary.runs[0].benchmarks["gpqa"], "gpqa")
-    assert gpqa.startswith("no metrics.json") and "job generate FAILED: generate: eval-results/gpqa/output.jsonl" in gpqa
+    assert gpqa.startswith("no metrics.json")
+    assert "job generate FAILED: generate: eval-results/gpqa/output.jsonl" in gpqa
     assert "HTTP 400: refused" in gpqa and str(run) not in gpqa
     math_note = summary.missing_reason(name, summary.runs[0].benchmarks["math"], "math")
     assert math_note.endswith("job generate FAILED; its log names no error for math (logs/generate/main.log)")
