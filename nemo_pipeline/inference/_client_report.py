@@ -14,15 +14,32 @@ from nemo_pipeline.config import GenerateConfig
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient
 
-__all__ = ["ClientReport", "client_report_file", "failed_items_message", "limiter_for", "write_client_report"]
+__all__ = [
+    "ClientReport",
+    "client_report_file",
+    "failed_items_message",
+    "limiter_for",
+    "remember_settled",
+    "write_client_report",
+]
 
 log = logging.getLogger(__name__)
 
 _IDS_SHOWN = 20
 
 
-def limiter_for(cfg: GenerateConfig) -> ConcurrencyLimiter:
-    """A limit pinned by `max_concurrent_requests`, or an adaptive one within `concurrency`'s bounds."""
+# The limit each server settled at in this process: a grouped job's next task against the same server starts there.
+_SETTLED: dict[str, int] = {}
+
+
+def remember_settled(base_url: str, limiter: ConcurrencyLimiter) -> None:
+    if limiter.adaptive:
+        _SETTLED[base_url] = limiter.settled()
+
+
+def limiter_for(cfg: GenerateConfig, base_url: str = "") -> ConcurrencyLimiter:
+    """A limit pinned by `max_concurrent_requests`, or an adaptive one within `concurrency`'s bounds (starting
+    where an earlier task against the same server settled, if any)."""
     if cfg.max_concurrent_requests is not None:
         if cfg.max_concurrent_requests < 1:
             raise ConfigError(f"max_concurrent_requests={cfg.max_concurrent_requests} must be >= 1 (or null: adaptive)")
@@ -35,7 +52,8 @@ def limiter_for(cfg: GenerateConfig) -> ConcurrencyLimiter:
             f"concurrency.initial={bounds.initial} must lie in [concurrency.min={bounds.min}, "
             f"concurrency.max={bounds.max}]"
         )
-    return ConcurrencyLimiter(None, AdaptiveSettings(initial=bounds.initial, minimum=bounds.min, maximum=bounds.max))
+    initial = min(max(_SETTLED.get(base_url, bounds.initial), bounds.min), bounds.max)
+    return ConcurrencyLimiter(None, AdaptiveSettings(initial=initial, minimum=bounds.min, maximum=bounds.max))
 
 
 def client_report_file(output_file: Path) -> Path:

@@ -19,7 +19,13 @@ from tqdm import tqdm
 
 from nemo_pipeline.config import GenerateConfig, compose_config, flat_values
 from nemo_pipeline.errors import ConfigError, DataError, NemoPipelineError
-from nemo_pipeline.inference._client_report import ClientReport, failed_items_message, limiter_for, write_client_report
+from nemo_pipeline.inference._client_report import (
+    ClientReport,
+    failed_items_message,
+    limiter_for,
+    remember_settled,
+    write_client_report,
+)
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
 from nemo_pipeline.inference.code_execution import generate_with_code
@@ -162,7 +168,7 @@ async def _generate_all(
         api_key=endpoint.api_key,
         timeout_s=cfg.request_timeout_s,
         max_retries=cfg.max_retries,
-        limiter=limiter_for(cfg),
+        limiter=limiter_for(cfg, endpoint.base_url),
     )
     code = None
     if sandbox_url is not None:
@@ -212,6 +218,7 @@ async def _generate_all(
             client, output_file, len(todo), out.committed, sorted(failures), time.monotonic() - started
         )
         write_client_report(report, output_file)
+        remember_settled(endpoint.base_url, client.limiter)
     if failures:
         raise RequestError(failed_items_message(output_file, failures, len(todo)))
 
