@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.layout import RunLayout, campaign_record_file, campaign_runs
 
-__all__ = ["CAMPAIGN_FILE", "Campaign", "ModelInfo", "is_campaign", "read_campaign", "read_run_info"]
-
-CAMPAIGN_FILE = "campaign.json"
+__all__ = ["Campaign", "ModelInfo", "is_campaign", "read_campaign", "read_run_info"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ class Campaign:
     benchmarks: tuple[str, ...]  # "gsm8k:4" as requested
     cluster: str = ""
     cost_per_gpu_hour: float | None = None
+    run_dirs: dict[str, Path] = field(default_factory=dict)  # model name -> its run directory (from the layout)
 
     @property
     def baseline(self) -> ModelInfo | None:
@@ -56,11 +56,11 @@ class Campaign:
         return tuple(spec.split(":", 1)[0] for spec in self.benchmarks)
 
     def run_dir(self, model: ModelInfo) -> Path:
-        return self.directory / model.name
+        return self.run_dirs[model.name]
 
 
 def is_campaign(directory: Path) -> bool:
-    return (directory / CAMPAIGN_FILE).is_file()
+    return campaign_record_file(directory).is_file()
 
 
 def _rate(value: Any, where: str) -> float | None:
@@ -101,7 +101,7 @@ def _read_object(path: Path) -> dict[str, Any]:
 
 def read_campaign(directory: Path) -> Campaign:
     """Parse `<directory>/campaign.json`; raise DataError naming the file and the bad key."""
-    path = directory / CAMPAIGN_FILE
+    path = campaign_record_file(directory)
     data = _read_object(path)
     models_data = data.get("models")
     if not isinstance(models_data, list) or not models_data:
@@ -111,7 +111,7 @@ def read_campaign(directory: Path) -> Campaign:
         where = f"{path}: models[{index}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
             raise DataError(f"{where}: expected an object with a non-empty 'name', got {str(entry)[:80]!r}")
-        name = entry["name"].strip()
+        name = entry["name"]
         if "/" in name or name in (".", ".."):
             raise DataError(f"{where}: name {name!r} is not a folder name")
         models.append(
@@ -136,12 +136,13 @@ def read_campaign(directory: Path) -> Campaign:
         benchmarks=_strings(data.get("benchmarks"), f"{path}: benchmarks"),
         cluster=_text(data.get("cluster"), f"{path}: cluster"),
         cost_per_gpu_hour=_rate(data.get("cost_per_gpu_hour"), str(path)),
+        run_dirs={layout.root.name: layout.root for layout in campaign_runs(directory)},
     )
 
 
 def read_run_info(directory: Path, name: str) -> ModelInfo:
     """The model of a single run from its run.json (empty fields when the file is missing or unreadable)."""
-    path = directory / "run.json"
+    path = RunLayout(directory).run_record
     if not path.is_file():
         return ModelInfo(name)
     try:
