@@ -17,6 +17,7 @@ Every mistake is a one-line error naming the file and the key.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ _KEYS = {
 _REQUIRED = ("name", "data", "grader", "prompt_config")
 _FIELD_TARGETS = {"id", "problem", "expected_answer", "subset", "turns", "reference", "reference_answer", "rubric"}
 _SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+_LOADER_VERSION = 2
 _loaded: dict[str, Benchmark] = {}
 
 
@@ -96,7 +98,9 @@ def _records(spec_path: Path, name: str, data: Path, fields: dict[str, str], sub
             record.setdefault("problem", turns[0])
         record.setdefault("expected_answer", None)
         if "rubric" in record and "reference" not in record:
-            record["reference"] = record["rubric"]  # the judge reads a case's rubric as its reference
+            # The judge reads a case's rubric as its reference, on every turn of a multi-turn case.
+            rubric = str(record["rubric"])
+            record["reference"] = [rubric] * len(record["turns"]) if "turns" in record else rubric
         if "subset" in record:
             record["subset"] = str(record["subset"])
             if subsets is not None and record["subset"] not in subsets:
@@ -196,6 +200,8 @@ def load_benchmark_file(path: Path) -> Benchmark:
             needs_sandbox=bool(spec.get("needs_sandbox", spec["grader"] == "code")),
             multi_turn="turns" in fields,
             default_server_type=server_type,
+            # Prepared items are rebuilt when the file's mapping or this loader changes.
+            data_version=int(hashlib.sha256(f"{_LOADER_VERSION}:{path.read_text()}".encode()).hexdigest()[:8], 16),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: a number or flag has the wrong type ({exc})") from None

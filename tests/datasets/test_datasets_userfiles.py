@@ -15,6 +15,10 @@ from nemo_pipeline.errors import DataError
 from tests.datasets.conftest import FIXTURES, install_fixture
 
 USER_FILE_BENCHMARKS = {"math500": 3, "mbpp": 2, "mmlu-pro": 3, "mt-bench-101": 2}  # items from each fixture
+USER_FILE_BENCHMARKS.update(  # log-likelihood benchmarks and aime24 (tests/loglik, tests/datasets/test_yaml_*)
+    {"hellaswag": 4, "arc_easy": 4, "arc_challenge": 4, "piqa": 4, "winogrande": 4, "truthfulqa_mc1": 3}
+)
+USER_FILE_BENCHMARKS.update({"truthfulqa_mc2": 3, "aime24": 3})
 
 
 def test_every_user_file_benchmark_has_a_fixture() -> None:

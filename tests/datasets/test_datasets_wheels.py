@@ -24,6 +24,7 @@ WHEEL_BENCHMARKS = {
     "humaneval": 164,
     "ifeval": 541,
     "mt-bench": 80,
+    "mmlu-ll": 14042,
 }
 
 

@@ -48,6 +48,6 @@ def _docs(path: Path) -> list[McDoc]:
 
 
 def build(benchmark: str, part: str, src: UserFile, num_fewshot: int = NUM_FEWSHOT) -> list[dict[str, Any]]:
+    docs = _docs(src.path())
     train = fewshot_file(src, (f"ARC-{part}-Train.jsonl", "train.parquet"), num_fewshot)
-    shots = _docs(train) if train is not None else []
-    return mc_records(benchmark, _docs(src.path()), shots, num_fewshot)
+    return mc_records(benchmark, docs, _docs(train) if train is not None else [], num_fewshot)

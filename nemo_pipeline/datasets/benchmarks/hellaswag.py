@@ -42,9 +42,9 @@ def _docs(path: Path) -> list[McDoc]:
 
 
 def build(source: UserFile, num_fewshot: int = NUM_FEWSHOT) -> list[dict[str, Any]]:
+    docs = _docs(source.path())
     train = fewshot_file(source, TRAIN_FILES, num_fewshot)
-    shots = _docs(train) if train is not None else []
-    return mc_records("hellaswag", _docs(source.path()), shots, num_fewshot)
+    return mc_records("hellaswag", docs, _docs(train) if train is not None else [], num_fewshot)
 
 
 def load(source: UserFile) -> list[dict[str, Any]]:
