@@ -145,7 +145,10 @@ def _drop_trailing_text(m: re.Match[str]) -> str:
 
 
 def _drop_text_unit(m: re.Match[str]) -> str:
-    return m.group(1) if _is_unit(m.group(2).strip()) or len(m.group(2).strip()) >= 2 else m.group(0)
+    words = m.group(2).strip()
+    if words.lower() in ("and", "or"):  # 12\text{ and }13: a list, not a unit
+        return f"{m.group(1)} {words.lower()} "
+    return m.group(1) if _is_unit(words) or len(words) >= 2 else m.group(0)
 
 
 # ------------------------------------------------------------------------------------------------------ parse (typed)
@@ -179,6 +182,7 @@ _VARIABLE = re.compile(r"^(?:[A-Za-z](?:_\{?\w+\}?)?(?:\([A-Za-z]\))?|\\[A-Za-z]
 _BETWEEN = re.compile(
     r"^(?P<a>[^<>=]+?)\s*(?P<op1><|\\leq?(?![A-Za-z]))\s*[A-Za-z]\s*(?P<op2><|\\leq?(?![A-Za-z]))\s*(?P<b>[^<>=]+)$"
 )
+_AND_OR = re.compile(r"\s*,?\s+(?:and|or)\s+")
 _WORDS = re.compile(r"^[A-Za-z][A-Za-z' \-]*$")
 
 
@@ -269,6 +273,10 @@ def parse_answer(s: str) -> ParsedAnswer:
         if len(parts) > 1:
             kind: Kind = "interval" if s[0] + s[-1] in ("(]", "[)", "[]") or len(parts) == 2 else "tuple"
             return ParsedAnswer(kind, text, items=tuple(parse_answer(p) for p in parts), brackets=s[0] + s[-1])
+    if not _WORDS.match(s):  # "12 and 13", "x = 3 or x = -3": a list when every part is math
+        joined = _AND_OR.sub(", ", s)
+        if joined != s and all(re.search(r"[\d\\]", part) for part in _split_top(joined, ",")):
+            s = joined
     parts = _split_top(s, ",")
     if len(parts) > 1 and all(parts):
         return ParsedAnswer("list", text, items=tuple(parse_answer(p) for p in parts))
