@@ -322,8 +322,14 @@ def to_html(summary: Summary) -> str:
     body = [f"<h1>{title}</h1>", f'<div class="meta">Generated {escape(summary.generated_at)}</div>']
     body.append(f'<div class="meta">Runs: {legend}</div>')
     problems = [
+        f"<li><b>every benchmark</b> ({escape(r.name)}): missing — {escape(r.problem)}</li>"
+        for r in summary.runs
+        if r.problem
+    ]
+    problems += [
         f"<li><b>{escape(name)}</b> ({escape(run)}): missing — {escape(summary.missing_reason(run, bench, name))}</li>"
         for run, bench, name in summary.missing()
+        if not summary.run(run).problem or (run, name) in summary.failures
     ] + [f"<li>{escape(w)}</li>" for w in summary.warnings]
     if problems:
         body.append(f'<div class="card warn"><b>Missing or incomplete</b><ul>{"".join(problems)}</ul></div>')

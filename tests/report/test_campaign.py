@@ -153,6 +153,7 @@ def test_two_model_campaign_golden(tmp_path: Path) -> None:
     assert "base: 50.00 ± 16.67" in html and "ft: 90.00 ± 10.00" in html  # bar tooltips of the greedy whiskers
     assert html.count('class="err"') >= 3 * 4  # a whisker and two caps per bar with a std error
     assert 'id="cost"' in html and "8.000" in html
+    assert "<b>every benchmark</b> (rl): missing — no results:" in html and "<b>gsm8k</b> (rl)" not in html
 
 
 @pytest.mark.timeout(120)
