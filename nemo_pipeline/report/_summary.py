@@ -339,6 +339,10 @@ def build_campaign_summary(directory: str | Path, options: SummaryOptions | None
     ordered = sorted(campaign.models, key=lambda m: not m.baseline)  # baseline first, then campaign order
     runs = [_load_model(campaign, m) for m in ordered]
     base = runs[0] if campaign.baseline is not None else None
-    warnings = () if base is not None else ("campaign.json marks no model baseline: true, so no deltas are shown",)
+    warnings: tuple[str, ...] = ()
+    if base is None:
+        warnings = ("campaign.json marks no model baseline: true, so no deltas are shown",)
+    elif base.problem:
+        warnings = (f"the baseline {base.name} has no results, so no deltas are shown",)
     summary = _assemble(runs, base, {m.name: m for m in ordered}, options, campaign, campaign.benchmark_names)
     return replace(summary, warnings=warnings + summary.warnings)

@@ -177,6 +177,12 @@ def test_campaign_cli_writes_files_into_the_campaign_dir(tmp_path: Path) -> None
     assert runs["rl"]["problem"].startswith("no results") and runs["rl"]["usage"] is None
     for name in ("summary.md", "summary.csv", "report.html"):
         assert (out / name).stat().st_size > 100
+    cheaper = subprocess.run(
+        [sys.executable, str(SCRIPT), str(out), "--cost-per-gpu-hour", "1"], capture_output=True, text=True, timeout=60
+    )
+    assert cheaper.returncode == 0 and "cost @ 1 per GPU-h" in cheaper.stdout
+    usage = {r["name"]: r["usage"] for r in json.loads((out / "summary.json").read_text())["runs"]}
+    assert usage["base"]["total"]["cost"] == pytest.approx(8.0) and usage["ft"]["cost_per_gpu_hour"] == 1.0
     again = subprocess.run(
         [sys.executable, str(SCRIPT), str(out), str(out / "base")], capture_output=True, text=True, timeout=60
     )
@@ -200,6 +206,10 @@ def test_campaign_json_errors_name_the_file_and_key(tmp_path: Path) -> None:
     assert any("no model baseline: true" in w for w in summary.warnings)
     with pytest.raises(ConfigError, match="pass it alone"):
         build_summary([out], baseline=out)
+    (out / "campaign.json").write_text(json.dumps({"models": [{"name": "a", "baseline": True}, {"name": "b"}]}))
+    summary = build_campaign_summary(out)  # the baseline never ran: every cell missing, no deltas, and it says so
+    assert summary.baseline == "a" and summary.comparisons == ()
+    assert "the baseline a has no results, so no deltas are shown" in summary.warnings
 
 
 @pytest.mark.timeout(60)
