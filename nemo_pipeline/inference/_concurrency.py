@@ -8,8 +8,9 @@ with the queue. So the limit
   generated token), grows by `slow_start_gain` per answer (x4 per round trip by default) - slow start;
 - leaves slow start at the first window whose median latency shows a queue, setting the limit to what Little's
   law says the server handles (in flight x tolerated latency / observed latency);
-- then grows by 10% per round trip while the median latency is well under the tolerance, shrinks (at most once
-  per round trip) when it is over it, and shrinks by `backoff` on overload answers (429, 503, timeouts).
+- then, once per window of fresh answers, grows by 5% while their median latency is well under the tolerance and
+  shrinks toward the Little's-law estimate (at most halving) when it is over it; an overload answer (429, 503,
+  timeout) shrinks it by `backoff`, at most once per round trip.
 
 Keeping the latency at `tolerance` x the unloaded latency keeps a small queue at the server, so it never idles.
 """
@@ -75,6 +76,8 @@ class ConcurrencyLimiter:
         self._base_count = 0
         self._recent: collections.deque[float] = collections.deque(maxlen=16)
         self._last_decrease = 0.0
+        self._last_change = 0.0
+        self._fresh: list[float] = []  # fresh answers since the last decision (after slow start)
         self._rtt = 0.0  # moving average of the round trip, seconds
         self.history = _History()
 
@@ -119,7 +122,7 @@ class ConcurrencyLimiter:
         """A request answered; `latency_s` is its round trip, `tokens` how many tokens it generated (0: unknown)."""
         if self.pinned is None:
             self._rtt = latency_s if self._rtt == 0.0 else 0.9 * self._rtt + 0.1 * latency_s
-            self._adapt(latency_s / tokens if tokens > 0 else latency_s)
+            self._adapt(latency_s / tokens if tokens > 0 else latency_s, latency_s)
         self._release()
 
     def on_overload(self) -> None:
@@ -141,7 +144,8 @@ class ConcurrencyLimiter:
         self._release_waiters()
 
     def _decrease(self, value: float, now: float) -> None:
-        self._last_decrease = now
+        self._last_decrease = self._last_change = now
+        self._fresh.clear()
         self._set(min(value, self._limit), now)
 
     def _release_waiters(self) -> None:
@@ -151,7 +155,7 @@ class ConcurrencyLimiter:
                 self._take()
                 waiter.set_result(None)
 
-    def _adapt(self, sample: float) -> None:
+    def _adapt(self, sample: float, latency_s: float) -> None:
         settings = self.settings
         self._base_count += 1
         self._base_next = min(self._base_next, sample)
@@ -165,18 +169,26 @@ class ConcurrencyLimiter:
         if self._slow_start:
             if len(self._recent) >= 8 and statistics.median(self._recent) > tolerated:
                 self._slow_start = False
-                median = statistics.median(self._recent)
-                estimate = self._in_flight * tolerated / median
-                self._decrease(max(self._limit / 2, estimate), now)
+                # Little's law: the server handles about in_flight x unloaded / observed latency at once
+                estimate = self._in_flight * tolerated / statistics.median(self._recent)
+                self._decrease(max(self._limit / 4, estimate), now)
             elif sample <= tolerated and binding:
                 self._set(self._limit + settings.slow_start_gain, now)
             return
-        median = statistics.median(self._recent)
-        if median <= 0.75 * tolerated:
-            if binding:
-                self._set(self._limit + 0.1, now)
-        elif median > tolerated and now - self._last_decrease >= self._rtt:
-            self._decrease(self._limit * max(0.8, tolerated / median), now)
+        # One decision per window of fresh answers: those to requests sent after the last change of the limit
+        # (answers to requests sent before it still show the old queue, and would push the limit down again)
+        if now - latency_s < self._last_change:
+            return
+        self._fresh.append(sample)
+        if len(self._fresh) < min(16, max(4, int(self._limit) // 2)):
+            return
+        median = statistics.median(self._fresh)
+        self._fresh.clear()
+        if median > tolerated:
+            self._decrease(self._limit * max(0.5, tolerated / median), now)
+        elif median <= 0.75 * tolerated and binding:
+            self._set(self._limit + max(1.0, 0.05 * self._limit), now)
+            self._last_change = now
 
     def settled(self) -> int:
         """The limit the run settled at: the median of the sampled limit over the second half of the run."""
