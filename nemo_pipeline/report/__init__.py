@@ -3,6 +3,7 @@ baseline, and a self-contained static HTML report with charts and a per-item bro
 
 from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
 from nemo_pipeline.report._cost import RunCost, Usage, run_cost
+from nemo_pipeline.report._export import summary_dict, to_csv, to_json
 from nemo_pipeline.report._html import to_html, verdict_of
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
 from nemo_pipeline.report._stats import (
@@ -29,9 +30,6 @@ from nemo_pipeline.report._tables import (
     fmt_duration,
     metrics_table,
     models_table,
-    summary_dict,
-    to_csv,
-    to_json,
     to_markdown,
     to_text,
 )

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.report._export import to_csv, to_json
 from nemo_pipeline.report._html import to_html
 from nemo_pipeline.report._summary import Summary
-from nemo_pipeline.report._tables import to_csv, to_json, to_markdown
+from nemo_pipeline.report._tables import to_markdown
 
 __all__ = ["WrittenReport", "write_reports"]
 
