@@ -1,0 +1,247 @@
+"""The Docker backend: each job's components run side by side in their containers on this machine's engine.
+
+Jobs run one after another in graph order, as the local backend runs them; a job whose `after_ok` dependency did
+not complete is CANCELLED, `after_any` jobs run whatever their dependencies did. Within a job, when the main
+component (the last) exits 0 the others are stopped; any component that fails first fails the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nemo_pipeline.errors import ConfigError, JobFailedError, MissingExtraError
+from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
+from nemo_pipeline.jobs._cluster_schema import settings_from_spec
+from nemo_pipeline.jobs._graph import Job, JobGraph
+from nemo_pipeline.jobs._status import JobState, JobStatus, tail
+from nemo_pipeline.jobs.docker._config import DockerClusterConfig
+from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_specs
+from nemo_pipeline.layout import JobRecord, read_marker
+
+if TYPE_CHECKING:
+    from nemo_pipeline.jobs.eval_graph import ClusterPaths
+
+__all__ = ["DockerBackend", "DockerRunHandle", "connect"]
+
+TAIL_LINES = 40
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+def _docker() -> Any:
+    try:
+        import docker
+    except ImportError:
+        raise MissingExtraError("the docker backend", "docker", "docker") from None
+    return docker
+
+
+def connect(cluster: DockerClusterConfig) -> Any:
+    """A docker client that answered a ping; ConfigError naming the engine address when none answers."""
+    docker = _docker()
+    url = cluster.base_url or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+    try:
+        client = docker.DockerClient(base_url=url, timeout=30)
+        client.ping()
+    except docker.errors.DockerException as err:
+        reason = str(err).splitlines()[0][:200]
+        raise ConfigError(
+            f"the docker backend needs a running Docker engine, and none answered at {url} ({reason}). Start the "
+            "engine (dockerd), point DOCKER_HOST or the cluster key 'base_url' at one, or use --cluster local"
+        ) from None
+    return client
+
+
+@dataclass
+class _Outcome:
+    state: JobState
+    log: Path | None = None
+    reason: str = ""
+
+
+@dataclass
+class DockerRunHandle:
+    """A finished run (jobs run during submit): states, report, failures."""
+
+    output_dir: Path
+    log_dirs: dict[str, Path]  # job name -> its log folder (component logs and job.json), in graph order
+    outcomes: dict[str, _Outcome] = field(default_factory=dict)
+
+    @property
+    def job_ids(self) -> dict[str, str]:
+        """Job name -> its log folder: what `jobs/submitted.json` records, and all `attach` needs."""
+        return {name: str(path) for name, path in self.log_dirs.items()}
+
+    def status(self) -> dict[str, JobState]:
+        return {name: self.outcomes.get(name, _Outcome(JobState.PENDING)).state for name in self.log_dirs}
+
+    def wait(self, timeout_s: float) -> dict[str, JobState]:
+        return self.status()  # submit returns after every job ended
+
+    def _statuses(self, states: dict[str, JobState] | None) -> list[JobStatus]:
+        states = self.status() if states is None else states
+        result = []
+        for name in self.log_dirs:
+            outcome = self.outcomes.get(name, _Outcome(JobState.PENDING))
+            state = states.get(name, outcome.state)
+            failed = state.finished and not state.ok and state != JobState.CANCELLED
+            log_tail = tail(outcome.log, TAIL_LINES) if failed and outcome.log else ""
+            result.append(JobStatus(name, None, state, outcome.reason, outcome.log, log_tail))
+        return result
+
+    def report(self, states: dict[str, JobState] | None = None) -> str:
+        return "\n".join(s.describe() for s in self._statuses(states))
+
+    def raise_for_failures(self, states: dict[str, JobState] | None = None) -> None:
+        bad = [s for s in self._statuses(states) if not s.state.ok]
+        if bad:
+            names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
+            shown = [s for s in bad if s.log_tail] or bad
+            raise JobFailedError(
+                f"{len(bad)} job(s) did not complete: {names}\n" + "\n".join(s.describe() for s in shown)
+            )
+
+    def cancel(self) -> None:
+        """Nothing runs once submit has returned."""
+
+
+def _pump_logs(container: Any, path: Path) -> threading.Thread:
+    def pump() -> None:
+        with path.open("ab") as log:
+            for chunk in container.logs(stream=True, follow=True):
+                log.write(chunk)
+                log.flush()
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+class DockerBackend:
+    """`backend: docker`: components in their containers through the docker SDK."""
+
+    name = "docker"
+    separate_components = True  # server, sandbox and client each in their own container
+
+    def __init__(self, cluster: DockerClusterConfig) -> None:
+        self.cluster = cluster
+
+    @property
+    def remote(self) -> bool:
+        return False  # the output directory is mounted into the containers
+
+    def attach(self, output_dir: Path, job_ids: dict[str, str]) -> DockerRunHandle:
+        """The jobs of an earlier run, from the job records their log folders hold."""
+        handle = DockerRunHandle(output_dir, {name: Path(log_dir) for name, log_dir in job_ids.items()})
+        for name, log_dir in handle.log_dirs.items():
+            record = read_marker(log_dir / "job.json")
+            if record is not None:
+                handle.outcomes[name] = _Outcome(JobState(record["state"]), log_dir / "main.log")
+        return handle
+
+    def cluster_paths(self, output_dir: Path) -> ClusterPaths:
+        """How job commands name the interpreter and the checkout inside the containers."""
+        from nemo_pipeline.jobs.eval_graph import ClusterPaths
+
+        return ClusterPaths(python=self.cluster.python, code_root=code_dir(self.cluster))
+
+    def dry_run(self, graph: JobGraph) -> list[Path]:
+        """Write `jobs/<job>.docker.json` (the containers each job would start) for every job; start nothing."""
+        written = []
+        for job in graph.jobs:
+            layout = graph.layout(job)
+            path = layout.job_script(job.file_stem, ".docker.json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            specs = [s.to_json() for s in container_specs(self.cluster, graph, job)]
+            record = {
+                "job": job.name,
+                "after_ok": list(job.after_ok),
+                "after_any": list(job.after_any),
+                "containers": specs,
+            }
+            path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            written.append(path)
+        return written
+
+    def submit(self, graph: JobGraph) -> DockerRunHandle:
+        """Run every job of the graph in order; returns when all ended."""
+        client = connect(self.cluster)
+        self.dry_run(graph)
+        log_dirs = {job.name: graph.layout(job).log_dir(job.file_stem).resolve() for job in graph.jobs}
+        handle = DockerRunHandle(Path(graph.output_dir), log_dirs)
+        for job in graph.jobs:
+            failed = [
+                d for d in job.after_ok if d in handle.outcomes and handle.outcomes[d].state != JobState.COMPLETED
+            ]
+            if failed:
+                handle.outcomes[job.name] = _Outcome(JobState.CANCELLED, reason=f"dependency failed: {failed}")
+                print(f"[{job.name}] CANCELLED: dependency {', '.join(failed)} did not complete", flush=True)
+                continue
+            handle.outcomes[job.name] = self._run_job(client, graph, job)
+        return handle
+
+    def _run_job(self, client: Any, graph: JobGraph, job: Job) -> _Outcome:
+        specs = container_specs(self.cluster, graph, job)
+        layout = graph.layout(job)
+        log_dir = layout.log_dir(job.file_stem)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        containers: dict[str, Any] = {}
+        outcome = _Outcome(JobState.FAILED, layout.main_log(job.file_stem))
+        print(f"[{job.name}] running {len(specs)} container(s) (logs: {log_dir})", flush=True)
+        try:
+            for spec in specs:
+                self._remove_stale(client, spec)
+                containers[spec.component] = client.containers.run(detach=True, **spec.kwargs())
+                _pump_logs(containers[spec.component], Path(spec.log))
+            outcome = self._follow(job, specs, containers)
+        finally:
+            for container in containers.values():
+                self._stop(container)
+        state = outcome.state.value
+        layout.write_job_record(
+            JobRecord(job.name, state, time.time() - started, job.gpus, job.benchmark, started, time.time())
+        )
+        print(f"[{job.name}] {state} {outcome.reason}".rstrip(), flush=True)
+        return outcome
+
+    def _follow(self, job: Job, specs: list[ContainerSpec], containers: dict[str, Any]) -> _Outcome:
+        main = job.main.name
+        logs = {s.component: Path(s.log) for s in specs}
+        while True:
+            for name, container in containers.items():
+                container.reload()
+                if container.status not in ("exited", "dead"):
+                    continue
+                code = int(container.attrs["State"]["ExitCode"])
+                if name == main and code == 0:
+                    return _Outcome(JobState.COMPLETED, logs[name])
+                why = f"exit code {code}" if name == main else f"ended before the main one, exit code {code}"
+                return _Outcome(JobState.FAILED, logs[name], f"component '{name}' {why}")
+            time.sleep(self.cluster.poll_s)
+
+    def _stop(self, container: Any) -> None:
+        docker = _docker()
+        try:
+            container.stop(timeout=int(self.cluster.grace_s))
+            container.remove(force=True)
+        except docker.errors.DockerException:
+            pass
+
+    def _remove_stale(self, client: Any, spec: ContainerSpec) -> None:
+        """A container of the same name left by a killed earlier run of this job."""
+        docker = _docker()
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(spec.name).remove(force=True)
+
+
+@register_backend("docker")
+def docker_backend(spec: ClusterSpec) -> DockerBackend:
+    """The docker backend from a cluster config; the SDK is imported when the run starts."""
+    return DockerBackend(settings_from_spec(DockerClusterConfig, spec))

@@ -1,0 +1,100 @@
+"""Fixtures of the optional backends: a missing library skips (fails with CI=1), offline re-runs, connection guards."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+OFFLINE_FLAG = "NEMO_PIPELINE_TEST_OFFLINE"
+
+
+def need(module: str, extra: str) -> None:
+    """Skip when `module` is not importable; with CI=1 fail instead (CI installs every extra the tests use)."""
+    if importlib.util.find_spec(module) is None:
+        reason = f"'{module}' is not installed: pip install \"nemo-pipeline[{extra}]\""
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def _network_is_blocked() -> bool:
+    probe = socket.socket()
+    probe.settimeout(2)
+    try:
+        probe.connect(("1.1.1.1", 443))
+    except OSError:
+        return True
+    finally:
+        probe.close()
+    return False
+
+
+@pytest.fixture
+def offline(request: pytest.FixtureRequest, tmp_path: Path) -> bool:
+    """Run the calling test again inside a network namespace without network (scripts/netns_run.sh), with an
+    empty HOME and usage collection off. Returns True inside (the test goes on), False outside once the inner
+    run passed (the test returns). An inner skip skips the outer test."""
+    if os.environ.get(OFFLINE_FLAG) == "1":
+        assert _network_is_blocked(), "the offline re-run can reach the internet"
+        return True
+    if shutil.which("unshare") is None:
+        pytest.fail("'unshare' (util-linux) is needed to run this test without network")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        OFFLINE_FLAG: "1",
+        "HOME": str(home),
+        "SKYPILOT_DISABLE_USAGE_COLLECTION": "1",
+        "DO_NOT_TRACK": "1",
+        "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    argv = [
+        "bash", str(REPO / "scripts" / "netns_run.sh"), sys.executable, "-m", "pytest", "-q", "-x",
+        "-p", "no:cacheprovider", "-p", "no:warnings", "--tb=short", "-rs", request.node.nodeid,
+    ]  # fmt: skip
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = proc.stdout[-6000:] + proc.stderr[-3000:]
+    if proc.returncode == 0 and " skipped" in proc.stdout and " passed" not in proc.stdout:
+        pytest.skip("inside the network namespace: " + output.strip().splitlines()[-1])
+    assert proc.returncode == 0, output
+    assert " passed" in proc.stdout, output
+    return False
+
+
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Refuse, in this process, every connection to an address outside 127.0.0.0/8 (and record the attempts).
+
+    For tests that must reach services on the host's loopback (slurmctld, slurmdbd, a scripted server) and so
+    cannot run in a network namespace of their own. Child processes (sbatch, sacct) are not covered."""
+    attempts: list[str] = []
+    original = socket.socket.connect
+
+    def guarded(sock: socket.socket, address: object) -> object:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            host = str(address[0])
+            try:
+                loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                attempts.append(f"{host}:{address[1]}")
+                raise ConnectionRefusedError(f"test guard: connection to {host} refused (loopback only)")
+        return original(sock, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setenv("SKYPILOT_DISABLE_USAGE_COLLECTION", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    yield attempts
+    assert not attempts, f"the test process tried to reach non-loopback addresses: {attempts}"
