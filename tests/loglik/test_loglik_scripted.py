@@ -168,3 +168,29 @@ def test_malformed_items_name_the_item(tmp_path: Path, loglik: dict[str, Any], m
     with pytest.raises(DataError, match=message) as raised:
         run_generate(_generate_cfg("http://127.0.0.1:9/v1", data, tmp_path / "o.jsonl"))
     assert "bad-1" in str(raised.value)
+
+
+@pytest.mark.timeout(300)
+def test_mmlu_ll_runs_through_eval_on_a_scoring_server(tmp_path: Path, repo: Path, env_with_repo) -> None:
+    """The job graph carries a log-likelihood benchmark like any other: generate scores it, evaluate grades it with
+    `loglik`, metrics and the summary show acc per subject. Every choice gets the same log-likelihood here, so the
+    first (A) wins and acc is the share of items whose answer is A."""
+    import subprocess
+    import sys
+
+    script = LogprobScript()
+    out = tmp_path / "out"
+    with LogprobServer(script) as server:
+        argv = [
+            sys.executable, str(repo / "pipeline" / "eval.py"), "--benchmarks", "mmlu-ll:0", "--server_type", "openai",
+            "--server_address", server.url, "--output_dir", str(out), "++max_samples=6",
+        ]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env_with_repo, cwd=repo)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len(script.requests) == 6 * 4
+    records = read_jsonl(out / "eval-results" / "mmlu-ll" / "output.jsonl")
+    truth = sum(r["loglik"]["gold"] == 0 for r in records) / len(records)
+    block = json.loads((out / "eval-results" / "mmlu-ll" / "metrics.json").read_text())["metrics"]["all"]
+    assert block["acc"] == pytest.approx(truth) and block["num_entries"] == 6
+    assert "acc_stderr" in block and "acc_norm" not in block  # MMLU reports acc only, as lm-eval does
+    assert "acc" in json.dumps(json.loads((out / "summary.json").read_text()))
