@@ -9,10 +9,13 @@ dependents are cancelled by Slurm (`kill_invalid_depend`). States and log files 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +57,19 @@ def import_nemo_run() -> Any:
     except ImportError as err:
         raise MissingExtraError(f"the nemo-run backend ({err})", "nemo-run", "nemo-run") from None
     return nemo_run
+
+
+@contextlib.contextmanager
+def _no_stdin() -> Iterator[None]:
+    """nemo-run's LocalTunnel runs sbatch/sacct through `invoke`, which forwards this process's stdin to them (and
+    fails where stdin cannot be read, e.g. under pytest): give it an empty one for the duration of the call."""
+    saved = sys.stdin
+    with open(os.devnull, encoding="utf-8") as empty:
+        sys.stdin = empty
+        try:
+            yield
+        finally:
+            sys.stdin = saved
 
 
 def record_file(output_dir: Path) -> Path:
@@ -166,7 +182,7 @@ class NemoRunBackend:
         (home / "experiments").mkdir(parents=True, exist_ok=True)
         run.config.set_nemorun_home(str(home))
         task_ids: dict[str, str] = {}
-        with run.Experiment(
+        with _no_stdin(), run.Experiment(
             EXPERIMENT_TITLE, base_dir=str(home), log_level="WARN", clean_mode=True, enable_goodbye_message=False,
             skip_status_at_exit=True,
         ) as exp:  # fmt: skip
@@ -244,7 +260,8 @@ class NemoRunHandle:
 
     def status(self) -> dict[str, JobState]:
         """Every job's state as nemo-run reports it (from sacct)."""
-        info = self._experiment().status(return_dict=True) or {}
+        with _no_stdin():
+            info = self._experiment().status(return_dict=True) or {}
         by_task = {task: name for name, task in self.task_ids.items()}
         states: dict[str, JobState] = {}
         for task_id, details in info.items():
@@ -277,9 +294,10 @@ class NemoRunHandle:
         """Cancel every task of the experiment that has not ended."""
         states = self.status()
         exp = self._experiment()
-        for name, task_id in self.task_ids.items():
-            if states[name] in (JobState.PENDING, JobState.RUNNING, JobState.COMPLETING, JobState.UNKNOWN):
-                exp.cancel(task_id)
+        with _no_stdin():
+            for name, task_id in self.task_ids.items():
+                if states[name] in (JobState.PENDING, JobState.RUNNING, JobState.COMPLETING, JobState.UNKNOWN):
+                    exp.cancel(task_id)
 
     def log_path(self, job_name: str) -> Path:
         """nemo-run's log of the job's task (the supervisor's output, ending with a failed component's log tail);
