@@ -1,9 +1,14 @@
-"""`pipeline/eval.py`: compose and validate everything locally, build the job graph, run it on a backend."""
+"""`pipeline/eval.py`: compose and validate everything locally, build the job graph, run it on a backend.
+
+One model (`--model ...`) or a campaign (`--models models.yaml`): a campaign runs every model's graph into
+`<output_dir>/<name>/` and adds one comparison summary after all of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -11,19 +16,32 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from nemo_pipeline.campaign import CampaignRecord, ModelEntry, load_models_file, write_campaign_record
 from nemo_pipeline.cli import split_overrides
-from nemo_pipeline.config import EvalConfig, compose_config
-from nemo_pipeline.datasets import prepare
-from nemo_pipeline.errors import ConfigError, JobFailedError
+from nemo_pipeline.config import CONF_DIR, EvalConfig, compose_config
+from nemo_pipeline.datasets import BENCHMARKS, prepare
+from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.inference._server_context import check_reachable
 from nemo_pipeline.inference.prompts import load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
-from nemo_pipeline.jobs import JobGraph, LocalBackend, build_eval_graph, parse_benchmarks
-from nemo_pipeline.jobs.eval_graph import BenchmarkRequest
-from nemo_pipeline.jobs.local import JobState
-from nemo_pipeline.process import tail
+from nemo_pipeline.jobs import Component, Job, JobGraph
+from nemo_pipeline.jobs._backend import Backend, create_backend, load_cluster_spec, record_submission
+from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, add_model_jobs, parse_benchmarks
+from nemo_pipeline.layout import RunLayout, campaign_runs, summary_complete
 
-__all__ = ["EvalRequest", "main", "parse_eval_args", "plan"]
+__all__ = ["EvalRequest", "ModelRun", "main", "parse_eval_args", "plan"]
+
+log = logging.getLogger(__name__)
+WAIT_TIMEOUT_S = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One model of the request: its name (a campaign's folder; "" for a single model) and composed config."""
+
+    name: str
+    cfg: EvalConfig
+    entry: ModelEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -31,25 +49,32 @@ class EvalRequest:
     cluster: str
     benchmarks: list[BenchmarkRequest]
     output_dir: Path
-    cfg: EvalConfig
+    models: list[ModelRun]
     dry_run: bool
     wait: bool
     argv: list[str]
+    campaign: bool = False
+
+    @property
+    def cfg(self) -> EvalConfig:
+        """The config of a single-model request."""
+        return self.models[0].cfg
 
 
 def parse_eval_args(argv: list[str]) -> EvalRequest:
-    """Parse and validate the command line; nothing is started or submitted here."""
+    """Parse and validate the command line (and a models file); nothing is started or submitted here."""
     overrides, rest = split_overrides(argv)
-    parser = argparse.ArgumentParser(prog="pipeline/eval.py", description="Evaluate a model on benchmarks.")
+    parser = argparse.ArgumentParser(prog="pipeline/eval.py", description="Evaluate models on benchmarks.")
     parser.add_argument("--cluster", default="local", help="local, slurm, or a path to a cluster yaml")
     parser.add_argument("--benchmarks", required=True, help="comma-separated NAME[:SEEDS], e.g. gsm8k:0,humaneval:4")
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--model", default=None, help="model path or served name (default: the embedded model)")
+    parser.add_argument("--models", default=None, help="a models file (YAML) for a campaign of several models")
     parser.add_argument("--server_type", default=None, help=f"one of {', '.join(SERVER_TYPES.names())}")
     parser.add_argument("--server_address", default=None, help="OpenAI-compatible base URL of a running server")
     parser.add_argument("--server_gpus", type=int, default=None)
     parser.add_argument("--dry_run", action="store_true", help="write the job scripts and print them; run nothing")
-    parser.add_argument("--wait", action="store_true", help="(slurm) wait for the jobs and report their states")
+    parser.add_argument("--wait", action="store_true", help="(cluster) wait for the jobs and report their states")
     args = parser.parse_args(rest)
     benchmarks = parse_benchmarks(args.benchmarks)
     server_overrides = []
@@ -61,46 +86,82 @@ def parse_eval_args(argv: list[str]) -> EvalRequest:
     ):
         if value is not None:
             server_overrides.append(f"++{key}={json.dumps(value) if isinstance(value, str) else value}")
-    cfg = compose_config(EvalConfig, "eval", [*server_overrides, *overrides])
-    SERVER_TYPES.get(cfg.server.server_type)
-    if cfg.server.server_type == "openai" and not cfg.server.address:
-        raise ConfigError("--server_type openai needs --server_address (an OpenAI-compatible base URL)")
-    if cfg.num_chunks < 1:
-        raise ConfigError(f"num_chunks must be >= 1, got {cfg.num_chunks}")
+    if args.models:
+        if server_overrides:
+            raise ConfigError("--models names every model's server; drop --model/--server_type/--server_address/--server_gpus")
+        entries = load_models_file(Path(args.models))
+        models = [ModelRun(e.name, _compose(overrides + e.eval_overrides(), f"{args.models}: entry '{e.name}'"), e) for e in entries]
+    else:
+        models = [ModelRun("", _compose([*server_overrides, *overrides], "command line"))]
     return EvalRequest(
         cluster=args.cluster,
         benchmarks=benchmarks,
         output_dir=Path(args.output_dir).resolve(),
-        cfg=cfg,
+        models=models,
         dry_run=args.dry_run,
         wait=args.wait,
         argv=list(argv),
+        campaign=bool(args.models),
     )
 
 
-def plan(request: EvalRequest) -> JobGraph:
-    """Prepare data, check prompts and the server address, and build the graph of jobs still to run."""
-    from nemo_pipeline.datasets import BENCHMARKS
+def _compose(overrides: list[str], where: str) -> EvalConfig:
+    try:
+        cfg = compose_config(EvalConfig, "eval", overrides)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    SERVER_TYPES.get(cfg.server.server_type)
+    if cfg.server.server_type == "openai" and not cfg.server.address:
+        raise ConfigError(f"{where}: server type openai needs --server_address (an OpenAI-compatible base URL)")
+    if cfg.num_chunks < 1:
+        raise ConfigError(f"{where}: num_chunks must be >= 1, got {cfg.num_chunks}")
+    if cfg.num_jobs < 0:
+        raise ConfigError(f"{where}: num_jobs must be >= 0 (0: one job per generate task), got {cfg.num_jobs}")
+    return cfg
 
-    for bench in request.benchmarks:
-        load_prompt(request.cfg.prompt_config or BENCHMARKS.get(bench.name).prompt_config)
-    if request.cfg.server.address:
-        api_key = os.environ.get(request.cfg.server.api_key_env) or None
-        check_reachable(request.cfg.server.address, api_key=api_key)
-    data_files = {bench.name: prepare(bench.name) for bench in request.benchmarks}
+
+def _check_address(model: ModelRun, request: EvalRequest) -> None:
+    """Locally a server address must answer now. A cluster's jobs check it themselves (bounded, naming it), since
+    only the compute nodes need to reach it: here it is a warning, and a dry run contacts nothing."""
+    address = model.cfg.server.address
+    if not address or request.dry_run:
+        return
+    api_key = os.environ.get(model.cfg.server.api_key_env) or None
     if request.cluster == "local":
-        if not request.cfg.server.address:
-            SERVER_TYPES.get(request.cfg.server.server_type).check_startable_here()  # before any job starts
-        return build_eval_graph(request.benchmarks, request.cfg, request.output_dir, data_files)
-    from nemo_pipeline.jobs.slurm_eval import cluster_paths, resolve_cluster
+        check_reachable(address, api_key=api_key)
+        return
+    try:
+        check_reachable(address, timeout_s=3.0, api_key=api_key)
+    except ConfigError as err:
+        print(f"warning: {err} from this machine; the jobs will wait for it on the cluster", file=sys.stderr)
 
-    _, cluster = resolve_cluster(request.cluster)
-    paths = cluster_paths(cluster, request.output_dir)
-    if cluster.remote:
-        data_files = _copy_into_run(data_files, request.output_dir / "data")
-    return build_eval_graph(
-        request.benchmarks, request.cfg, request.output_dir, data_files, paths, separate_components=True
-    )
+
+def plan(request: EvalRequest, backend: Backend) -> JobGraph:
+    """Prepare data, check prompts and servers, and build the graph of jobs still to run (every model's)."""
+    for model in request.models:
+        for bench in request.benchmarks:
+            load_prompt(model.cfg.prompt_config or BENCHMARKS.get(bench.name).prompt_config)
+        _check_address(model, request)
+        if not model.cfg.server.address and not backend.separate_components:
+            SERVER_TYPES.get(model.cfg.server.server_type).check_startable_here()  # before any job starts
+    data_files = {bench.name: prepare(bench.name) for bench in request.benchmarks}
+    if backend.remote:
+        data_files = _copy_into_run(data_files, RunLayout(request.output_dir).data_dir)
+    paths = backend.cluster_paths(request.output_dir)
+    graph = JobGraph(request.output_dir)
+    ports = iter(range(8100, 65536))
+    summaries = []
+    for model in request.models:
+        jobs = add_model_jobs(
+            graph, request.benchmarks, model.cfg, data_files, paths, backend.separate_components, model.name, ports
+        )
+        if jobs.summarize:
+            summaries.append(jobs.summarize)
+    if request.campaign and (summaries or not summary_complete(request.output_dir)):
+        where = paths.remote_output_dir or str(request.output_dir)
+        argv = (paths.python, paths.script("summarize_results.py"), where)
+        graph.add(Job(name="compare", components=(Component("main", argv),), after_any=tuple(summaries)))
+    return graph
 
 
 def _copy_into_run(data_files: dict[str, Path], data_dir: Path) -> dict[str, Path]:
@@ -115,42 +176,76 @@ def _copy_into_run(data_files: dict[str, Path], data_dir: Path) -> dict[str, Pat
     return copies
 
 
-def _write_run_record(request: EvalRequest) -> None:
-    request.output_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "command": shlex.join(["python", "pipeline/eval.py", *request.argv]),
-        "model": request.cfg.server.model or f"{request.cfg.server.server_type}-default",
-        "server_type": request.cfg.server.server_type,
-        "benchmarks": [f"{b.name}:{b.seeds}" for b in request.benchmarks],
-        "cluster": request.cluster,
-    }
-    (request.output_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+def _write_records(request: EvalRequest, cost_per_gpu_hour: float | None) -> None:
+    command = shlex.join(["python", "pipeline/eval.py", *request.argv])
+    for model in request.models:
+        run = RunLayout(request.output_dir / model.name if model.name else request.output_dir)
+        run.root.mkdir(parents=True, exist_ok=True)
+        record = {
+            "command": command,
+            "name": model.name or None,
+            "model": model.cfg.server.model or f"{model.cfg.server.server_type}-default",
+            "server_type": model.cfg.server.server_type,
+            "benchmarks": [f"{b.name}:{b.seeds}" for b in request.benchmarks],
+            "cluster": request.cluster,
+            "cost_per_gpu_hour": cost_per_gpu_hour,
+        }
+        if model.entry is not None:
+            record["overrides"] = model.entry.eval_overrides()
+        run.run_record.write_text(json.dumps(record, indent=2) + "\n")
+    if request.campaign:
+        write_campaign_record(
+            request.output_dir,
+            CampaignRecord(
+                models=[m.entry.describe() for m in request.models if m.entry is not None],
+                benchmarks=[f"{b.name}:{b.seeds}" for b in request.benchmarks],
+                cluster=request.cluster,
+                command=command,
+                cost_per_gpu_hour=cost_per_gpu_hour,
+            ),
+        )
+
+
+def _print_dry_run(graph: JobGraph, paths: list[Path]) -> None:
+    for path in paths:
+        print(f"# {path}\n{path.read_text()}")
+    print("# jobs and their dependencies, in submission order:")
+    for job in graph.jobs:
+        deps = [f"afterok: {', '.join(job.after_ok)}"] if job.after_ok else []
+        deps += [f"afterany: {', '.join(job.after_any)}"] if job.after_any else []
+        print(f"{job.name:<40} {'; '.join(deps) or 'no dependencies'}")
 
 
 def main(argv: list[str]) -> int:
     request = parse_eval_args(argv)
-    graph = plan(request)
-    _write_run_record(request)
-    if request.cluster == "local":
-        backend = LocalBackend()
-        if request.dry_run:
-            for path in backend.write_scripts(graph):
-                print(f"# {path}\n{path.read_text()}")
-            return 0
-        run = backend.submit(graph)
-        if not run.ok:
-            failures = "; ".join(f"{o.name}: {o.state.value} {o.reason} (log: {o.log_path})" for o in run.failures())
-            tails = [
-                f"--- last lines of {o.log_path} ---\n{tail(o.log_path, 15)}"
-                for o in run.failures()
-                if o.state is JobState.FAILED and o.log_path is not None
-            ]
-            raise JobFailedError("\n".join([f"{len(run.failures())} job(s) did not complete: {failures}", *tails]))
-        print(f"done: results in {request.output_dir}")
+    spec = load_cluster_spec(request.cluster, CONF_DIR)
+    backend = create_backend(spec, dry_run=request.dry_run)
+    graph = plan(request, backend)
+    _write_records(request, spec.cost_per_gpu_hour)
+    if request.campaign and not request.dry_run:
+        names = ", ".join(run.root.name for run in campaign_runs(request.output_dir))
+        print(f"campaign of {len(request.models)} model(s): {names}")
+    if request.dry_run:
+        _print_dry_run(graph, backend.dry_run(graph))
         return 0
-    from nemo_pipeline.jobs.slurm_eval import submit_to_slurm
-
-    return submit_to_slurm(request, graph)
+    if not graph.jobs:
+        print(f"nothing to do: every step is complete in {request.output_dir}")
+        return 0
+    handle = backend.submit(graph)
+    if backend.name != "local":
+        record_submission(request.output_dir, spec, handle)
+        if not request.wait:
+            print(f"status: python pipeline/status.py {request.output_dir}")
+            return 0
+    states = handle.wait(WAIT_TIMEOUT_S)
+    fetch = getattr(handle, "fetch_results", None)
+    if callable(fetch):
+        fetch()
+    if backend.name != "local":
+        print(handle.report(states))
+    handle.raise_for_failures(states)
+    print(f"done: results in {request.output_dir}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

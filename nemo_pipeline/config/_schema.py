@@ -93,8 +93,8 @@ class JudgeConfig:
 
 @dataclass
 class GenerateConfig:
-    input_file: str = MISSING
-    output_file: str = MISSING
+    input_file: str = ""  # required unless tasks_file is given
+    output_file: str = ""  # required unless tasks_file is given
     prompt_config: str = "generic/math-fewshot"
     server: ServerConfig = field(default_factory=ServerConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
@@ -111,13 +111,19 @@ class GenerateConfig:
     code_execution_timeout_s: float = 10.0
     progress: bool = True
     log_dir: str | None = None  # server and sandbox logs; None: <output dir>/logs
+    # A grouped server job: a JSON list of tasks, each a list of `++key=value` overrides of this config. The server
+    # starts once and every task not yet complete runs against it; the command line's overrides apply to each.
+    tasks_file: str | None = None
 
 
 @dataclass
 class EvaluateConfig:
     input_files: list[str] = MISSING
     grader: str = "math"
-    merge_chunks: list[str] = field(default_factory=list)  # chunk files merged into the single input file first
+    num_chunks: int = 1  # >1: each input file is first merged from its chunk files (output-chunk<i>.jsonl)
+    # Fail, naming the file, when its generate step is not complete for its selection (eval.py's jobs set it; a file
+    # made by hand, with no done marker, is graded whole when it is false).
+    require_generated: bool = False
     grading: GradingConfig = field(default_factory=GradingConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
@@ -127,6 +133,8 @@ class EvaluateConfig:
 @dataclass
 class MetricsConfig:
     benchmark_dir: str = MISSING  # <output_dir>/eval-results/<benchmark>
+    # The graded output files to read, by name (output.jsonl, output-rs0.jsonl, ...); empty: every one in the folder
+    input_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -145,6 +153,7 @@ class EvalConfig:
     request_timeout_s: float = 300.0
     max_retries: int = 4
     num_chunks: int = 1
+    num_jobs: int = 1  # server jobs per model; each starts the server once for its share of generate tasks; 0: one per task
     code_execution: bool = False
     max_code_executions: int = 4
     code_execution_timeout_s: float = 10.0

@@ -31,6 +31,7 @@ from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
 from nemo_pipeline.inference.prompts import Prompt, PromptConfig, load_prompt
 from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl, write_jsonl_atomic
+from nemo_pipeline.layout import judge_checkpoint_file, judge_settings_file
 
 __all__ = [
     "JUDGE_GRADERS",
@@ -82,7 +83,7 @@ def load_judge_prompts(judge: JudgeConfig) -> JudgePrompts:
 
 def judge_checkpoint(output_file: Path) -> Path:
     """Where judge outputs for `output_file` are appended as they finish (read back on a rerun)."""
-    return output_file.with_name(output_file.name + ".judge")
+    return judge_checkpoint_file(output_file)
 
 
 def _is_multi_turn(record: Mapping[str, Any]) -> bool:
@@ -341,11 +342,6 @@ def judge_identity(judge: JudgeConfig) -> dict[str, object]:
     """The judge settings a verdict depends on, as flat keys (recorded beside judged files and in .graded)."""
     flat = judge_overrides(judge)
     return {key: flat[key] for key in _IDENTITY_KEYS}
-
-
-def judge_settings_file(output_file: Path) -> Path:
-    """Where the identity of the judge that judged `output_file` (and filled its checkpoint) is recorded."""
-    return output_file.with_name(output_file.name + ".judge-settings")
 
 
 def _forget_other_judges(path: Path, judge: JudgeConfig) -> list[dict[str, Any]]:

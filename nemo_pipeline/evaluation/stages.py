@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,19 +17,28 @@ from nemo_pipeline.evaluation.graders import GRADERS, GraderContext
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_files, judge_grader, judge_identity
 from nemo_pipeline.evaluation.metrics import compute_metrics
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
+from nemo_pipeline.layout import (
+    chunk_file,
+    generated_ids,
+    graded_marker,
+    grading_stamp,
+    is_complete,
+    is_seed_file,
+    metrics_stamp,
+    read_marker,
+    seed_of,
+    write_marker,
+)
 
 __all__ = [
     "GRADERS_NEEDING_SANDBOX",
     "EvaluateResult",
-    "graded_marker",
     "merge_chunk_files",
     "run_compute_metrics",
     "run_evaluate",
-    "seed_of",
 ]
 
 GRADERS_NEEDING_SANDBOX = frozenset({"code"})
-_SEED_FILE = re.compile(r"^output(?:-rs(\d+))?\.jsonl$")
 
 
 @dataclass(frozen=True)
@@ -40,14 +48,7 @@ class EvaluateResult:
     correct: int
     no_answer: int
     timeouts: int
-
-
-def seed_of(path: Path) -> int | None:
-    """0.. for output-rs<seed>.jsonl, None for the greedy output.jsonl."""
-    match = _SEED_FILE.match(path.name)
-    if not match:
-        raise DataError(f"{path}: not an output file (expected output.jsonl or output-rs<seed>.jsonl)")
-    return None if match.group(1) is None else int(match.group(1))
+    skipped: bool = False  # already graded for this grader, judge and selection
 
 
 @contextlib.contextmanager
@@ -62,10 +63,6 @@ def _sandbox_for(grader: str, cfg: SandboxConfig, log_dir: Path) -> Iterator[str
 
     with LocalSandbox(start_timeout_s=cfg.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
         yield sandbox.url
-
-
-def graded_marker(path: Path) -> Path:
-    return path.with_name(path.name + ".graded")
 
 
 def merge_chunk_files(chunks: list[Path], target: Path) -> None:
@@ -83,24 +80,37 @@ def merge_chunk_files(chunks: list[Path], target: Path) -> None:
 
 
 def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
-    """Grade every item of each input file and rewrite it atomically with the verdict fields added."""
+    """Grade every input file not yet graded for this grader, judge and selection; each file is rewritten
+    atomically with the verdict fields added and gets a graded marker recording what it was graded for."""
     GRADERS.get(cfg.grader)  # unknown grader -> ConfigError before any work
     files = [Path(name) for name in cfg.input_files]
-    if cfg.merge_chunks:
-        if len(files) != 1:
-            raise DataError("merge_chunks needs exactly one input file to merge into")
-        merge_chunk_files([Path(p) for p in cfg.merge_chunks], files[0])
+    if cfg.num_chunks > 1:
+        for path in files:
+            merge_chunk_files([chunk_file(path, c, cfg.num_chunks) for c in range(cfg.num_chunks)], path)
     for path in files:
         if not path.exists():
             raise DataError(f"input file {path} does not exist (did the generate stage run?)")
+    judge = judge_identity(cfg.judge) if cfg.grader in JUDGE_GRADERS else None
+    if cfg.require_generated:
+        unfinished = [str(path) for path in files if generated_ids(path, cfg.num_chunks) is None]
+        if unfinished:
+            raise DataError(
+                f"generation is not complete for {', '.join(unfinished)} (no done marker for this selection); "
+                "its generate job failed or is still running: rerun the same eval.py command"
+            )
+    selections = {path: _selected_ids(path, cfg.num_chunks) for path in files}
+    stamps = {path: grading_stamp(cfg.grader, judge, ids) for path, ids in selections.items()}
+    todo = [path for path in files if not is_complete(graded_marker(path), stamps[path])]
+    results = [EvaluateResult(path, 0, 0, 0, 0, skipped=True) for path in files if path not in todo]
+    if not todo:
+        return results
     log_dir = Path(cfg.log_dir) if cfg.log_dir else files[0].parent / "logs"
     if cfg.grader in JUDGE_GRADERS:
-        _run_judge_first(cfg, files, log_dir)
+        _run_judge_first(cfg, todo, log_dir)
     workers = cfg.grading.workers or os.cpu_count() or 1
-    results = []
     with _sandbox_for(cfg.grader, cfg.sandbox, log_dir) as sandbox_url:
         context = GraderContext(sandbox_url=sandbox_url, timeout_s=cfg.grading.timeout_s)
-        for path in files:
+        for path in todo:
             records = read_jsonl(path)
             verdicts = grade_all(cfg.grader, records, context, timeout_s=cfg.grading.timeout_s, workers=workers)
             graded: list[dict[str, Any]] = []
@@ -115,10 +125,7 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
                     }
                 )
             write_jsonl_atomic(path, graded)
-            marker: dict[str, Any] = {"grader": cfg.grader, "items": len(graded)}
-            if cfg.grader in JUDGE_GRADERS:
-                marker["judge"] = judge_identity(cfg.judge)
-            graded_marker(path).write_text(json.dumps(marker) + "\n")
+            write_marker(graded_marker(path), {**stamps[path], "items": len(graded), "ids": selections[path]})
             results.append(
                 EvaluateResult(
                     file=path,
@@ -129,6 +136,14 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
                 )
             )
     return results
+
+
+def _selected_ids(path: Path, num_chunks: int) -> list[str]:
+    """The ids the generate step selected for `path`; every id in the file when it was made without markers."""
+    ids = generated_ids(path, num_chunks)
+    if ids is None:
+        ids = [str(record["id"]) for record in read_jsonl(path)]
+    return ids
 
 
 def _run_judge_first(cfg: EvaluateConfig, files: list[Path], log_dir: Path) -> None:
@@ -143,14 +158,29 @@ def _run_judge_first(cfg: EvaluateConfig, files: list[Path], log_dir: Path) -> N
 
 
 def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
-    """Read every graded output file of one benchmark and write metrics.json beside them."""
+    """Read the graded output files of one benchmark (`input_files`, or every one in the folder) and write
+    metrics.json beside them, counting only the items each file's graded marker says were selected."""
     directory = Path(cfg.benchmark_dir)
-    files = sorted(p for p in directory.glob("output*.jsonl") if _SEED_FILE.match(p.name))
+    if cfg.input_files:
+        files = [directory / name for name in cfg.input_files]
+        for path in files:
+            if not is_seed_file(path):
+                raise ConfigError(f"input_files: {path.name} is not an output file (output.jsonl or output-rs<N>.jsonl)")
+    else:
+        files = sorted(p for p in directory.glob("output*.jsonl") if is_seed_file(p))
     if not files:
         raise DataError(f"{directory}: no output.jsonl or output-rs<seed>.jsonl files to compute metrics from")
     records_by_seed: dict[int | None, list[dict[str, Any]]] = {}
     for path in files:
+        if not path.exists():
+            raise DataError(f"{path} does not exist (did the generate and evaluate stages run?)")
         records = read_jsonl(path)
+        marker = read_marker(graded_marker(path)) or {}
+        if isinstance(marker.get("ids"), list):
+            selected = set(marker["ids"])
+            records = [r for r in records if str(r.get("id")) in selected]
+            if len(records) != len(selected):
+                raise DataError(f"{path}: {len(selected) - len(records)} selected item(s) missing; rerun generate")
         ungraded = [r.get("id") for r in records if "is_correct" not in r]
         if ungraded:
             raise DataError(f"{path}: {len(ungraded)} item(s) not graded (first: {ungraded[0]!r}); run evaluate first")
@@ -163,4 +193,5 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     os.replace(tmp, out)
+    write_marker(out.with_name(out.name + ".stamp"), metrics_stamp(files))
     return metrics

@@ -296,6 +296,8 @@ def _prepare(cfg: GenerateConfig) -> _Task:
     output_file.parent.mkdir(parents=True, exist_ok=True)
     JsonlAppender(output_file).close()  # drops a record torn by a kill mid-write
     write_marker(settings_file(output_file), settings)
+    if not is_complete(done_marker(output_file), selection_stamp(cfg)):
+        done_marker(output_file).unlink(missing_ok=True)  # a marker for another selection must not outlive it
     done = finished_ids(output_file)
     extra = done - {item["id"] for item in items}
     if extra:
@@ -364,6 +366,12 @@ def run_generate_tasks(cfg: GenerateConfig) -> list[GenerateResult]:
     started = time.monotonic()
     tasks = [_prepare(task_cfg) for task_cfg in task_configs(cfg)]
     pending = [task for task in tasks if task.todo]
+    from nemo_pipeline.loglik import check_loglik_task, is_loglik_input, score_all  # scored, not generated
+
+    loglik = {task.output_file for task in pending if is_loglik_input(Path(task.cfg.input_file))}
+    for task in pending:
+        if task.output_file in loglik:
+            check_loglik_task(task.cfg, task.items)  # before the server starts
     failed: list[str] = []
     if pending:
         code_cfg = next((task.cfg for task in pending if task.cfg.code_execution), None)
@@ -374,7 +382,12 @@ def run_generate_tasks(cfg: GenerateConfig) -> list[GenerateResult]:
                 log.info("generate: %s (%d item(s) to do)", task.output_file, len(task.todo))
                 try:
                     url = sandbox_url if task.cfg.code_execution else None
-                    asyncio.run(_generate_all(task.cfg, endpoint, task.todo, task.output_file, url, len(task.items)))
+                    if task.output_file in loglik:
+                        asyncio.run(score_all(task.cfg, endpoint, task.todo, task.output_file))
+                    else:
+                        asyncio.run(
+                            _generate_all(task.cfg, endpoint, task.todo, task.output_file, url, len(task.items))
+                        )
                 except NemoPipelineError as err:
                     log.error("generate: %s failed: %s", task.output_file, err)
                     failed.append(f"{task.output_file}: {err}")

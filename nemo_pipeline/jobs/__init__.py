@@ -1,11 +1,15 @@
 """The job graph, the evaluation graph builder and the backends that run it."""
 
+from nemo_pipeline.jobs._backend import BACKENDS, Backend, ClusterSpec, RunHandle, create_backend, load_cluster_spec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
-from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, build_eval_graph, parse_benchmarks
+from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, add_model_jobs, build_eval_graph, parse_benchmarks
 from nemo_pipeline.jobs.local import JobOutcome, JobState, LocalBackend, LocalRun
 
 __all__ = [
+    "BACKENDS",
+    "Backend",
     "BenchmarkRequest",
+    "ClusterSpec",
     "Component",
     "Job",
     "JobGraph",
@@ -13,6 +17,10 @@ __all__ = [
     "JobState",
     "LocalBackend",
     "LocalRun",
+    "RunHandle",
+    "add_model_jobs",
     "build_eval_graph",
+    "create_backend",
+    "load_cluster_spec",
     "parse_benchmarks",
 ]

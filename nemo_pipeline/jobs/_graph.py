@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.layout import RunLayout
 
 __all__ = ["Component", "Job", "JobGraph"]
 
@@ -34,10 +35,19 @@ class Job:
     done_file: str | None = None  # relative to the output dir; present and complete -> job is skipped on rerun
     gpus: int = 0
     benchmark: str | None = None
+    run_dir: str = ""  # the job's run directory relative to the graph's output_dir ("" the same; a campaign: name)
+    outputs: tuple[str, ...] = ()  # output files the job generates or grades, relative to its run directory
 
     @property
     def main(self) -> Component:
         return self.components[-1]
+
+    @property
+    def file_stem(self) -> str:
+        """The name of the job's script and log folder inside its run directory: a campaign's job names start with
+        `<run_dir>-` (unique in the graph), its files do not (each model's folder looks like a single run)."""
+        prefix = f"{self.run_dir}-"
+        return self.name[len(prefix) :] if self.run_dir and self.name.startswith(prefix) else self.name
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -60,6 +70,10 @@ class JobGraph:
             raise ConfigError(f"job '{job.name}' depends on jobs not yet in the graph: {missing}")
         self.jobs.append(job)
         return job
+
+    def layout(self, job: Job) -> RunLayout:
+        """The run directory `job` belongs to: its script, logs and job record live there."""
+        return RunLayout(self.output_dir / job.run_dir if job.run_dir else self.output_dir)
 
     def get(self, name: str) -> Job:
         for job in self.jobs:

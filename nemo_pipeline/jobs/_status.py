@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from nemo_pipeline.jobs._graph import Job
 from nemo_pipeline.process import tail
 
-__all__ = ["JobState", "JobStatus", "job_is_done", "parse_slurm_state", "tail"]
+__all__ = ["JobState", "JobStatus", "parse_slurm_state", "tail"]
 
 
 class JobState(str, Enum):
@@ -105,18 +103,3 @@ class JobStatus:
         if self.log_tail:
             line += "\n  --- last lines of the log ---\n" + "\n".join("  " + x for x in self.log_tail.splitlines())
         return line
-
-
-def job_is_done(output_dir: Path, job: Job) -> bool:
-    """True when the job's done_file exists and is complete (a regular file; a .json one must parse)."""
-    if job.done_file is None:
-        return False
-    path = Path(output_dir) / job.done_file
-    if not path.is_file():
-        return False
-    if path.suffix == ".json":
-        try:
-            json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-    return True

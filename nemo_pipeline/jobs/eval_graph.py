@@ -1,8 +1,13 @@
 """Build the evaluation job graph from `--benchmarks b1:N,b2:M` and the composed EvalConfig.
 
-Per benchmark and seed (and chunk): a generate job (it starts its own server unless an address is given);
-an evaluate job per output file after its generate jobs; a compute-metrics job after every evaluate job of the
-benchmark; one summarize job after every metrics job (afterany: it reports what is missing).
+Per model:
+- generate: every (benchmark, seed, chunk) output file is a task; the tasks still to do are grouped into
+  `num_jobs` server jobs (default one), each starting the model server once for all of its tasks;
+- evaluate: one job per benchmark, after the server jobs holding its tasks (a judge server starts once for it);
+- metrics: one job per benchmark, after its evaluate job;
+- summarize: one job after every metrics job (afterany: it reports what is missing).
+A step is left out when `nemo_pipeline.layout` says it is complete for these settings and its inputs did not
+change; the backends submit exactly what the graph holds.
 """
 
 from __future__ import annotations
@@ -10,24 +15,49 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, ServerConfig, flat_values
+from nemo_pipeline.config import EvalConfig, GenerateConfig, ServerConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_grader, judge_identity, judge_overrides
-from nemo_pipeline.inference.generate import check_same_settings, generation_settings
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_identity
+from nemo_pipeline.inference.generate import check_same_settings, generation_settings, selection_stamp
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
+from nemo_pipeline.jobs._stage_configs import (
+    evaluate_config,
+    generate_config,
+    grader_for,
+    hydra_value,
+    stage_overrides,
+)
+from nemo_pipeline.layout import (
+    REPO_ROOT,
+    RunLayout,
+    chunk_file,
+    done_marker,
+    generated_ids,
+    graded_marker,
+    grading_stamp,
+    is_complete,
+    metrics_stamp,
+    summary_complete,
+)
 
-__all__ = ["REPO_ROOT", "BenchmarkRequest", "ClusterPaths", "build_eval_graph", "hydra_value", "parse_benchmarks"]
+__all__ = [
+    "REPO_ROOT",
+    "BenchmarkRequest",
+    "ClusterPaths",
+    "ModelJobs",
+    "add_model_jobs",
+    "build_eval_graph",
+    "hydra_value",
+    "parse_benchmarks",
+]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# Strings Hydra reads back unchanged without quotes; anything else is quoted.
-_PLAIN = re.compile(r"^[A-Za-z_/.][A-Za-z0-9_/.\-]*$")
-_SPEC = re.compile(r"^([A-Za-z0-9_.\-]+)(?::(\d+))?$")
+_SPEC = re.compile(r"^([^:,\s]+)(?::(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -44,29 +74,11 @@ def parse_benchmarks(text: str) -> list[BenchmarkRequest]:
         if not match:
             raise ConfigError(f"--benchmarks: '{part}' is not of the form NAME or NAME:SEEDS (e.g. gsm8k:0, gsm8k:4)")
         name, seeds = match.group(1), int(match.group(2) or 0)
-        BENCHMARKS.get(name)
-        requests.append(BenchmarkRequest(name, seeds))
+        requests.append(BenchmarkRequest(BENCHMARKS.get(name).name, seeds))
     names = [r.name for r in requests]
     if len(set(names)) != len(names):
         raise ConfigError(f"--benchmarks names a benchmark twice: {text}")
     return requests
-
-
-def hydra_value(value: object) -> str:
-    """Render a Python value as a Hydra override value (strings always quoted)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    text = str(value)
-    if _PLAIN.match(text) and text.lower() not in {"null", "true", "false", "nan", "inf"}:
-        return text
-    text = text.replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{text}'"
 
 
 @dataclass(frozen=True)
@@ -101,19 +113,6 @@ class _Where:
         return str(PurePosixPath(self.paths.remote_output_dir) / inside.as_posix())
 
 
-def _overrides(values: dict[str, object]) -> list[str]:
-    return [f"++{key}={hydra_value(value)}" for key, value in values.items()]
-
-
-def _output_name(seed: int | None) -> str:
-    return "output.jsonl" if seed is None else f"output-rs{seed}.jsonl"
-
-
-def _chunk_name(seed: int | None, chunk: int, num_chunks: int) -> str:
-    base = _output_name(seed)
-    return base if num_chunks == 1 else base.replace(".jsonl", f"-chunk{chunk}.jsonl")
-
-
 def _sandbox_component(python: str, port: int) -> Component:
     # In rootless cluster containers some isolation layers may be missing; the sandbox names them at start.
     argv = (python, "-m", "nemo_pipeline.sandbox", "--host", "127.0.0.1", "--port", str(port))
@@ -139,90 +138,47 @@ def _server_component(server: ServerConfig, port: int, name: str = "server") -> 
     return Component(name, launch.argv, image=launch.image, health_url=launch.health_url), launch.base_url
 
 
-def _generate_job(
-    cfg: EvalConfig,
-    bench: Benchmark,
-    data: Path,
-    out: Path,
-    seed: int | None,
-    chunk: int,
-    where: _Where,
-    name: str,
-    server_port: int | None,
-    sandbox_port: int | None,
-) -> Job:
-    python, output_dir = where.paths.python, where.output_dir
-    temperature = cfg.inference.temperature
-    if temperature is None:
-        temperature = 0.0 if seed is None else bench.seeds_temperature
-    values: dict[str, object] = {
-        "input_file": where(data),
-        "output_file": where(out),
-        "prompt_config": cfg.prompt_config or bench.prompt_config,
-        "max_samples": cfg.max_samples,
-        "num_chunks": cfg.num_chunks,
-        "chunk_id": chunk,
-        "max_concurrent_requests": cfg.max_concurrent_requests,
-        "request_timeout_s": cfg.request_timeout_s,
-        "max_retries": cfg.max_retries,
-        "code_execution": cfg.code_execution,
-        "max_code_executions": cfg.max_code_executions,
-        "code_execution_timeout_s": cfg.code_execution_timeout_s,
-        "log_dir": where(output_dir / "logs" / name),
-        "inference.temperature": temperature,
-        "inference.top_p": cfg.inference.top_p,
-        "inference.top_k": cfg.inference.top_k,
-        "inference.tokens_to_generate": cfg.inference.tokens_to_generate or bench.tokens_to_generate,
-        "inference.random_seed": cfg.inference.random_seed if seed is None else seed,
-        "inference.stop": list(cfg.inference.stop),
-        "server.server_type": cfg.server.server_type,
-        "server.address": cfg.server.address,
-        "server.model": cfg.server.model,
-        "server.port": cfg.server.port,
-        "server.gpus": cfg.server.gpus,
-        "server.tensor_parallel": cfg.server.tensor_parallel,
-        "server.parallel_requests": cfg.server.parallel_requests,
-        "server.context_length": cfg.server.context_length,
-        "server.start_timeout_s": cfg.server.start_timeout_s,
-        "server.api_key_env": cfg.server.api_key_env,
-        "server.extra_args": list(cfg.server.extra_args),
-        "sandbox.address": cfg.sandbox.address,
-        "sandbox.start_timeout_s": cfg.sandbox.start_timeout_s,
-        "progress": False,
-    }
-    check_same_settings(out, generation_settings(values))  # a changed setting must not mix into old answers
-    components: list[Component] = []
-    server = _server_component(cfg.server, server_port) if server_port is not None else None
-    if server is not None:
-        components.append(server[0])
-        values["server.address"] = server[1]
-    if cfg.code_execution and sandbox_port is not None and not cfg.sandbox.address:
-        components.append(_sandbox_component(python, sandbox_port))
-        values["sandbox.address"] = f"http://127.0.0.1:{sandbox_port}"
-    always = {"input_file", "output_file", "inference.temperature", "inference.tokens_to_generate"}
-    values = _without_defaults(values, flat_values(GenerateConfig), keep=always)
-    argv = (python, where.paths.script("generate.py"), *_overrides(values))
-    return Job(
-        name=name,
-        components=(*components, Component("main", argv)),
-        done_file=str(out.relative_to(output_dir)) + ".done",
-        gpus=cfg.server.gpus,
-        benchmark=bench.name,
-    )
+@dataclass(frozen=True)
+class _Task:
+    """One output file (a benchmark's seed and chunk) still to generate."""
+
+    bench: Benchmark
+    output_file: Path  # the chunk file, local path
+    cfg: GenerateConfig  # paths as the jobs see them
+    items: int  # an estimate of the work, for balancing the server jobs
 
 
-_UNSET = object()
+# The keys each job command always names, even when equal to the stage's defaults: what a reader looks for.
+_GENERATE_KEEP = ("input_file", "output_file", "inference.temperature", "inference.tokens_to_generate")
+_EVALUATE_KEEP = ("input_files", "grader")
 
 
-def _without_defaults(
-    values: dict[str, object], defaults: dict[str, object], keep: set[str] | frozenset[str] = frozenset()
-) -> dict[str, object]:
-    """The overrides that differ from the stage schema's `defaults` (and those in `keep`): shorter job commands."""
-    return {k: v for k, v in values.items() if k in keep or defaults.get(k, _UNSET) != v}
+@dataclass
+class ModelJobs:
+    """What `add_model_jobs` added for one model: job names by stage, and whether everything was complete."""
+
+    generate: list[str] = field(default_factory=list)
+    evaluate: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    summarize: str | None = None  # None: the summary is up to date
 
 
-def _stamp(cfg: EvalConfig, chunk: int) -> dict[str, int]:
-    return {"max_samples": cfg.max_samples, "num_chunks": cfg.num_chunks, "chunk_id": chunk}
+def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
+    """Contiguous groups of tasks with about equal items (a benchmark's tasks stay together where they can)."""
+    jobs = len(tasks) if jobs <= 0 else min(jobs, len(tasks))
+    total = sum(t.items for t in tasks) or 1
+    groups: list[list[_Task]] = [[] for _ in range(jobs)]
+    done = 0
+    for task in tasks:
+        index = min(jobs - 1, int(done * jobs / total))
+        # never leave a later group empty: move on when the remaining tasks just fill the remaining groups
+        remaining = len(tasks) - sum(len(g) for g in groups)
+        empty_after = sum(1 for g in groups[index + 1 :] if not g)
+        if groups[index] and remaining <= empty_after:
+            index += 1
+        groups[index].append(task)
+        done += task.items
+    return [g for g in groups if g]
 
 
 def build_eval_graph(
@@ -233,145 +189,239 @@ def build_eval_graph(
     paths: ClusterPaths | None = None,
     separate_components: bool = False,
 ) -> JobGraph:
-    """The full graph; jobs whose outputs are already complete (and whose inputs did not change) are left out.
+    """The full graph of one model; jobs whose outputs are complete (and whose inputs did not change) are left out.
 
     With `separate_components` (cluster backends), the model server and the sandbox are components of their own
     (each can run in its own container image) and the client waits for their health; otherwise the stages start
-    them as child processes. Each job's server gets its own port, so jobs sharing a node do not collide.
-    `paths` says where the jobs find the interpreter, the code and (on a remote cluster) the run directory; the
-    data files must then lie inside the output directory, which is copied there.
+    them as child processes. `paths` says where the jobs find the interpreter, the code and (on a remote cluster)
+    the run directory; the data files must then lie inside the output directory, which is copied there.
     """
-    ports = iter(range(SERVER_TYPES.get(cfg.server.server_type).default_port, 65536))
-    output_dir = output_dir.resolve()
-    where = _Where(paths or ClusterPaths(), output_dir)
-    python = where.paths.python
-    graph = JobGraph(output_dir)
-    complete: set[str] = set()
-
-    def add(job: Job, stamp: dict[str, object] | None) -> None:
-        deps_complete = all(dep in complete for dep in job.dependencies)
-        if job.done_file and deps_complete and _done(output_dir / job.done_file, stamp):
-            complete.add(job.name)
-            return
-        graph.add(
-            Job(
-                name=job.name,
-                components=job.components,
-                after_ok=tuple(d for d in job.after_ok if d not in complete),
-                after_any=tuple(d for d in job.after_any if d not in complete),
-                done_file=job.done_file,
-                gpus=job.gpus,
-                benchmark=job.benchmark,
-            )
-        )
-
-    metrics_jobs = []
-    for request in requests:
-        bench = BENCHMARKS.get(request.name)
-        bench_dir = output_dir / "eval-results" / bench.name
-        seeds: list[int | None] = [None] if request.seeds == 0 else list(range(request.seeds))
-        evaluate_jobs = []
-        for seed in seeds:
-            suffix = "" if seed is None else f"-rs{seed}"
-            gen_names = []
-            for chunk in range(cfg.num_chunks):
-                name = f"generate-{bench.name}{suffix}" + (f"-chunk{chunk}" if cfg.num_chunks > 1 else "")
-                out = bench_dir / _chunk_name(seed, chunk, cfg.num_chunks)
-                port = next(ports) if separate_components else None
-                code_port = next(ports) if separate_components and cfg.code_execution else None
-                job = _generate_job(cfg, bench, data_files[bench.name], out, seed, chunk, where, name, port, code_port)
-                add(job, dict(_stamp(cfg, chunk)))
-                gen_names.append(name)
-            output_file = bench_dir / _output_name(seed)
-            chunk_files = [where(bench_dir / _chunk_name(seed, c, cfg.num_chunks)) for c in range(cfg.num_chunks)]
-            name = f"evaluate-{bench.name}{suffix}"
-            grader = _grader_for(bench, cfg)
-            evaluate_values: dict[str, object] = {
-                "input_files": [where(output_file)],
-                "grader": grader,
-                "grading.timeout_s": cfg.grading.timeout_s,
-                "grading.workers": cfg.grading.workers,
-                "sandbox.address": cfg.sandbox.address,
-                "sandbox.start_timeout_s": cfg.sandbox.start_timeout_s,
-            }
-            if cfg.num_chunks > 1:
-                evaluate_values["merge_chunks"] = chunk_files
-            judge_server: tuple[Component, ...] = ()
-            if grader in JUDGE_GRADERS:
-                evaluate_values["log_dir"] = where(output_dir / "logs" / name)
-                evaluate_values.update(_changed_judge_settings(cfg.judge))
-                started = (
-                    _server_component(cfg.judge.server, next(ports), "judge-server") if separate_components else None
-                )
-                if started is not None:
-                    judge_server = (started[0],)
-                    evaluate_values["judge.server.address"] = started[1]
-            sandbox: tuple[Component, ...] = ()
-            if separate_components and bench.needs_sandbox and not cfg.sandbox.address:
-                sandbox_port = next(ports)
-                sandbox = (_sandbox_component(python, sandbox_port),)
-                evaluate_values["sandbox.address"] = f"http://127.0.0.1:{sandbox_port}"
-            evaluate_argv = (python, where.paths.script("evaluate.py"), *_overrides(evaluate_values))
-            add(
-                Job(
-                    name=name,
-                    components=(*judge_server, *sandbox, Component("main", evaluate_argv)),
-                    after_ok=tuple(gen_names),
-                    done_file=str(output_file.relative_to(output_dir)) + ".graded",
-                    gpus=cfg.judge.server.gpus if judge_server else 0,
-                    benchmark=bench.name,
-                ),
-                {"grader": grader, **({"judge": judge_identity(cfg.judge)} if grader in JUDGE_GRADERS else {})},
-            )
-            evaluate_jobs.append(name)
-        name = f"metrics-{bench.name}"
-        add(
-            Job(
-                name=name,
-                components=(
-                    Component(
-                        "main",
-                        (
-                            python,
-                            where.paths.script("compute_metrics.py"),
-                            *_overrides({"benchmark_dir": where(bench_dir)}),
-                        ),
-                    ),
-                ),
-                after_ok=tuple(evaluate_jobs),
-                done_file=str((bench_dir / "metrics.json").relative_to(output_dir)),
-                benchmark=bench.name,
-            ),
-            None,
-        )
-        metrics_jobs.append(name)
-    summarize = (python, where.paths.script("summarize_results.py"), where(output_dir))
-    graph.add(
-        Job(
-            name="summarize",
-            components=(Component("main", summarize),),
-            after_any=tuple(j for j in metrics_jobs if j not in complete),
-        )
-    )
+    graph = JobGraph(output_dir.resolve())
+    add_model_jobs(graph, requests, cfg, data_files, paths, separate_components)
     return graph
 
 
-def _grader_for(bench: Benchmark, cfg: EvalConfig) -> str:
-    """A judged benchmark is graded by the grader of the configured judge mode (`++judge.mode=pairwise`)."""
-    return judge_grader(cfg.judge.mode) if bench.grader in JUDGE_GRADERS else bench.grader
+def add_model_jobs(
+    graph: JobGraph,
+    requests: Sequence[BenchmarkRequest],
+    cfg: EvalConfig,
+    data_files: dict[str, Path],
+    paths: ClusterPaths | None = None,
+    separate_components: bool = False,
+    run_dir: str = "",
+    ports: Iterator[int] | None = None,
+) -> ModelJobs:
+    """Add one model's jobs to `graph`; with `run_dir` (a campaign) they write into `<output_dir>/<run_dir>/` and
+    their names start with `<run_dir>-`."""
+    builder = _ModelBuilder(graph, cfg, data_files, paths or ClusterPaths(), separate_components, run_dir, ports)
+    return builder.build(requests)
 
 
-def _changed_judge_settings(judge: JudgeConfig) -> dict[str, object]:
-    return _without_defaults(judge_overrides(judge), judge_overrides(JudgeConfig()))
+class _ModelBuilder:
+    def __init__(
+        self,
+        graph: JobGraph,
+        cfg: EvalConfig,
+        data_files: dict[str, Path],
+        paths: ClusterPaths,
+        separate_components: bool,
+        run_dir: str,
+        ports: Iterator[int] | None,
+    ) -> None:
+        self.graph = graph
+        self.cfg = cfg
+        self.data_files = data_files
+        self.where = _Where(paths, graph.output_dir)
+        self.python = paths.python
+        self.separate = separate_components
+        self.run_dir = run_dir
+        self.run = RunLayout(graph.output_dir / run_dir if run_dir else graph.output_dir)
+        self.prefix = f"{run_dir}-" if run_dir else ""
+        self.ports = ports or iter(range(SERVER_TYPES.get(cfg.server.server_type).default_port, 65536))
+        self.result = ModelJobs()
+        self.shared_jobs: dict[str, bool] = {}  # server job -> it holds tasks of several benchmarks
 
+    # -- generate ----------------------------------------------------------------------------------------------
+    def _tasks(self, bench: Benchmark, seeds: int) -> list[_Task]:
+        cfg = self.cfg
+        pending = []
+        seed_list: list[int | None] = [None] if seeds == 0 else list(range(seeds))
+        items = bench.num_items if cfg.max_samples < 0 else min(cfg.max_samples, bench.num_items)
+        for seed in seed_list:
+            for chunk in range(cfg.num_chunks):
+                out = chunk_file(self.run.output_file(bench.name, seed), chunk, cfg.num_chunks)
+                gen = generate_config(
+                    cfg, bench, self.where(self.data_files[bench.name]), self.where(out), seed, chunk
+                )
+                gen.log_dir = None
+                check_same_settings(out, generation_settings(flat_values(gen)))  # never mix settings in one file
+                if not is_complete(done_marker(out), selection_stamp(gen)):
+                    pending.append(_Task(bench, out, gen, max(1, items // cfg.num_chunks)))
+        return pending
 
-def _done(path: Path, stamp: dict[str, object] | None) -> bool:
-    if not path.exists():
-        return False
-    if stamp is None:
+    def _generate_job(self, name: str, tasks: list[_Task]) -> Job:
+        first = tasks[0].cfg
+        components: list[Component] = []
+        job_cfg = GenerateConfig(server=first.server, sandbox=first.sandbox, progress=False)
+        job_cfg.log_dir = self.where(self.run.log_dir(name[len(self.prefix) :]))
+        if self.separate:
+            started = _server_component(first.server, next(self.ports))
+            if started is not None:
+                components.append(started[0])
+                job_cfg.server.address = started[1]
+            if any(t.cfg.code_execution for t in tasks) and not first.sandbox.address:
+                port = next(self.ports)
+                components.append(_sandbox_component(self.python, port))
+                job_cfg.sandbox.address = f"http://127.0.0.1:{port}"
+        script = self.where.paths.script("generate.py")
+        if len(tasks) == 1:
+            task = tasks[0].cfg
+            task.server, task.sandbox, task.log_dir = job_cfg.server, job_cfg.sandbox, job_cfg.log_dir
+            argv = (self.python, script, *stage_overrides(task, "generate", keep=_GENERATE_KEEP))
+        else:
+            tasks_file = self.run.job_tasks_file(name)
+            tasks_file.parent.mkdir(parents=True, exist_ok=True)
+            rendered = [stage_overrides(_task_only(t.cfg), "generate", keep=_GENERATE_KEEP) for t in tasks]
+            tasks_file.write_text(json.dumps(rendered, indent=1) + "\n", encoding="utf-8")
+            job_cfg.tasks_file = self.where(tasks_file)
+            argv = (self.python, script, *stage_overrides(job_cfg, "generate"))
+        benches = {t.bench.name for t in tasks}
+        return Job(
+            name=name,
+            components=(*components, Component("main", argv)),
+            gpus=first.server.gpus if not first.server.address else 0,
+            benchmark=benches.pop() if len(benches) == 1 else None,
+            run_dir=self.run_dir,
+            outputs=tuple(str(t.output_file.relative_to(self.run.root)) for t in tasks),
+        )
+
+    def _add_generate(self, pending: list[_Task]) -> dict[str, list[str]]:
+        """Add the server jobs; returns, per benchmark, the jobs holding its tasks."""
+        holders: dict[str, list[str]] = {}
+        groups = _split(pending, self.cfg.num_jobs) if pending else []
+        for number, group in enumerate(groups):
+            if len(group) == 1:
+                task = group[0]
+                name = f"{self.prefix}generate-{task.bench.name}{_suffix(task.cfg, self.cfg.num_chunks)}"
+            else:
+                name = f"{self.prefix}generate" + (f"-{number}" if len(groups) > 1 else "")
+            self.graph.add(self._generate_job(name, group))
+            self.result.generate.append(name)
+            self.shared_jobs[name] = len({task.bench.name for task in group}) > 1
+            for task in group:
+                holders.setdefault(task.bench.name, [])
+                if name not in holders[task.bench.name]:
+                    holders[task.bench.name].append(name)
+        return holders
+
+    # -- evaluate, metrics, summarize ---------------------------------------------------------------------------
+    def _graded(self, bench: Benchmark, files: list[Path]) -> bool:
+        grader = grader_for(bench, self.cfg)
+        judge = judge_identity(self.cfg.judge) if grader in JUDGE_GRADERS else None
+        for path in files:
+            ids = generated_ids(path, self.cfg.num_chunks)
+            if ids is None or not is_complete(graded_marker(path), grading_stamp(grader, judge, ids)):
+                return False
         return True
-    try:
-        recorded = json.loads(path.read_text() or "null")
-    except json.JSONDecodeError:
-        return False
-    return isinstance(recorded, dict) and all(recorded.get(k) == v for k, v in stamp.items())
+
+    def _evaluate_job(self, bench: Benchmark, files: list[Path], after: list[str]) -> Job:
+        name = f"{self.prefix}evaluate-{bench.name}"
+        evaluate = evaluate_config(self.cfg, bench, [self.where(f) for f in files])
+        evaluate.log_dir = self.where(self.run.log_dir(f"evaluate-{bench.name}"))
+        evaluate.require_generated = True
+        components: list[Component] = []
+        gpus = 0
+        if self.separate and evaluate.grader in JUDGE_GRADERS:
+            started = _server_component(evaluate.judge.server, next(self.ports), "judge-server")
+            if started is not None:
+                components.append(started[0])
+                evaluate.judge.server.address = started[1]
+                gpus = evaluate.judge.server.gpus
+        if self.separate and bench.needs_sandbox and not evaluate.sandbox.address:
+            port = next(self.ports)
+            components.append(_sandbox_component(self.python, port))
+            evaluate.sandbox.address = f"http://127.0.0.1:{port}"
+        argv = (
+            self.python,
+            self.where.paths.script("evaluate.py"),
+            *stage_overrides(evaluate, "evaluate", keep=_EVALUATE_KEEP),
+        )
+        # A server job shared with other benchmarks may fail for their sake: wait for it to end (afterany) and let
+        # the evaluate stage check that this benchmark's own files are complete (require_generated).
+        shared = [name for name in after if self.shared_jobs.get(name, False)]
+        return Job(
+            name=name,
+            components=(*components, Component("main", argv)),
+            after_ok=tuple(n for n in after if n not in shared),
+            after_any=tuple(shared),
+            gpus=gpus,
+            benchmark=bench.name,
+            run_dir=self.run_dir,
+            outputs=tuple(str(f.relative_to(self.run.root)) for f in files),
+        )
+
+    def _metrics_job(self, bench: Benchmark, files: list[Path], after: list[str]) -> Job:
+        name = f"{self.prefix}metrics-{bench.name}"
+        overrides = {"benchmark_dir": self.where(self.run.bench_dir(bench.name)), "input_files": [f.name for f in files]}
+        argv = (
+            self.python,
+            self.where.paths.script("compute_metrics.py"),
+            *(f"++{k}={hydra_value(v)}" for k, v in overrides.items()),
+        )
+        return Job(
+            name=name,
+            components=(Component("main", argv),),
+            after_ok=tuple(after),
+            benchmark=bench.name,
+            run_dir=self.run_dir,
+        )
+
+    def build(self, requests: Sequence[BenchmarkRequest]) -> ModelJobs:
+        benches = [(BENCHMARKS.get(r.name), r.seeds) for r in requests]
+        pending = {bench.name: self._tasks(bench, seeds) for bench, seeds in benches}
+        holders = self._add_generate([task for tasks in pending.values() for task in tasks])
+        up_to_date = True
+        for bench, seeds in benches:
+            files = self.run.output_files(bench.name, seeds)
+            after = holders.get(bench.name, [])
+            graded = not pending[bench.name] and self._graded(bench, files)
+            if not graded:
+                job = self._evaluate_job(bench, files, after)
+                self.graph.add(job)
+                self.result.evaluate.append(job.name)
+                after = [job.name]
+            stamp_file = self.run.metrics_stamp_file(bench.name)
+            if graded and self.run.metrics_file(bench.name).exists() and is_complete(stamp_file, metrics_stamp(files)):
+                continue
+            up_to_date = False
+            job = self._metrics_job(bench, files, after if not graded else [])
+            self.graph.add(job)
+            self.result.metrics.append(job.name)
+        if up_to_date and summary_complete(self.run.root):
+            return self.result
+        name = f"{self.prefix}summarize"
+        argv = (self.python, self.where.paths.script("summarize_results.py"), self.where(self.run.root))
+        self.graph.add(
+            Job(
+                name=name,
+                components=(Component("main", argv),),
+                after_any=tuple(self.result.metrics),
+                run_dir=self.run_dir,
+            )
+        )
+        self.result.summarize = name
+        return self.result
+
+
+def _task_only(cfg: GenerateConfig) -> GenerateConfig:
+    """A task's settings without the job-level ones (server, sandbox, logs), which the job's command line gives."""
+    task = GenerateConfig(**{k: getattr(cfg, k) for k in cfg.__dataclass_fields__})
+    task.server, task.sandbox, task.log_dir, task.progress = ServerConfig(), type(cfg.sandbox)(), None, True
+    return task
+
+
+def _suffix(cfg: GenerateConfig, num_chunks: int) -> str:
+    name = Path(cfg.output_file).name
+    seed = re.search(r"-rs(\d+)", name)
+    text = f"-rs{seed.group(1)}" if seed else ""
+    return text + (f"-chunk{cfg.chunk_id}" if num_chunks > 1 else "")

@@ -16,10 +16,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO
 
+from nemo_pipeline.errors import ConfigError, JobFailedError
+from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
 from nemo_pipeline.jobs._graph import Job, JobGraph
-from nemo_pipeline.jobs._status import JobState
+from nemo_pipeline.jobs._status import JobState, JobStatus
+from nemo_pipeline.jobs.eval_graph import ClusterPaths
+from nemo_pipeline.layout import JobRecord, RunLayout
+from nemo_pipeline.progress import read_progress
 from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
 from nemo_pipeline.process import die_with_parent, tail
 
@@ -31,6 +37,7 @@ __all__ = [
     "LocalRun",
     "local_status_report",
     "render_local_script",
+    "render_local_submit",
 ]
 
 
@@ -46,8 +53,14 @@ class JobOutcome:
 
 @dataclass
 class LocalRun:
+    """The outcome of a local run: it has ended when `submit` returns, so waiting returns at once."""
+
     graph: JobGraph
     outcomes: dict[str, JobOutcome] = field(default_factory=dict)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.graph.output_dir
 
     @property
     def ok(self) -> bool:
@@ -55,6 +68,39 @@ class LocalRun:
 
     def failures(self) -> list[JobOutcome]:
         return [o for o in self.outcomes.values() if o.state is not JobState.COMPLETED]
+
+    def status(self) -> dict[str, JobState]:
+        return {name: outcome.state for name, outcome in self.outcomes.items()}
+
+    def wait(self, timeout_s: float) -> dict[str, JobState]:
+        return self.status()
+
+    def cancel(self) -> None:
+        """Nothing to cancel: local jobs end with the run."""
+
+    def statuses(self) -> list[JobStatus]:
+        result = []
+        for outcome in self.outcomes.values():
+            failed = outcome.state is JobState.FAILED and outcome.log_path is not None
+            log_tail = tail(outcome.log_path, 15) if failed and outcome.log_path is not None else ""
+            result.append(JobStatus(outcome.name, None, outcome.state, outcome.reason, outcome.log_path, log_tail))
+        return result
+
+    def report(self, states: dict[str, JobState] | None = None) -> str:
+        return "\n".join(s.describe() for s in self.statuses())
+
+    def raise_for_failures(self, states: dict[str, JobState] | None = None) -> None:
+        """JobFailedError naming every job that did not complete, with the last lines of each failed job's log."""
+        bad = self.failures()
+        if not bad:
+            return
+        names = "; ".join(f"{o.name}: {o.state.value} {o.reason} (log: {o.log_path})" for o in bad)
+        tails = [
+            f"--- last lines of {o.log_path} ---\n{tail(o.log_path, 15)}"
+            for o in bad
+            if o.state is JobState.FAILED and o.log_path is not None
+        ]
+        raise JobFailedError("\n".join([f"{len(bad)} job(s) did not complete: {names}", *tails]))
 
 
 def render_local_script(job: Job, workdir: Path, log_dir: Path) -> str:
@@ -73,6 +119,30 @@ def render_local_script(job: Job, workdir: Path, log_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_local_submit(graph: JobGraph) -> str:
+    """`jobs/submit.sh`: runs every job script in order, as eval.py did; a job whose afterok dependency did not
+    complete is skipped, afterany jobs run whatever happened before them."""
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Runs the jobs of this run in order, with the dependencies eval.py used.",
+        "set -uo pipefail",
+        "declare -A ok",
+        "failed=0",
+        "run() {  # run NAME SCRIPT [AFTEROK...]",
+        '    local name=$1 script=$2; shift 2',
+        '    for dep in "$@"; do',
+        '        if [[ "${ok[$dep]:-0}" != 1 ]]; then echo "$name: not run, $dep did not complete"; failed=1; return; fi',
+        "    done",
+        '    if bash "$script"; then ok[$name]=1; else echo "$name: failed"; failed=1; fi',
+        "}",
+    ]
+    for job in graph.jobs:
+        script = graph.layout(job).job_script(job.file_stem, ".sh")
+        lines.append(shlex.join(["run", job.name, str(script), *job.after_ok]))
+    lines.append("exit $failed")
+    return "\n".join(lines) + "\n"
+
+
 LOCAL_STATUS_FILE = "jobs/local-status.json"
 
 
@@ -80,7 +150,8 @@ class _StatusFile:
     """`<output_dir>/jobs/local-status.json`: every job's state as the local run goes, for `pipeline/status.py`."""
 
     def __init__(self, graph: JobGraph) -> None:
-        self.path = graph.output_dir / LOCAL_STATUS_FILE
+        self.path = RunLayout(graph.output_dir).local_status
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.record: dict[str, object] = {
             "pid": os.getpid(),
             "jobs": {job.name: {"state": JobState.PENDING.value} for job in graph.jobs},
@@ -108,7 +179,7 @@ class _StatusFile:
 def local_status_report(output_dir: Path) -> tuple[str, int] | None:
     """The states of a local run's jobs as text, and status.py's exit code (0 all completed, 1 a job failed or was
     cancelled, 3 still running); None when `output_dir` holds no local run."""
-    path = output_dir / LOCAL_STATUS_FILE
+    path = RunLayout(output_dir).local_status
     if not path.exists():
         return None
     record = json.loads(path.read_text())
@@ -132,7 +203,7 @@ def local_status_report(output_dir: Path) -> tuple[str, int] | None:
 
 
 def _log_path(graph: JobGraph, job: Job) -> Path:
-    return graph.output_dir / "logs" / job.name / "main.log"
+    return graph.layout(job).main_log(job.file_stem)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -154,22 +225,66 @@ def _pump(source: IO[bytes], sinks: list[IO[bytes]]) -> None:
             sink.flush()
 
 
+class _ProgressLines(threading.Thread):
+    """While a job runs, prints one line per output file it is generating: items done of total, rate, time left."""
+
+    def __init__(self, graph: JobGraph, job: Job, say: Callable[[str], None], interval_s: float) -> None:
+        super().__init__(daemon=True)
+        root = graph.layout(job).root
+        self.files = [root / name for name in job.outputs]
+        self.job, self.say, self.interval_s = job.name, say, interval_s
+        self.started = time.time()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        shown: dict[Path, int] = {}
+        while not self.stopped.wait(self.interval_s):
+            for path in self.files:
+                progress = read_progress(path)
+                if progress is None or progress.updated_at < self.started or shown.get(path) == progress.done:
+                    continue
+                shown[path] = progress.done
+                self.say(f"[{self.job}] {path.parent.name}/{path.name}: {progress.describe()}")
+
+
+@register_backend("local")
+def _local_backend(spec: ClusterSpec) -> LocalBackend:
+    if spec.settings:
+        raise ConfigError(f"the local backend takes no settings; {spec.path} has {sorted(spec.settings)}")
+    return LocalBackend()
+
+
 class LocalBackend:
     """Runs every job of a graph here; a failed job cancels its dependents (afterok), afterany jobs still run."""
 
-    def __init__(self, echo: bool = True) -> None:
+    name = "local"
+    remote = False
+    separate_components = False  # the stages start their own server and sandbox as child processes
+
+    def __init__(self, echo: bool = True, progress_interval_s: float = 10.0) -> None:
         self.echo = echo
+        self.progress_interval_s = progress_interval_s
+
+    def cluster_paths(self, output_dir: Path) -> ClusterPaths:
+        return ClusterPaths()
 
     def write_scripts(self, graph: JobGraph) -> list[Path]:
-        jobs_dir = graph.output_dir / "jobs"
-        jobs_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for job in graph.jobs:
-            path = jobs_dir / f"{job.name}.sh"
-            path.write_text(render_local_script(job, Path.cwd(), graph.output_dir / "logs" / job.name))
+            layout = graph.layout(job)
+            path = layout.job_script(job.file_stem, ".sh")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_local_script(job, Path.cwd(), layout.log_dir(job.file_stem)))
             path.chmod(0o755)
             paths.append(path)
-        return paths
+        submit = RunLayout(graph.output_dir).submit_script
+        submit.parent.mkdir(parents=True, exist_ok=True)
+        submit.write_text(render_local_submit(graph))
+        submit.chmod(0o755)
+        return [*paths, submit]
+
+    def dry_run(self, graph: JobGraph) -> list[Path]:
+        return self.write_scripts(graph)
 
     def submit(self, graph: JobGraph) -> LocalRun:
         self.write_scripts(graph)
@@ -183,8 +298,22 @@ class LocalBackend:
                 status.update(run.outcomes[job.name])
                 continue
             status.update(JobOutcome(job.name, JobState.RUNNING, log_path=_log_path(graph, job)))
+            started = time.time()
             run.outcomes[job.name] = self._run_job(graph, job)
             status.update(run.outcomes[job.name])
+            outcome = run.outcomes[job.name]
+            graph.layout(job).write_job_record(
+                JobRecord(
+                    job=job.file_stem,
+                    state=outcome.state.value,
+                    wall_s=round(outcome.seconds, 3),
+                    gpus=job.gpus,
+                    benchmark=job.benchmark,
+                    started_at=started,
+                    ended_at=time.time(),
+                    tasks=list(job.outputs),
+                )
+            )
         return run
 
     def _say(self, text: str) -> None:
@@ -194,9 +323,10 @@ class LocalBackend:
     def _run_job(self, graph: JobGraph, job: Job) -> JobOutcome:
         log_path = _log_path(graph, job)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        script = graph.output_dir / "jobs" / f"{job.name}.sh"
+        script = graph.layout(job).job_script(job.file_stem, ".sh")
         self._say(f"[{job.name}] running (log: {log_path})")
         started = time.monotonic()
+        progress = _ProgressLines(graph, job, self._say, self.progress_interval_s)
         with log_path.open("ab") as log:
             # The job dies with this process, even by SIGKILL; a Ctrl-C in the terminal reaches it too.
             proc = subprocess.Popen(
@@ -206,6 +336,8 @@ class LocalBackend:
             sinks: list[IO[bytes]] = [log] + ([sys.stdout.buffer] if self.echo else [])
             pump = threading.Thread(target=_pump, args=(proc.stdout, sinks), daemon=True)
             pump.start()
+            if job.outputs:
+                progress.start()
             try:
                 code = proc.wait()
             except KeyboardInterrupt:
@@ -215,6 +347,8 @@ class LocalBackend:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 raise
+            finally:
+                progress.stopped.set()
             pump.join(timeout=5)
         seconds = time.monotonic() - started
         if code == 0:

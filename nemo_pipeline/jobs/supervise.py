@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemo_pipeline.jobs._status import tail
+from nemo_pipeline.layout import JobRecord, write_marker
 
 __all__ = [
     "ComponentSpec",
+    "RecordSpec",
     "SupervisorSpec",
     "main",
     "parse_args",
@@ -50,11 +52,22 @@ class ComponentSpec:
 
 
 @dataclass(frozen=True)
+class RecordSpec:
+    """Where the supervisor writes the job's record (wall time, GPUs, outputs) when the job ends."""
+
+    path: Path
+    gpus: int = 0
+    benchmark: str | None = None
+    tasks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SupervisorSpec:
     job: str
     log_dir: Path
     components: tuple[ComponentSpec, ...]
     grace_s: float = 10.0
+    record: RecordSpec | None = None
 
 
 def render_argv(spec: SupervisorSpec, python: str = sys.executable) -> list[str]:
@@ -69,6 +82,11 @@ def render_argv(spec: SupervisorSpec, python: str = sys.executable) -> list[str]
         str(spec.log_dir),
     ]
     argv += ["--grace-s", f"{spec.grace_s:g}"]
+    if spec.record is not None:
+        argv += ["--record", str(spec.record.path), "--gpus", str(spec.record.gpus)]
+        argv += ["--benchmark", spec.record.benchmark] if spec.record.benchmark else []
+        for task in spec.record.tasks:
+            argv += ["--task", task]
     for component in spec.components:
         argv += ["--component", component.name, "--", *component.argv]
     return argv
@@ -88,6 +106,10 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
     parser.add_argument("--job", default=None)
     parser.add_argument("--log-dir", type=Path, default=None)
     parser.add_argument("--grace-s", type=float, default=None)
+    parser.add_argument("--record", type=Path, default=None, help="write the job's record (job.json) here at the end")
+    parser.add_argument("--gpus", type=int, default=0)
+    parser.add_argument("--benchmark", default=None)
+    parser.add_argument("--task", action="append", default=[])
     parser.add_argument(
         "--spec",
         type=Path,
@@ -124,7 +146,8 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
     names = [c.name for c in components]
     if len(set(names)) != len(names):
         parser.error(f"component names must be unique, got {names}")
-    return SupervisorSpec(job, log_dir, tuple(components), 10.0 if grace_s is None else grace_s)
+    record = RecordSpec(opts.record, opts.gpus, opts.benchmark, tuple(opts.task)) if opts.record else None
+    return SupervisorSpec(job, log_dir, tuple(components), 10.0 if grace_s is None else grace_s, record)
 
 
 def _say(message: str) -> None:
@@ -176,7 +199,31 @@ def _raise_interrupted(signum: int, _frame: object) -> None:
 
 
 def supervise(spec: SupervisorSpec) -> int:
-    """Run the components; return 0 if the main one succeeded and no other failed first, else non-zero."""
+    """Run the components; return 0 if the main one succeeded and no other failed first, else non-zero; write the
+    job's record when `spec.record` asks for one."""
+    started_at, started = time.time(), time.monotonic()
+    code = 1
+    try:
+        code = _supervise(spec)
+        return code
+    finally:
+        if spec.record is not None:
+            state = "COMPLETED" if code == 0 else ("CANCELLED" if code > 128 else "FAILED")
+            record = JobRecord(
+                job=spec.job,
+                state=state,
+                wall_s=round(time.monotonic() - started, 3),
+                gpus=spec.record.gpus,
+                benchmark=spec.record.benchmark,
+                started_at=started_at,
+                ended_at=time.time(),
+                tasks=list(spec.record.tasks),
+            )
+            with contextlib.suppress(OSError):
+                write_marker(spec.record.path, record.to_json())
+
+
+def _supervise(spec: SupervisorSpec) -> int:
     spec.log_dir.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs = {c.name: spec.log_dir / f"{c.name}.log" for c in spec.components}

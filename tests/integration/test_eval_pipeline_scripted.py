@@ -44,7 +44,7 @@ def test_openai_server_type_full_pipeline(tmp_path, repo, env_with_repo, gsm8k_h
         for name in ("summary.json", "summary.md", "summary.csv", "report.html", "run.json"):
             assert (out / name).exists(), name
         scripts = sorted(p.name for p in (out / "jobs").glob("*.sh"))
-        assert scripts == ["evaluate-gsm8k.sh", "generate-gsm8k.sh", "metrics-gsm8k.sh", "summarize.sh"]
+        assert scripts == ["evaluate-gsm8k.sh", "generate-gsm8k.sh", "metrics-gsm8k.sh", "submit.sh", "summarize.sh"]
         # Each script reruns its step by hand.
         rerun = subprocess.run(["bash", str(out / "jobs" / "metrics-gsm8k.sh")], capture_output=True, text=True,
                                env=env_with_repo, timeout=60, check=False)  # fmt: skip

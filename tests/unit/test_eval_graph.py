@@ -39,26 +39,49 @@ def _value(argv, key):
 
 
 @pytest.mark.timeout(10)
-def test_seeds_and_chunks_make_dependent_jobs(tmp_path):
+def test_one_server_job_per_model_by_default_for_every_seed_and_chunk(tmp_path):
     graph = _graph(tmp_path, "gsm8k:2", "++num_chunks=2")
-    names = [job.name for job in graph.jobs]
-    assert names == [
-        "generate-gsm8k-rs0-chunk0",
-        "generate-gsm8k-rs0-chunk1",
-        "evaluate-gsm8k-rs0",
-        "generate-gsm8k-rs1-chunk0",
-        "generate-gsm8k-rs1-chunk1",
-        "evaluate-gsm8k-rs1",
-        "metrics-gsm8k",
-        "summarize",
-    ]
-    assert graph.get("evaluate-gsm8k-rs1").after_ok == ("generate-gsm8k-rs1-chunk0", "generate-gsm8k-rs1-chunk1")
-    assert graph.get("metrics-gsm8k").after_ok == ("evaluate-gsm8k-rs0", "evaluate-gsm8k-rs1")
+    assert [job.name for job in graph.jobs] == ["generate", "evaluate-gsm8k", "metrics-gsm8k", "summarize"]
+    generate = graph.get("generate")
+    assert generate.outputs == tuple(
+        f"eval-results/gsm8k/output-rs{s}-chunk{c}.jsonl" for s in range(2) for c in range(2)
+    )
+    assert graph.get("evaluate-gsm8k").after_ok == ("generate",)
+    assert graph.get("metrics-gsm8k").after_ok == ("evaluate-gsm8k",)
     assert graph.get("summarize").after_any == ("metrics-gsm8k",)
-    argv = graph.get("generate-gsm8k-rs1-chunk1").main.argv
-    assert "++inference.random_seed=1" in argv
-    assert "++inference.temperature=0.7" in argv  # seeded runs sample
-    assert "++chunk_id=1" in argv
+    tasks = json.loads(Path(_value(generate.main.argv, "tasks_file")).read_text())
+    assert len(tasks) == 4
+    last = tasks[-1]
+    assert "++inference.random_seed=1" in last
+    assert "++inference.temperature=0.7" in last  # seeded runs sample
+    assert "++chunk_id=1" in last and "++num_chunks=2" in last
+    evaluate = graph.get("evaluate-gsm8k").main.argv
+    assert "++num_chunks=2" in evaluate
+    assert _value(evaluate, "input_files").count("output-rs") == 2
+
+
+@pytest.mark.timeout(10)
+def test_num_jobs_splits_the_tasks_and_each_benchmark_waits_only_for_its_own(tmp_path):
+    graph = _graph(tmp_path, "gsm8k:4,aime25:2", "++num_jobs=2")
+    generate = [job for job in graph.jobs if job.name.startswith("generate")]
+    assert [job.name for job in generate] == ["generate-0", "generate-1"]
+    outputs = [set(job.outputs) for job in generate]
+    assert outputs[0] | outputs[1] == {
+        *(f"eval-results/gsm8k/output-rs{s}.jsonl" for s in range(4)),
+        *(f"eval-results/aime25/output-rs{s}.jsonl" for s in range(2)),
+    }
+    assert not outputs[0] & outputs[1]
+    for bench in ("gsm8k", "aime25"):
+        holders = tuple(job.name for job in generate if any(f"/{bench}/" in o for o in job.outputs))
+        evaluate = graph.get(f"evaluate-{bench}")
+        assert evaluate.dependencies == holders
+        # a server job shared with another benchmark may fail for that one's sake: wait for its end, not its success
+        shared = tuple(job.name for job in generate if len({o.split("/")[1] for o in job.outputs}) > 1)
+        assert evaluate.after_any == tuple(h for h in holders if h in shared)
+        assert "++require_generated=true" in evaluate.main.argv
+    every = _graph(tmp_path, "gsm8k:2,aime25:0", "++num_jobs=0")
+    names = [job.name for job in every.jobs if job.name.startswith("generate")]
+    assert names == ["generate-gsm8k-rs0", "generate-gsm8k-rs1", "generate-aime25"]
 
 
 @pytest.mark.timeout(10)
@@ -69,17 +92,43 @@ def test_greedy_run_uses_temperature_zero_unless_set(tmp_path):
     assert "++inference.temperature=0.6" in hot
 
 
+def _done(out: Path, bench: str, name: str, max_samples: int, ids: list[str]) -> Path:
+    bench_dir = out / "eval-results" / bench
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    stamp = {"max_samples": max_samples, "num_chunks": 1, "chunk_id": 0, "ids": ids}
+    (bench_dir / f"{name}.done").write_text(json.dumps(stamp))
+    return bench_dir / name
+
+
 @pytest.mark.timeout(10)
 def test_complete_jobs_are_left_out_and_a_changed_selection_is_not(tmp_path):
-    bench_dir = tmp_path / "out" / "eval-results" / "gsm8k"
-    bench_dir.mkdir(parents=True)
-    stamp = {"max_samples": 5, "num_chunks": 1, "chunk_id": 0}
-    (bench_dir / "output.jsonl.done").write_text(json.dumps(stamp))
+    _done(tmp_path / "out", "gsm8k", "output.jsonl", 5, [f"i{n}" for n in range(5)])
     names = [j.name for j in _graph(tmp_path, "gsm8k:0", "++max_samples=5").jobs]
     assert names == ["evaluate-gsm8k", "metrics-gsm8k", "summarize"]
     assert _graph(tmp_path, "gsm8k:0", "++max_samples=5").get("evaluate-gsm8k").after_ok == ()
     names = [j.name for j in _graph(tmp_path, "gsm8k:0", "++max_samples=6").jobs]
     assert names[0] == "generate-gsm8k"
+
+
+@pytest.mark.timeout(10)
+def test_graded_and_summarized_steps_are_left_out_only_while_their_stamps_match(tmp_path):
+    from nemo_pipeline.layout import RunLayout, grading_stamp, metrics_stamp, write_marker, write_summary_stamp
+
+    out = tmp_path / "out"
+    ids = [f"i{n}" for n in range(5)]
+    output = _done(out, "gsm8k", "output.jsonl", 5, ids)
+    output.write_text("")
+    write_marker(output.with_name("output.jsonl.graded"), {**grading_stamp("math", None, ids), "ids": ids})
+    run = RunLayout(out)
+    run.metrics_file("gsm8k").write_text("{}")
+    write_marker(run.metrics_stamp_file("gsm8k"), metrics_stamp([output]))
+    write_summary_stamp(out)
+    assert [j.name for j in _graph(tmp_path, "gsm8k:0", "++max_samples=5").jobs] == []  # nothing to submit
+    run.metrics_file("gsm8k").write_text('{"changed": 1}')  # metrics changed by hand: summarize again
+    assert [j.name for j in _graph(tmp_path, "gsm8k:0", "++max_samples=5").jobs] == ["summarize"]
+    write_marker(output.with_name("output.jsonl.graded"), {**grading_stamp("mcq", None, ids), "ids": ids})
+    names = [j.name for j in _graph(tmp_path, "gsm8k:0", "++max_samples=5").jobs]
+    assert names == ["evaluate-gsm8k", "metrics-gsm8k", "summarize"]  # graded by another grader: grade again
 
 
 @pytest.mark.timeout(10)
@@ -103,7 +152,7 @@ def test_hydra_values_are_quoted(value, rendered):
 
 @pytest.mark.timeout(10)
 def test_cluster_jobs_run_server_and_sandboxes_as_components_on_their_own_ports(tmp_path):
-    graph = _graph(tmp_path, "gsm8k:0,humaneval:0", "++code_execution=true", separate=True)
+    graph = _graph(tmp_path, "gsm8k:0,humaneval:0", "++code_execution=true", "++num_jobs=0", separate=True)
     generate = graph.get("generate-gsm8k")
     assert [c.name for c in generate.components] == ["server", "sandbox", "main"]
     server, sandbox, main = generate.components
@@ -118,6 +167,8 @@ def test_cluster_jobs_run_server_and_sandboxes_as_components_on_their_own_ports(
         int(c.health_url.split(":")[2].split("/")[0]) for job in graph.jobs for c in job.components if c.health_url
     ]
     assert len(ports) == len(set(ports)) == 5  # two servers, three sandboxes: no two share a port
+    grouped = _graph(tmp_path, "gsm8k:0,humaneval:0", "++code_execution=true", separate=True)
+    assert [c.name for c in grouped.get("generate").components] == ["server", "sandbox", "main"]  # one of each
     local = _graph(tmp_path, "gsm8k:0", "++code_execution=true").get("generate-gsm8k")
     assert [c.name for c in local.components] == ["main"]  # locally the stage starts them itself
     assert "++code_execution=true" in local.main.argv

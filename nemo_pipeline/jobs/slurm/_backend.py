@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from nemo_pipeline.errors import ConfigError, JobFailedError
 from nemo_pipeline.jobs._graph import JobGraph
-from nemo_pipeline.jobs._status import (
-    JobState,
-    JobStatus,
-    job_is_done,
-    parse_slurm_state,
-    tail,
-)
-from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig
+from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
+from nemo_pipeline.jobs._graph import Job
+from nemo_pipeline.jobs._status import JobState, JobStatus, parse_slurm_state, tail
+from nemo_pipeline.jobs.eval_graph import ClusterPaths
+from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig, load_cluster_config
+from nemo_pipeline.layout import REPO_ROOT, RunLayout
 from nemo_pipeline.jobs.slurm._render import (
     JobPaths,
     RemoteCommands,
     default_code_dir,
+    default_python,
     job_paths,
     remote_output_dir,
     render_sbatch,
@@ -36,11 +36,11 @@ TAIL_LINES = 40
 
 @dataclass(frozen=True)
 class SubmitPlan:
-    """What submit did or, in a dry run, would do: scripts written, submission order, jobs skipped as done."""
+    """What submit did or, in a dry run, would do: the scripts written and the submission order."""
 
     scripts: dict[str, Path]  # job name -> local script path
-    order: list[str]  # jobs to submit, in order
-    skipped: list[str]  # jobs whose done_file is complete
+    order: list[str]  # jobs to submit, in order (every job of the graph: the graph holds only what is left)
+    skipped: list[str] = field(default_factory=list)  # kept for status records of older runs
     commands: list[list[str]] = field(default_factory=list)  # sbatch argv per job; "{name}" stands for an id
 
 
@@ -65,45 +65,100 @@ class _Shell:
         return proc
 
 
+@register_backend("slurm")
+def _slurm_backend(spec: ClusterSpec) -> SlurmBackend:
+    return SlurmBackend(load_cluster_config(spec.settings), cluster_file=spec.path)
+
+
 class SlurmBackend:
-    """Submit a JobGraph to Slurm: `SlurmBackend(cluster).submit(graph)`; `dry_run=True` only writes scripts."""
+    """Submit a JobGraph to Slurm: `SlurmBackend(cluster).submit(graph)`; `dry_run(graph)` only writes scripts."""
 
     name = "slurm"
+    separate_components = True  # server, sandbox and client run as srun steps of one job
 
-    def __init__(self, cluster: SlurmClusterConfig, *, dry_run: bool = False) -> None:
+    def __init__(self, cluster: SlurmClusterConfig, *, dry_run: bool = False, cluster_file: Path | None = None) -> None:
         self.cluster = cluster
-        self.dry_run = dry_run
+        self.dry = dry_run
+        self.cluster_file = cluster_file
         self._shell = _Shell(cluster)
 
-    def _paths(self, output_dir: Path, job_name: str) -> JobPaths:
-        """Paths as seen by the cluster (the remote run dir on a remote cluster)."""
-        if self.cluster.remote:
-            return job_paths(remote_output_dir(self.cluster, output_dir), job_name)
-        return job_paths(Path(output_dir).resolve(), job_name)
+    @property
+    def remote(self) -> bool:
+        return self.cluster.remote
+
+    def cluster_paths(self, output_dir: Path) -> ClusterPaths:
+        """Where the cluster's jobs find the interpreter, the code and (remote cluster) the run directory."""
+        remote = str(remote_output_dir(self.cluster, output_dir)) if self.cluster.remote else None
+        return ClusterPaths(
+            python=default_python(self.cluster), code_root=default_code_dir(self.cluster), remote_output_dir=remote
+        )
+
+    def _run_dir(self, graph: JobGraph, job: Job) -> PurePosixPath | Path:
+        """The job's run directory as the cluster sees it (the remote run dir on a remote cluster)."""
+        local = graph.layout(job).root
+        if not self.cluster.remote:
+            return local
+        return remote_output_dir(self.cluster, graph.output_dir) / local.relative_to(graph.output_dir).as_posix()
+
+    def _paths(self, graph: JobGraph, job: Job) -> JobPaths:
+        return job_paths(self._run_dir(graph, job), job.file_stem)
 
     def render(self, graph: JobGraph) -> SubmitPlan:
-        """Write every job's script under <output_dir>/jobs/ and return the plan (nothing is submitted)."""
-        output_dir = Path(graph.output_dir).resolve()
-        (output_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        """Write every job's script and `jobs/submit.sh`, and return the plan (nothing is submitted)."""
         scripts: dict[str, Path] = {}
-        order: list[str] = []
-        skipped: list[str] = []
         commands: list[list[str]] = []
         for job in graph.jobs:
-            paths = self._paths(output_dir, job.name)
-            local_script = output_dir / "jobs" / f"{job.name}.sbatch"
+            paths = self._paths(graph, job)
+            layout = graph.layout(job)
+            local_script = layout.job_script(job.file_stem, ".sbatch")
+            local_script.parent.mkdir(parents=True, exist_ok=True)
             local_script.write_text(render_sbatch(self.cluster, job, paths), encoding="utf-8")
             local_script.chmod(0o755)
-            (output_dir / "logs" / job.name).mkdir(parents=True, exist_ok=True)
+            layout.log_dir(job.file_stem).mkdir(parents=True, exist_ok=True)
             scripts[job.name] = local_script
-            if job_is_done(output_dir, job):
-                skipped.append(job.name)
-                continue
-            order.append(job.name)
-            after_ok = ["{" + d + "}" for d in job.after_ok if d not in skipped]
-            after_any = ["{" + d + "}" for d in job.after_any if d not in skipped]
+            after_ok = ["{" + d + "}" for d in job.after_ok]
+            after_any = ["{" + d + "}" for d in job.after_any]
             commands.append(self._shell.wrap(sbatch_argv(paths.script, after_ok, after_any)))
-        return SubmitPlan(scripts, order, skipped, commands)
+        submit = RunLayout(graph.output_dir).submit_script
+        submit.parent.mkdir(parents=True, exist_ok=True)
+        submit.write_text(self._submit_script(graph), encoding="utf-8")
+        submit.chmod(0o755)
+        return SubmitPlan(scripts, [job.name for job in graph.jobs], [], commands)
+
+    def _submit_script(self, graph: JobGraph) -> str:
+        """`jobs/submit.sh`: submits the whole chain again by hand, with the same dependencies."""
+        variables = {job.name: f"id_{index}" for index, job in enumerate(graph.jobs)}
+        lines = [
+            "#!/usr/bin/env bash",
+            "# Submits every job of this run again, with the dependencies pipeline/eval.py used.",
+            "set -euo pipefail",
+        ]
+        for job in graph.jobs:
+            after_ok = ["${" + variables[d] + "}" for d in job.after_ok]
+            after_any = ["${" + variables[d] + "}" for d in job.after_any]
+            argv = self._shell.wrap(sbatch_argv(self._paths(graph, job).script, after_ok, after_any))
+            # ${id_N} must expand, so those words are double-quoted rather than single-quoted
+            words = [f'"{word}"' if "${id_" in word else shlex.quote(word) for word in argv]
+            lines.append(f"# {job.name}")
+            lines.append(f"{variables[job.name]}=$({' '.join(words)} | cut -d';' -f1)")
+            lines.append(f'echo "{job.name}: job ${{{variables[job.name]}}}"')
+        return "\n".join(lines) + "\n"
+
+    def attach(self, output_dir: Path, job_ids: dict[str, str]) -> SlurmRunHandle:
+        """A handle on jobs submitted earlier into `output_dir` (scripts found by name under its run dirs)."""
+        scripts = {}
+        for name in job_ids:
+            script = RunLayout(output_dir).job_script(name, ".sbatch")
+            for run in (d for d in output_dir.iterdir() if d.is_dir() and name.startswith(f"{d.name}-")):
+                if RunLayout(run).job_script(name[len(run.name) + 1 :], ".sbatch").exists():  # a campaign's model
+                    script = RunLayout(run).job_script(name[len(run.name) + 1 :], ".sbatch")
+            scripts[name] = script
+        plan = SubmitPlan(scripts=scripts, order=list(job_ids))
+        return SlurmRunHandle(self, output_dir, plan, dict(job_ids))
+
+    def dry_run(self, graph: JobGraph) -> list[Path]:
+        plan = self.render(graph)
+        return [*plan.scripts.values(), RunLayout(graph.output_dir).submit_script]
 
     def _push(self, graph: JobGraph) -> None:
         assert self._shell.remote is not None
@@ -111,24 +166,23 @@ class SlurmBackend:
         out = remote_output_dir(self.cluster, Path(graph.output_dir))
         code = default_code_dir(self.cluster)
         self._shell.run(["mkdir", "-p", code, str(out)])
-        local_code = Path(__file__).resolve().parents[3]
-        self._shell.run(remote.push_code(local_code, code), local=True)
+        self._shell.run(remote.push_code(REPO_ROOT, code), local=True)
         self._shell.run(remote.push_dir(Path(graph.output_dir).resolve(), out), local=True)
 
     def submit(self, graph: JobGraph) -> SlurmRunHandle:
-        """Render and submit every job not already done; dependencies on skipped jobs are dropped."""
+        """Render and submit every job of the graph, in order, each with its dependencies' job ids."""
         plan = self.render(graph)
         output_dir = Path(graph.output_dir).resolve()
         handle = SlurmRunHandle(self, output_dir, plan, {})
-        if self.dry_run or not plan.order:
+        if self.dry or not plan.order:
             return handle
         if self.cluster.remote:
             self._push(graph)
         for name in plan.order:
             job = graph.get(name)
-            ids_ok = [handle.job_ids[d] for d in job.after_ok if d in handle.job_ids]
-            ids_any = [handle.job_ids[d] for d in job.after_any if d in handle.job_ids]
-            argv = sbatch_argv(self._paths(output_dir, name).script, ids_ok, ids_any)
+            ids_ok = [handle.job_ids[d] for d in job.after_ok]
+            ids_any = [handle.job_ids[d] for d in job.after_any]
+            argv = sbatch_argv(self._paths(graph, job).script, ids_ok, ids_any)
             proc = self._shell.run(argv, check=False)
             if proc.returncode != 0:
                 if handle.job_ids:
@@ -139,6 +193,7 @@ class SlurmBackend:
                     f"{sorted(handle.job_ids) or 'none'}"
                 )
             handle.job_ids[name] = proc.stdout.strip().split(";")[0]
+            handle.log_dirs[name] = graph.layout(job).log_dir(job.file_stem)
         return handle
 
 
@@ -156,11 +211,12 @@ class SlurmRunHandle:
         self.output_dir = output_dir
         self.plan = plan
         self.job_ids = job_ids
+        self.log_dirs = {name: RunLayout(script.parent.parent).log_dir(script.stem) for name, script in plan.scripts.items()}
         self._reasons: dict[str, str] = {}
 
     @property
     def dry_run(self) -> bool:
-        return self.backend.dry_run
+        return self.backend.dry
 
     def _query(self) -> dict[str, tuple[str, str]]:
         """One batched squeue call (finished jobs stay visible for MinJobAge); sacct for the ids it lacks."""
@@ -244,7 +300,7 @@ class SlurmRunHandle:
         """The job's Slurm log (`logs/<job>/slurm-<id>.log`); component logs sit next to it."""
         if job_name not in self.job_ids:
             raise KeyError(f"job '{job_name}' was not submitted in this run; submitted: {sorted(self.job_ids)}")
-        return self.output_dir / "logs" / job_name / f"slurm-{self.job_ids[job_name]}.log"
+        return self.log_dirs[job_name] / f"slurm-{self.job_ids[job_name]}.log"
 
     def fetch_results(self) -> None:
         """Remote cluster: copy the whole run directory (results, metrics, summary, logs) back here."""

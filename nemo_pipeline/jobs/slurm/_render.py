@@ -11,7 +11,8 @@ import nemo_pipeline
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs._graph import Component, Job
 from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig
-from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
+from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, render_argv
 
 __all__ = [
     "JobPaths",
@@ -29,17 +30,24 @@ LOG_NAME = "slurm-%j.log"
 class JobPaths:
     """Where a job's files live, as seen by the machine that runs the job."""
 
-    output_dir: PurePosixPath
+    output_dir: PurePosixPath  # the job's run directory
     script: PurePosixPath
     log_dir: PurePosixPath
+    record: PurePosixPath  # the job record the supervisor writes at the end
 
     def log(self, job_id: str) -> PurePosixPath:
         return self.log_dir / LOG_NAME.replace("%j", job_id)
 
 
-def job_paths(output_dir: PurePosixPath | Path, job_name: str) -> JobPaths:
-    out = PurePosixPath(output_dir)
-    return JobPaths(out, out / "jobs" / f"{job_name}.sbatch", out / "logs" / job_name)
+def job_paths(run_dir: PurePosixPath | Path, job_name: str) -> JobPaths:
+    """A job's paths in `run_dir`, named by the run-directory owner."""
+    layout = RunLayout(Path(str(run_dir)))
+    return JobPaths(
+        PurePosixPath(run_dir),
+        PurePosixPath(layout.job_script(job_name, ".sbatch")),
+        PurePosixPath(layout.log_dir(job_name)),
+        PurePosixPath(layout.job_record_file(job_name)),
+    )
 
 
 def remote_output_dir(cluster: SlurmClusterConfig, output_dir: Path) -> PurePosixPath:
@@ -126,6 +134,7 @@ def render_sbatch(cluster: SlurmClusterConfig, job: Job, paths: JobPaths) -> str
         log_dir=Path(str(paths.log_dir)),
         components=tuple(ComponentSpec(c.name, tuple(srun_argv(cluster, c))) for c in job.components),
         grace_s=cluster.grace_s,
+        record=RecordSpec(Path(str(paths.record)), job.gpus, job.benchmark, job.outputs),
     )
     argv = render_argv(spec, python=default_python(cluster))
     # One line per component group keeps the script readable; each argument is quoted exactly once.

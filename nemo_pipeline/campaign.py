@@ -1,0 +1,166 @@
+"""Campaigns: several models on one benchmark suite (`pipeline/eval.py --models models.yaml`).
+
+A models file is a YAML list (or a mapping with a `models:` list) of entries::
+
+    - name: base                      # required, unique; the folder <output_dir>/<name>/
+      model: /models/base             # path or served name ("" or absent: the server type's default)
+      server_type: vllm
+      server_gpus: 8
+      tensor_parallel: 8
+      server_args: ["--max-model-len", "8192"]
+      prompt_config: generic/math
+      overrides: ["++inference.temperature=0.6"]
+      baseline: true                  # at most one entry
+
+The whole file is checked before anything starts; an error names the entry and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.layout import campaign_record_file
+from nemo_pipeline.registry import closest
+
+__all__ = ["CampaignRecord", "ModelEntry", "load_models_file", "write_campaign_record"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of a campaign."""
+
+    name: str
+    model: str = ""
+    server_type: str | None = None
+    server_address: str | None = None
+    server_gpus: int | None = None
+    tensor_parallel: int | None = None
+    server_args: tuple[str, ...] = ()
+    prompt_config: str | None = None
+    overrides: tuple[str, ...] = ()
+    baseline: bool = False
+
+    def eval_overrides(self) -> list[str]:
+        """This model's settings as EvalConfig overrides (its own `overrides` last, so they win)."""
+        values: list[tuple[str, object]] = [
+            ("server.model", self.model or None),
+            ("server.server_type", self.server_type),
+            ("server.address", self.server_address),
+            ("server.gpus", self.server_gpus),
+            ("server.tensor_parallel", self.tensor_parallel),
+            ("prompt_config", self.prompt_config),
+        ]
+        rendered = [f"++{key}={json.dumps(value)}" for key, value in values if value is not None]
+        if self.server_args:
+            rendered.append(f"++server.extra_args={json.dumps(list(self.server_args))}")
+        return [*rendered, *self.overrides]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "server_type": self.server_type,
+            "server_address": self.server_address,
+            "overrides": [*self.eval_overrides()],
+            "baseline": self.baseline,
+        }
+
+
+def _check_value(where: str, key: str, value: object, hint: object) -> object:
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _check_value(where, key, value, args[0])
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: key '{key}' must be a list of strings, got {value!r}")
+        return tuple(value)
+    expected = hint if isinstance(hint, type) else str
+    if expected is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where}: key '{key}' must be true or false, got {value!r}")
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where}: key '{key}' must be an integer, got {value!r}")
+    if expected is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: key '{key}' must be a string, got {value!r}")
+    return value
+
+
+def _entry(path: Path, number: int, data: object) -> ModelEntry:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: entry {number} must be a mapping with at least 'name', got {data!r}")
+    label = f"{path}: entry {number}" + (f" ('{data['name']}')" if isinstance(data.get("name"), str) else "")
+    hints = typing.get_type_hints(ModelEntry)
+    known = [f.name for f in dataclasses.fields(ModelEntry)]
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        if key not in hints:
+            raise ConfigError(f"{label}: unknown key '{key}'.{closest(str(key), known)} Known keys: {', '.join(known)}")
+        values[key] = _check_value(label, key, value, hints[key])
+    if "name" not in values:
+        raise ConfigError(f"{label}: key 'name' is required (it names the folder <output_dir>/<name>/)")
+    name = values["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{label}: key 'name' must be a folder name (letters, digits, '_', '-', '.'), got {name!r}")
+    for override in values.get("overrides", ()):  # type: ignore[attr-defined]
+        if not str(override).startswith("++") or "=" not in str(override):
+            raise ConfigError(f"{label}: key 'overrides': '{override}' is not of the form ++key=value")
+    return ModelEntry(**values)  # type: ignore[arg-type]
+
+
+def load_models_file(path: Path) -> list[ModelEntry]:
+    """Read and check a models file: unknown keys, wrong types, duplicate names and two baselines fail here."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"--models {path}: cannot read it: {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--models {path}: not valid YAML: {' '.join(str(err).split())}") from None
+    if isinstance(data, dict) and set(data) == {"models"}:
+        data = data["models"]
+    if not isinstance(data, list) or not data:
+        raise ConfigError(f"{path}: expected a non-empty list of model entries (or a mapping with a 'models' list)")
+    entries = [_entry(path, number, item) for number, item in enumerate(data, start=1)]
+    seen: dict[str, int] = {}
+    for number, entry in enumerate(entries, start=1):
+        if entry.name in seen:
+            raise ConfigError(f"{path}: entry {number}: name '{entry.name}' is also entry {seen[entry.name]}")
+        seen[entry.name] = number
+    baselines = [e.name for e in entries if e.baseline]
+    if len(baselines) > 1:
+        raise ConfigError(f"{path}: key 'baseline' is true on {len(baselines)} entries ({', '.join(baselines)}); at most one")
+    return entries
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    """`<output_dir>/campaign.json`: which models the campaign compares and how each was run."""
+
+    models: list[dict[str, Any]]
+    benchmarks: list[str]
+    cluster: str
+    command: str
+    cost_per_gpu_hour: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def write_campaign_record(output_dir: Path, record: CampaignRecord) -> Path:
+    path = campaign_record_file(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    data = dataclasses.asdict(record)
+    data.pop("extra")
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,127 @@
+"""Each stage's typed config, built in one place from `EvalConfig` and a benchmark, and rendered to `++` overrides
+with one quoting rule.
+
+Fields that `EvalConfig` shares with a stage schema by name (server, sandbox, inference, max_samples, request
+bounds, ...) are copied as they are; the benchmark fills what the user left unset (prompt, temperature, token
+budget). Overrides are rendered against the stage's composed defaults (schema + conf/<stage>.yaml), so a job's
+command carries only what differs from what the stage would do by itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from omegaconf import OmegaConf
+
+from nemo_pipeline.config import CONF_DIR, EvalConfig, EvaluateConfig, GenerateConfig, flat_values
+from nemo_pipeline.datasets import Benchmark
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_grader
+
+__all__ = ["evaluate_config", "generate_config", "grader_for", "hydra_value", "stage_overrides"]
+
+T = TypeVar("T")
+
+# Strings Hydra reads back unchanged without quotes; anything else is quoted.
+_PLAIN = re.compile(r"^[A-Za-z_/.][A-Za-z0-9_/.\-]*$")
+
+
+def hydra_value(value: object) -> str:
+    """Render a Python value as a Hydra override value (strings quoted unless plainly safe)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in {"null", "true", "false", "nan", "inf"}:
+        return text
+    text = text.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def _copy_shared(source: object, target: T) -> T:
+    """Copy every field `target` shares by name with `source` (deep copies: the two configs stay independent)."""
+    assert dataclasses.is_dataclass(source) and dataclasses.is_dataclass(target)
+    names = {f.name for f in dataclasses.fields(target)}
+    for item in dataclasses.fields(source):
+        if item.name in names:
+            setattr(target, item.name, copy.deepcopy(getattr(source, item.name)))
+    return target
+
+
+def grader_for(bench: Benchmark, cfg: EvalConfig) -> str:
+    """A judged benchmark is graded by the grader of the configured judge mode (`++judge.mode=pairwise`)."""
+    return judge_grader(cfg.judge.mode) if bench.grader in JUDGE_GRADERS else bench.grader
+
+
+def generate_config(
+    cfg: EvalConfig, bench: Benchmark, input_file: str, output_file: str, seed: int | None, chunk: int
+) -> GenerateConfig:
+    """The generate stage's config for one output file (one seed, one chunk) of `bench`."""
+    gen = _copy_shared(cfg, GenerateConfig())
+    gen.input_file, gen.output_file = input_file, output_file
+    gen.prompt_config = cfg.prompt_config or bench.prompt_config
+    gen.chunk_id = chunk
+    gen.progress = False
+    inference = gen.inference
+    if inference.temperature is None:
+        inference.temperature = 0.0 if seed is None else bench.seeds_temperature
+    inference.tokens_to_generate = inference.tokens_to_generate or bench.tokens_to_generate
+    if seed is not None:
+        inference.random_seed = seed
+    return gen
+
+
+def evaluate_config(cfg: EvalConfig, bench: Benchmark, input_files: list[str]) -> EvaluateConfig:
+    """The evaluate stage's config for the output files of `bench` (every seed of one request)."""
+    evaluate = _copy_shared(cfg, EvaluateConfig(input_files=list(input_files)))
+    evaluate.grader = grader_for(bench, cfg)
+    return evaluate
+
+
+@cache
+def _stage_defaults(schema: type, config_name: str) -> dict[str, Any]:
+    """The flat defaults a stage composes by itself: its schema with conf/<config_name>.yaml merged over it."""
+    base = OmegaConf.structured(schema)
+    path = CONF_DIR / f"{config_name}.yaml"
+    if path.exists():
+        loaded = OmegaConf.load(path)
+        own = {k: v for k, v in OmegaConf.to_container(loaded).items() if k != "defaults"}  # type: ignore[union-attr]
+        base = OmegaConf.merge(base, own)
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}{key}.", value)
+        else:
+            flat[prefix[:-1]] = node
+
+    walk("", OmegaConf.to_container(base))
+    return flat
+
+
+def stage_overrides(stage_cfg: object, config_name: str, keep: Iterable[str] = ()) -> list[str]:
+    """`++key=value` for every setting of `stage_cfg` that differs from what the stage composes by itself (and
+    for the keys in `keep`), in schema order."""
+    defaults = _stage_defaults(type(stage_cfg), config_name)
+    keep = set(keep)
+    values = flat_values(stage_cfg)
+    return [
+        f"++{key}={hydra_value(value)}"
+        for key, value in values.items()
+        if key in keep or key not in defaults or defaults[key] != value
+    ]
+
+
+def relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root))
