@@ -11,6 +11,7 @@ from nemo_pipeline.loglik._items import (
     requests_of,
 )
 from nemo_pipeline.loglik._runner import (
+    check_loglik_task,
     check_server_can_score,
     is_loglik_input,
     run_loglik,
@@ -25,6 +26,7 @@ __all__ = [
     "ItemScore",
     "LoglikFields",
     "Request",
+    "check_loglik_task",
     "check_server_can_score",
     "continuation_logprob",
     "fewshot_prefix",

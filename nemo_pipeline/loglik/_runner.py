@@ -25,7 +25,14 @@ from nemo_pipeline.jsonl import JsonlAppender
 from nemo_pipeline.loglik._items import Request, is_loglik_item, loglik_fields, requests_of
 from nemo_pipeline.loglik._score import ContinuationScore, continuation_logprob, score_item
 
-__all__ = ["check_server_can_score", "is_loglik_input", "run_loglik", "score_all", "scoring_server_types"]
+__all__ = [
+    "check_loglik_task",
+    "check_server_can_score",
+    "is_loglik_input",
+    "run_loglik",
+    "score_all",
+    "scoring_server_types",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,15 @@ def check_server_can_score(server_type: str, benchmark: str = "") -> None:
         f"{what}, and server type '{server_type}' returns no prompt log-probabilities; use --server_type "
         f"{' or '.join(scoring_server_types())} (llamacpp-python serves the embedded model)"
     )
+
+
+def check_loglik_task(cfg: GenerateConfig, items: list[dict[str, Any]]) -> None:
+    """Before any server starts: the server type can score, no code execution, every item well formed."""
+    check_server_can_score(cfg.server.server_type)
+    if cfg.code_execution:
+        raise ConfigError("code_execution=true does not apply to log-likelihood items")
+    for item in items:
+        loglik_fields(item)
 
 
 def is_loglik_input(input_file: Path) -> bool:
@@ -130,13 +146,9 @@ def run_loglik(cfg: GenerateConfig) -> GenerateResult:
     the generate stage's own selection, settings check, resume and done marker."""
     from nemo_pipeline.inference import generate  # imported here: generate dispatches to this function
 
-    check_server_can_score(cfg.server.server_type)
-    if cfg.code_execution:
-        raise ConfigError("code_execution=true does not apply to log-likelihood items")
     started = time.monotonic()
     task = generate._prepare(cfg)
-    for item in task.items:
-        loglik_fields(item)  # a malformed item fails before any server starts
+    check_loglik_task(cfg, task.items)
     if task.todo:
         log_dir = Path(cfg.log_dir) if cfg.log_dir else task.output_file.parent / "logs"
         with serving(cfg.server, log_dir) as endpoint:

@@ -172,9 +172,10 @@ def test_malformed_items_name_the_item(tmp_path: Path, loglik: dict[str, Any], m
 
 @pytest.mark.timeout(300)
 def test_mmlu_ll_runs_through_eval_on_a_scoring_server(tmp_path: Path, repo: Path, env_with_repo) -> None:
-    """The job graph carries a log-likelihood benchmark like any other: generate scores it, evaluate grades it with
-    `loglik`, metrics and the summary show acc per subject. Every choice gets the same log-likelihood here, so the
-    first (A) wins and acc is the share of items whose answer is A."""
+    """The job graph carries a log-likelihood benchmark like any other, here beside a generative one in the same
+    server job: generate scores it, evaluate grades it with `loglik`, metrics and the summary show acc per subject.
+    Every choice gets the same log-likelihood here, so the first (A) wins: acc is the share of items whose answer
+    is A."""
     import subprocess
     import sys
 
@@ -182,12 +183,14 @@ def test_mmlu_ll_runs_through_eval_on_a_scoring_server(tmp_path: Path, repo: Pat
     out = tmp_path / "out"
     with LogprobServer(script) as server:
         argv = [
-            sys.executable, str(repo / "pipeline" / "eval.py"), "--benchmarks", "mmlu-ll:0", "--server_type", "openai",
+            sys.executable, str(repo / "pipeline" / "eval.py"), "--benchmarks", "mmlu-ll:0,gsm8k:0",
+            "--server_type", "openai",
             "--server_address", server.url, "--output_dir", str(out), "++max_samples=6",
         ]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env_with_repo, cwd=repo)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert len(script.requests) == 6 * 4
+    assert sum(bool(r.get("echo")) for r in script.requests) == 6 * 4  # gsm8k's 6 are generated, not echoed
+    assert len(read_jsonl(out / "eval-results" / "gsm8k" / "output.jsonl")) == 6
     records = read_jsonl(out / "eval-results" / "mmlu-ll" / "output.jsonl")
     truth = sum(r["loglik"]["gold"] == 0 for r in records) / len(records)
     block = json.loads((out / "eval-results" / "mmlu-ll" / "metrics.json").read_text())["metrics"]["all"]
