@@ -103,8 +103,8 @@ def normalize_answer(s: str) -> str:
     s = s.replace("\\displaystyle", "")
     s = re.sub(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))", ",", s)  # 11,\\! 111: a thousands separator
     s = re.sub(r"\\[,;:!]", "", s)
-    s = re.sub(r"\\(?:q?quad|space)(?![A-Za-z])|(?<!\\)\\ |~", " ", s)
-    s = s.replace("{,}", "")
+    s = re.sub(r"\\(?:qquad|quad|space(?![A-Za-z]))|(?<!\\)\\ |~", " ", s)
+    s = re.sub(r"\s*\{\s*,\s*\}\s*", "", s)  # 14{,}916 and 14 {, }916
     # degrees: ^\circ, ^{\circ}, \circ, °, \degree
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])", "", s)
     s = s.replace("\\%", "%").replace("\\$", "")
@@ -178,9 +178,8 @@ _FRAC = re.compile(
 )
 _SLASH = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*/\s*([-+]?\d+(?:\.\d+)?)$")
 _MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
-_VARIABLE = re.compile(r"^(?:[A-Za-z](?:_\{?\w+\}?)?(?:\([A-Za-z]\))?|\\[A-Za-z]+(?:_\{?\w+\}?)?)$")
 _BETWEEN = re.compile(
-    r"^(?P<a>[^<>=]+?)\s*(?P<op1><|\\leq?(?![A-Za-z]))\s*[A-Za-z]\s*(?P<op2><|\\leq?(?![A-Za-z]))\s*(?P<b>[^<>=]+)$"
+    r"^(?P<a>[^<>=]+?)\s*(?P<op1><|\\leq?(?![A-Za-z]))\s*[A-Za-z](?:\([A-Za-z]\))?\s*(?P<op2><|\\leq?(?![A-Za-z]))\s*(?P<b>[^<>=]+)$"
 )
 _AND_OR = re.compile(r"\s*,?\s+(?:and|or)\s+")
 _WORDS = re.compile(r"^[A-Za-z][A-Za-z' \-]*$")
@@ -257,7 +256,7 @@ def parse_answer(s: str) -> ParsedAnswer:
     if value is not None:
         return ParsedAnswer("number", text, value, percent=percent)
     m = _MATRIX.match(s)
-    if m:
+    if m and "\\begin{" not in m.group(2):  # one matrix, not a sum or product of several
         rows = [r for r in _split_top(m.group(2).strip(), "\\\\") if r]
         items = tuple(ParsedAnswer("tuple", r, items=tuple(parse_answer(c) for c in r.split("&"))) for r in rows)
         return ParsedAnswer("matrix", text, items=items)
@@ -277,6 +276,8 @@ def parse_answer(s: str) -> ParsedAnswer:
         joined = _AND_OR.sub(", ", s)
         if joined != s and all(re.search(r"[\d\\]", part) for part in _split_top(joined, ",")):
             s = joined
+    if ";" in s and "=" not in s and len(_split_top(s, ",")) == 1:  # -12; -11; -10
+        s = ", ".join(_split_top(s, ";"))
     parts = _split_top(s, ",")
     if len(parts) > 1 and all(parts):
         return ParsedAnswer("list", text, items=tuple(parse_answer(p) for p in parts))
@@ -347,6 +348,8 @@ def _sympy_equal(a: Any, b: Any) -> bool | None:
         if isinstance(a, sympy.Basic) and isinstance(b, sympy.Basic):
             if a == b:
                 return True
+            if a.is_Rational and b.is_Rational:  # exact values (1112112 vs 1112122) compare exactly
+                return False
             if a.is_number and b.is_number:
                 va, vb = complex(a.evalf(30)), complex(b.evalf(30))
                 return _close(va.real, vb.real) and _close(va.imag, vb.imag)
@@ -379,22 +382,34 @@ def _ordered(gold: Sequence[ParsedAnswer], pred: Sequence[ParsedAnswer]) -> bool
     return len(gold) == len(pred) and all(verify(g, p) for g, p in zip(gold, pred, strict=True))
 
 
+_NAME = re.compile(r"(?:[A-Za-z]+|\\[A-Za-z]+)(?:_\{?[\w,]+\}?)?(?:\^\{?\w+\}?)?(?:\([A-Za-z, ]*\))?")
+_NAMES = re.compile(r"^\(?N(?:[:,/;]N)*\)?$")
+
+
+def _named(lhs: str) -> bool:
+    """True when an equation's left side only names what it gives: `x`, `f(x)`, `x_{1}`, `x^2`, `(p,q)`,
+    `V_{1}:V_{2}`, `\\frac{NO}{BO}`; not `2x + z` or `a^2 + b`."""
+    t = re.sub(r"\s+", "", lhs)
+    t = re.sub(r"\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}", r"\1/\2", t)
+    return bool(_NAMES.match(_NAME.sub("N", t)))
+
+
 def _strip_equation(p: ParsedAnswer) -> ParsedAnswer:
-    """'x = 3' -> 3 when the left side is a variable name."""
-    lhs = str(p.value).strip()
-    chain = p.text.count("=") >= 2
-    arithmetic = not re.search(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+", "", lhs))  # 1/2 \cdot 4 = 2
-    valued = p.kind == "equation" and p.items[0].kind == "number"  # x^2 = 9: the answer is its value
-    if p.kind == "equation" and (_VARIABLE.match(lhs) or arithmetic or chain or valued):
-        return p.items[0]
-    if p.kind == "list" and all(i.kind == "equation" for i in p.items):
+    """`x = 3` -> 3 when the left side names the answer (`_named`: `x`, `x^2`, `(p,q)`), in a chain
+    (`x = 5+5+1 = 11`), or when both sides are arithmetic (`\\frac{1}{2} \\cdot 4 = 2`)."""
+    if p.kind == "list" and any(i.kind == "equation" for i in p.items):
         return ParsedAnswer("list", p.text, items=tuple(_strip_equation(i) for i in p.items))
-    return p
+    if p.kind != "equation":
+        return p
+    lhs, rhs = str(p.value).strip(), p.items[0]
+    chain = p.text.count("=") >= 2
+    arithmetic = not re.search(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+", "", lhs + rhs.text))
+    return rhs if _named(lhs) or chain or arithmetic else p
 
 
 def _assignments(p: ParsedAnswer) -> dict[str, ParsedAnswer] | None:
     """`k = 45, n = 2` -> {"k": 45, "n": 2} when every item assigns a different variable; else None."""
-    if p.kind != "list" or not all(i.kind == "equation" and _VARIABLE.match(str(i.value).strip()) for i in p.items):
+    if p.kind != "list" or not all(i.kind == "equation" and _named(str(i.value)) for i in p.items):
         return None
     names = {re.sub(r"\s+", "", str(i.value)): i.items[0] for i in p.items}
     return names if len(names) == len(p.items) else None
@@ -438,6 +453,8 @@ def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
                 return _ordered(g.items, p.items)
             if {g.kind, p.kind} == {"set", "list"} and "cup" not in (g.brackets, p.brackets):
                 return _unordered(g.items, p.items)
+            if "expr" in (g.kind, p.kind):  # a matrix sum, a product of matrices ...: math-verify reads them
+                return bool(mv_verify(g.text, p.text))
             return False
         if g.kind in ("set", "list"):
             return _unordered(g.items, p.items)
@@ -484,7 +501,8 @@ def _ours_decides(g: ParsedAnswer, p: ParsedAnswer) -> bool:
 
 def equivalent_ours_first(gold: str, predicted: str) -> bool:
     """Design B: our parser and sympy decide; math-verify only where sympy cannot read an expression."""
-    return verify(parse_answer(answer_span(gold)), parse_answer(answer_span(predicted)))
+    g, p = answer_span(gold), answer_span(predicted)
+    return verify(parse_answer(numeric_prediction(p, g)), parse_answer(numeric_prediction(g, p)))
 
 
 def equivalent_mv_first(gold: str, predicted: str) -> bool:
@@ -539,14 +557,24 @@ _PROSE_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
 
 
 def numeric_prediction(gold: str, predicted: str) -> str:
-    """For a numeric gold answer, the number an extracted answer clause settles on (`clause_number`) when the clause
-    is not a number itself: `4 * 2 = 12 bolts of blue fiber and 12 * 2 = 24 bolts of white fiber` -> `24`."""
-    if parse_answer(gold).kind != "number" or parse_answer(predicted).kind in ("number", "letter"):
+    """For a numeric gold answer, the number a predicted answer clause settles on when the clause is not a number
+    itself: the value of `y = \\frac{1}{2}` or `9 * 2 = 18 dollars`; else `clause_number` of a clause with prose or
+    '=' (`4 * 2 = 12 bolts of blue fiber and 12 * 2 = 24 bolts of white fiber` -> `24`). A list counts as a clause
+    only with prose besides "and"/"or" (`1, 2` and `x = 3, y = 4` stay lists)."""
+    if parse_answer(gold).kind != "number":
+        return predicted
+    parsed = parse_answer(predicted)
+    if parsed.kind == "equation":
+        value = _strip_equation(parsed)
+        if value.kind == "number":
+            return value.text
+    if parsed.kind not in ("text", "expr", "equation", "list"):
         return predicted
     text = normalize_answer(predicted)
-    if "=" not in text and not _PROSE_WORD.search(re.sub(r"\\[A-Za-z]+", " ", text)):
-        return predicted  # an expression such as 2^{10}, compared as it is
-    return clause_number(text) or predicted
+    prose = _PROSE_WORD.search(re.sub(r"\b(?:and|or)\b|\\[A-Za-z]+", " ", text))
+    if prose or (parsed.kind in ("text", "expr") and "=" in text):
+        return clause_number(text) or predicted
+    return predicted  # an expression such as 2^{10}, compared as it is
 
 
 def _math_predicted(item: Mapping[str, Any]) -> str | None:

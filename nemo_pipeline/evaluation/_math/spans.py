@@ -14,11 +14,9 @@ import re
 __all__ = ["answer_span", "clause_number", "final_boxes", "last_boxed", "match_braces"]
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-# What may stand between two boxes of one answer: delimiters, punctuation, "and"/"or", "x =", "\text{ and }".
-_BETWEEN = re.compile(
-    r"^(?:\s|\$|\\[()\[\]]|[,;.]|\\(?:text|textnormal|mbox)\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b|"
-    r"(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+)\s*=)*$"
-)
+# What may stand between two boxes of one answer: delimiters, spacing, punctuation, "and"/"or", "x =".
+_SPACING = re.compile(r"\$|\\[()\[\]]|\\q?quad|\\[,;:! ]|~|\\(?:text|textnormal|mbox|textrm)\s*\{|[{}]")
+_LINK_WORDS = re.compile(r"^(?:[,;.]|and|or|(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+)\s*=)$")
 _ANCHOR = re.compile(r"\b(?:final\s+answer|the\s+answer|answer)\b(?:\s+is)?\s*[:=]?\s*|####\s*", re.IGNORECASE)
 # A math block: $$...$$, \[...\], \(...\) or $...$ (a `\$` is a dollar sign, not a delimiter).
 _BLOCK = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$", re.DOTALL)
@@ -77,7 +75,7 @@ def final_boxes(text: str) -> str | None:
         return None
     run = [boxes[-1]]
     for box in reversed(boxes[:-1]):
-        if not _BETWEEN.match(text[box[1] : run[0][0]]):
+        if not _links(text[box[1] : run[0][0]]):
             break
         run.insert(0, box)
     contents: list[str] = []
@@ -87,35 +85,59 @@ def final_boxes(text: str) -> str | None:
     return ", ".join(contents) if contents else None
 
 
+def _links(between: str) -> bool:
+    """True when the text between two boxes only links them: delimiters, spacing, commas, "and"/"or", `x =`, and
+    with an "and"/"or" at most three other short words (`\\boxed{1} papers and \\boxed{2}`)."""
+    text = re.sub(r"(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+)\s*=", " ", _SPACING.sub(" ", between))  # x =, y_2 =
+    words = re.sub(r"([,;.])", r" \1 ", text).split()
+    others = [w for w in words if not _LINK_WORDS.match(w)]
+    if not others:
+        return True
+    linked = any(w in ("and", "or") for w in words)
+    return linked and len(others) <= 3 and all(len(w) <= 8 and not re.search(r"\d", w) for w in others)
+
+
 def _blocks(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), next(g for g in m.groups() if g is not None).strip()) for m in _BLOCK.finditer(text)]
+
+
+def _sentence(rest: str) -> str:
+    """The first sentence of rest: up to a '. ' / '.<end>' / newline outside math blocks."""
+    covered = [(a, b) for a, b, _ in _blocks(rest)]
+    for m in re.finditer(r"\.(?:\s|$)|\n", rest):
+        if not any(a <= m.start() < b for a, b in covered):
+            return rest[: m.start()].strip()
+    return rest.strip()
 
 
 def answer_span(text: str) -> str:
     """The answer inside an answer string that carries prose, boxes or math delimiters; else the text itself.
 
-    Order: the final box(es) (`final_boxes`); the math after the last "answer is" / "Answer:" / "####"; the last
-    math block, joined with the blocks right before it when only "," / "and" / "or" separate them
-    (`$1$ and $2$` -> `1, 2`). A string that is one math block or has none is returned stripped.
+    Order: the first sentence after the last "answer is" / "Answer:" / "####" when it comes after the last box;
+    else the final box(es) (`final_boxes`). Within that: the last math block, joined with the blocks right before
+    it when only "," / "and" / "or" separate them (`$1$ and $2$` -> `1, 2`), unless a number follows it in the
+    prose (`the largest $n$ is 34` -> `is 34`). A string without boxes, anchors or blocks is returned as it is.
     """
     s = text.strip()
-    boxed = final_boxes(s)
-    if boxed is not None:
+    boxes = _boxes(s)
+    anchors = [m for m in _ANCHOR.finditer(s) if re.search(r"\w", _sentence(s[m.end() :]))]
+    if boxes and not (anchors and anchors[-1].start() > boxes[-1][1]):
+        boxed = final_boxes(s) or ""
         inner = final_boxes(boxed) if boxed.startswith(("\\boxed", "\\fbox")) else None
         return inner or boxed
-    anchors = list(_ANCHOR.finditer(s))
     if anchors:
-        rest = s[anchors[-1].end() :].strip()
-        if rest:
-            s = rest
+        s = _sentence(s[anchors[-1].end() :])
     blocks = _blocks(s)
     if not blocks:
-        return s.rstrip(".").strip() if anchors else s
+        return s
     run = [blocks[-1]]
     for block in reversed(blocks[:-1]):
         if not _JOINER.match(s[block[1] : run[0][0]]):
             break
         run.insert(0, block)
+    after = s[run[-1][1] :]
+    if re.search(r"\d", _sentence(after)) and re.search(r"[A-Za-z]{2,}", after):
+        return _sentence(after)
     return ", ".join(c for _, _, c in run if c) or s
 
 
