@@ -203,8 +203,10 @@ def ceiling(run: Run) -> float:
     return run.requests / run.server_cpu_s if run.server_cpu_s > 0 else float("inf")
 
 
-def queue_cases(data: Path, bodies: Path, work: Path, n: int, repeats: int, ref_items: int) -> None:
-    for latency, slots in QUEUE_CASES:
+def queue_cases(
+    data: Path, bodies: Path, work: Path, n: int, repeats: int, ref_items: int, cases: list[tuple[float, int]]
+) -> None:
+    for latency, slots in cases:
         ideal = slots / latency
         reachable = n / (math.ceil(n / slots) * latency)
         with FakeServer("--slots", str(slots), "--latency", str(latency)) as server:
@@ -275,6 +277,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=1319)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="queue,ratelimit,overhead")
+    parser.add_argument("--queue-cases", default="", help="e.g. 0.05:256,0.2:64 (latency:slots); default: all four")
     parser.add_argument("--reference-items", type=int, default=200, help="items for the slow fixed-8 reference")
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -285,7 +288,8 @@ def main() -> int:
         make_items(data, args.items)
         render_bodies(data, bodies)
         if "queue" in only:
-            queue_cases(data, bodies, work, args.items, args.repeats, args.reference_items)
+            cases = [(float(c.split(":")[0]), int(c.split(":")[1])) for c in args.queue_cases.split(",") if c]
+            queue_cases(data, bodies, work, args.items, args.repeats, args.reference_items, cases or QUEUE_CASES)
         if "ratelimit" in only:
             rate_case(data, bodies, work, args.items, args.repeats, args.reference_items)
         if "overhead" in only:

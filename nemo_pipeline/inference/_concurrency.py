@@ -8,9 +8,10 @@ with the queue. So the limit
   generated token), grows by `slow_start_gain` per answer (x4 per round trip by default) - slow start;
 - leaves slow start at the first window whose median latency shows a queue, setting the limit to what Little's
   law says the server handles (in flight x tolerated latency / observed latency);
-- then, once per window of fresh answers, grows by 5% while their median latency is well under the tolerance and
+- then, once per window of fresh answers, grows by 25% while their median latency shows no queue (5% while it
+  shows a short one) and
   shrinks toward the Little's-law estimate (at most halving) when it is over it; an overload answer (429, 503,
-  timeout) shrinks it by `backoff`, at most once per round trip.
+  timeout) shrinks it by `backoff`, at most once per round trip, and growth near that point is +1 per four windows.
 
 Keeping the latency at `tolerance` x the unloaded latency keeps a small queue at the server, so it never idles.
 """
@@ -21,9 +22,13 @@ import asyncio
 import collections
 import statistics
 import time
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-__all__ = ["AdaptiveSettings", "ConcurrencyLimiter"]
+__all__ = ["AdaptiveSettings", "ConcurrencyLimiter", "run_bounded"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class AdaptiveSettings:
     maximum: int = 1024
     tolerance: float = 2.0  # latency up to this many times the unloaded latency counts as "keeping up"
     slow_start_gain: float = 3.0  # limit increase per fast answer during slow start (x4 per round trip)
-    backoff: float = 0.8  # factor applied on an overload answer
+    backoff: float = 0.9  # factor applied to the accepted concurrency on an overload answer
 
     def __post_init__(self) -> None:
         if not 1 <= self.minimum <= self.maximum:
@@ -77,6 +82,7 @@ class ConcurrencyLimiter:
         self._recent: collections.deque[float] = collections.deque(maxlen=16)
         self._last_decrease = 0.0
         self._last_change = 0.0
+        self._overloaded_at = float("inf")  # the limit when the server last refused (429/503/timeout)
         self._fresh: list[float] = []  # fresh answers since the last decision (after slow start)
         self._rtt = 0.0  # moving average of the round trip, seconds
         self.history = _History()
@@ -125,13 +131,17 @@ class ConcurrencyLimiter:
             self._adapt(latency_s / tokens if tokens > 0 else latency_s, latency_s)
         self._release()
 
-    def on_overload(self) -> None:
-        """The server said it is overloaded (429, 503) or did not answer in time: back off."""
+    def on_overload(self, latency_s: float) -> None:
+        """The server said it is overloaded (429, 503) or did not answer in time (`latency_s` after the request
+        was sent): back off, once for all the requests that were sent before the last back-off."""
         if self.pinned is None:
             now = time.monotonic()
-            if now - self._last_decrease >= self._rtt:  # one back-off per round trip, not one per refusal
+            if now - latency_s >= self._last_decrease:
+                accepted = min(self._limit, float(self._in_flight - 1))  # the server took the others, at most
+                self._overloaded_at = accepted
+                # the first refusal (in slow start) halves: the limit may be far above the server's; later ones trim
+                self._decrease(accepted * (0.5 if self._slow_start else self.settings.backoff), now)
                 self._slow_start = False
-                self._decrease(min(self._limit, self._in_flight) * self.settings.backoff, now)
         self._release()
 
     def on_other(self) -> None:
@@ -180,14 +190,18 @@ class ConcurrencyLimiter:
         if now - latency_s < self._last_change:
             return
         self._fresh.append(sample)
-        if len(self._fresh) < min(16, max(4, int(self._limit) // 2)):
+        if len(self._fresh) < min(32, max(4, int(self._limit))):  # about one round trip of answers
             return
         median = statistics.median(self._fresh)
         self._fresh.clear()
         if median > tolerated:
             self._decrease(self._limit * max(0.5, tolerated / median), now)
-        elif median <= 0.75 * tolerated and binding:
-            self._set(self._limit + max(1.0, 0.05 * self._limit), now)
+        elif median <= 1.5 * self._base and binding:  # headroom: +25% with no queue at all, else +5%
+            if self._limit >= 0.8 * self._overloaded_at:  # near where the server last refused: probe gently
+                self._set(self._limit + 0.25, now)
+            else:
+                step = 0.25 if median <= 1.2 * self._base else 0.05
+                self._set(self._limit + max(1.0, step * self._limit), now)
             self._last_change = now
 
     def settled(self) -> int:
@@ -200,3 +214,46 @@ class ConcurrencyLimiter:
 
     def peak(self) -> int:
         return max(self.limit, round(self.history.peak))
+
+
+async def run_bounded(
+    items: Sequence[T], worker: Callable[[T], Coroutine[Any, Any, None]], width: Callable[[], int]
+) -> None:
+    """Run `worker(item)` for every item, in order, with at most `width()` running (read again as each ends).
+
+    Starting a task per item up front would do every item's set-up (prompt rendering, request encoding) in one
+    burst before the first request goes out; this keeps just enough items ready to fill the in-flight limit.
+    The first exception a worker raises cancels the rest and is raised here.
+    """
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[None] = loop.create_future()
+    running: set[asyncio.Task[None]] = set()
+    position = 0
+
+    def spawn() -> None:
+        nonlocal position
+        while position < len(items) and len(running) < max(1, width()):
+            task = loop.create_task(worker(items[position]))
+            position += 1
+            running.add(task)
+            task.add_done_callback(ended)
+        if not running and not finished.done():
+            finished.set_result(None)
+
+    def ended(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        if finished.done() or task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            finished.set_exception(error)
+        else:
+            spawn()
+
+    spawn()
+    try:
+        await finished
+    finally:
+        for task in list(running):
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

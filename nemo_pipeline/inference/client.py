@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from nemo_pipeline.errors import NemoPipelineError
-from nemo_pipeline.inference._concurrency import AdaptiveSettings, ConcurrencyLimiter
+from nemo_pipeline.inference._concurrency import AdaptiveSettings, ConcurrencyLimiter, run_bounded
 
 __all__ = [
     "AdaptiveSettings",
@@ -32,6 +32,7 @@ __all__ = [
     "RequestError",
     "RequestStats",
     "SamplingParams",
+    "run_bounded",
 ]
 
 log = logging.getLogger(__name__)
@@ -150,18 +151,23 @@ class OpenAIClient:
 
     async def first_model(self) -> str:
         """The first model the server lists (for servers that serve one model)."""
-        models = await self._request("GET", "/models", None, lambda data: list(data.get("data") or []))
+        models = await self._request("GET", "/models", None, lambda data: list(data.get("data") or []), measure=False)
         if not models:
             raise RequestError(f"{self.base_url}/models lists no model; pass --model")
         return str(models[0]["id"])
 
     async def _request(
-        self, method: str, path: str, body: dict[str, Any] | None, extract: Callable[[dict[str, Any]], T]
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        extract: Callable[[dict[str, Any]], T],
+        measure: bool = True,  # whether its latency tells the limit about the server's load (generations only)
     ) -> T:
         url = f"{self.base_url}{path}"
         payload = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         for attempt in range(self.max_retries + 1):
-            reason, problem, retry_after = await self._attempt(method, url, payload, extract)
+            reason, problem, retry_after = await self._attempt(method, url, payload, extract, measure)
             if reason == "":
                 return problem  # type: ignore[return-value]  # the extracted answer
             if reason == "refused":
@@ -182,7 +188,7 @@ class OpenAIClient:
         raise AssertionError("unreachable")
 
     async def _attempt(
-        self, method: str, url: str, payload: bytes | None, extract: Callable[[dict[str, Any]], T]
+        self, method: str, url: str, payload: bytes | None, extract: Callable[[dict[str, Any]], T], measure: bool
     ) -> tuple[str, Any, float | None]:
         """One request under a slot of the limiter: ("", answer, None) or (reason, problem, retry_after)."""
         await self.limiter.acquire()
@@ -208,10 +214,10 @@ class OpenAIClient:
                     answer = extract(data)
                 except (ValueError, KeyError, IndexError, TypeError, AttributeError, _InvalidResponseError) as exc:
                     return "invalid_response", f"HTTP {status} with an invalid body ({exc}): {raw[:200]!r}", None
-                tokens = _completion_tokens(data)
                 self.stats.succeeded += 1
-                self.limiter.on_success(time.monotonic() - started, tokens)
-                released = True
+                if measure:
+                    self.limiter.on_success(time.monotonic() - started, _completion_tokens(data))
+                    released = True
                 return "", answer, None
             text = raw[:500].decode("utf-8", "replace")
             if status not in _TRANSIENT_STATUS:
@@ -221,7 +227,7 @@ class OpenAIClient:
         finally:
             if not released:
                 if overload:
-                    self.limiter.on_overload()
+                    self.limiter.on_overload(time.monotonic() - started)
                 else:
                     self.limiter.on_other()
 

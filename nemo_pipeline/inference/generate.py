@@ -27,7 +27,7 @@ from nemo_pipeline.inference._client_report import (
     write_client_report,
 )
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
-from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
+from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams, run_bounded
 from nemo_pipeline.inference.code_execution import generate_with_code
 from nemo_pipeline.inference.multiturn import generate_turns
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
@@ -199,16 +199,12 @@ async def _generate_all(
         out.add(record)
 
     started = time.monotonic()
-    tasks: list[asyncio.Task[None]] = []
     try:
         if not client.model:
             client.model = await client.first_model()
-        tasks = [asyncio.create_task(one(item)) for item in todo]
-        await asyncio.gather(*tasks)
+        # items in progress: twice the in-flight limit, so multi-request items and retries keep it full
+        await run_bounded(todo, one, lambda: 2 * client.limiter.limit + 8)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await out.aclose()
         progress.close()
         await client.aclose()

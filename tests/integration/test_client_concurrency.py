@@ -44,9 +44,9 @@ def test_limit_falls_on_429_and_retry_after_is_honoured():
     with QueueServer(script) as server:
         limiter = ConcurrencyLimiter(None, AdaptiveSettings(initial=32))  # starts 4x over the rate limit
         client = OpenAIClient(server.url, "m", limiter=limiter, max_retries=6)
-        texts = asyncio.run(_ask_all(client, 400))
+        texts = asyncio.run(_ask_all(client, 600))
         arrivals = list(server.stats.arrivals)
-    assert texts == [f"Answer to: q{i}" for i in range(400)]
+    assert texts == [f"Answer to: q{i}" for i in range(600)]
     refused = [a for a in arrivals if a[1] == "429"]
     assert refused, "the first burst should have met the rate limit"
     assert limiter.limit <= 2 * capacity  # it backed off from 32
