@@ -117,6 +117,7 @@ def normalize_answer(s: str) -> str:
         s = _TEXT_CMD.sub(r"\1", s)
     s = re.sub(r"\s+", " ", s).strip()
     s = re.sub(r"^(?:USD|usd|Rs\.?|€|£)\s*", "", s)
+    s = re.sub(r"(?<!\\)\\$", "", s).rstrip()  # a stray backslash at the end: 185\\
     if s.endswith("."):
         s = s[:-1].rstrip()
     m = _BRACKETED_MATRIX.match(s)
@@ -181,6 +182,7 @@ _MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\en
 _BETWEEN = re.compile(
     r"^(?P<a>[^<>=]+?)\s*(?P<op1><|\\leq?(?![A-Za-z]))\s*[A-Za-z](?:\([A-Za-z]\))?\s*(?P<op2><|\\leq?(?![A-Za-z]))\s*(?P<b>[^<>=]+)$"
 )
+_CHOICE_THEN_TEXT = re.compile(r"^\(?([A-Za-z])\)?[.:)]\s+\S")
 _AND_OR = re.compile(r"\s*,?\s+(?:and|or)\s+")
 _WORDS = re.compile(r"^[A-Za-z][A-Za-z' \-]*$")
 
@@ -427,7 +429,11 @@ def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
         if one.kind == "set" and len(one.items) == 1 and other.kind in ("number", "expr"):
             return verify(one.items[0], other) if one is g else verify(other, one.items[0])
     if g.kind == "letter" or p.kind == "letter":
-        return g.kind == p.kind == "letter" and g.value == p.value
+        letter, other = (g, p) if g.kind == "letter" else (p, g)
+        if other.kind != "letter":  # "C. x = 42": a choice letter, then its option text
+            m = _CHOICE_THEN_TEXT.match(other.text)
+            return bool(m) and m.group(1).upper() == letter.value
+        return g.value == p.value
     if g.kind == "equation" and p.kind == "equation":
         g_rhs, p_rhs = g.items[0], p.items[0]
         same_lhs = verify(parse_answer(str(g.value)), parse_answer(str(p.value)))
