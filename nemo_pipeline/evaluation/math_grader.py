@@ -432,7 +432,7 @@ def verify(gold: ParsedAnswer, predicted: ParsedAnswer) -> bool:
         letter, other = (g, p) if g.kind == "letter" else (p, g)
         if other.kind != "letter":  # "C. x = 42": a choice letter, then its option text
             m = _CHOICE_THEN_TEXT.match(other.text)
-            return bool(m) and m.group(1).upper() == letter.value
+            return m is not None and m.group(1).upper() == letter.value
         return g.value == p.value
     if g.kind == "equation" and p.kind == "equation":
         g_rhs, p_rhs = g.items[0], p.items[0]
