@@ -18,6 +18,7 @@ the grader through `grade_all` (nemo_pipeline.evaluation._pool), which kills a w
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -243,8 +244,10 @@ def _number(s: str) -> Fraction | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_answer(s: str) -> ParsedAnswer:
-    """Read a (normalized) answer string into a ParsedAnswer; never raises."""
+    """Read a (normalized) answer string into a ParsedAnswer; never raises. Cached: answers repeat within an item
+    (extraction, equivalence both ways) and across seeds."""
     s = normalize_answer(s)
     text = s
     if not s:
