@@ -127,3 +127,39 @@ def test_a_failing_job_cancels_its_dependents_and_is_reported_with_its_log_tail(
     # The server component was stopped when the main one failed; its record says FAILED.
     job_record = json.loads((tmp_path / "out" / "logs" / "generate" / "job.json").read_text())
     assert job_record["state"] == "FAILED"
+
+
+@pytest.mark.timeout(600)
+def test_eval_py_with_a_nemo_run_cluster_file_and_status_py(
+    nemo_run_on_slurm: None, loopback_only: list[str], tmp_path: Path, repo: Path, env_with_repo: dict[str, str]
+) -> None:
+    out = tmp_path / "run"
+    cluster = repo / "conf" / "cluster" / "nemo-run-local.yaml"
+
+    def eval_py(url: str) -> subprocess.CompletedProcess[str]:
+        argv = [
+            sys.executable, str(repo / "pipeline" / "eval.py"), "--cluster", str(cluster), "--benchmarks", "gsm8k:0",
+            "--server_type", "openai", "--server_address", url, "--model", "scripted", "--output_dir", str(out),
+            "++max_samples=4", "--wait",
+        ]  # fmt: skip
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=540, env=env_with_repo, cwd=repo, check=False,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    with ScriptedServer(Script(default="The answer is 12345.")) as server:
+        done = eval_py(server.url)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "nemo-run experiment nemo-pipeline_" in done.stdout
+        assert len(server.script.requests) == 4
+        metrics = json.loads((out / "eval-results" / "gsm8k" / "metrics.json").read_text())["metrics"]["all"]
+        assert metrics["num_entries"] == 4 and metrics["accuracy"] == 0.0  # the scripted answer is always wrong
+        status = subprocess.run(
+            [sys.executable, str(repo / "pipeline" / "status.py"), str(out)],
+            capture_output=True, text=True, timeout=120, env=env_with_repo, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert status.stdout.count("COMPLETED") >= 4 and "log-np.generate" in status.stdout
+        again = eval_py(server.url)  # everything is complete: nothing new is generated
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert len(server.script.requests) == 4

@@ -15,6 +15,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,9 @@ _STATES = {
 def import_nemo_run() -> Any:
     """The nemo_run module, or a one-line error naming the extra."""
     try:
-        import nemo_run
+        with warnings.catch_warnings():  # its optional executors' imports warn about their own dependencies
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import nemo_run
     except ImportError as err:
         raise MissingExtraError(f"the nemo-run backend ({err})", "nemo-run", "nemo-run") from None
     return nemo_run
@@ -167,6 +170,7 @@ class NemoRunBackend:
             container_mounts=list(cluster.container_mounts),
             srun_args=list(cluster.srun_args),
             job_name_prefix="np.",
+            poll_estimated_start_time=False,  # no background squeue thread printing start estimates
             tunnel=run.LocalTunnel(job_dir=str(home / "experiments")),  # nemo-run expects $NEMORUN_HOME/experiments
             packager=run.Packager(),  # nothing to package: the code is on this machine (the default needs git)
         )
@@ -194,8 +198,10 @@ class NemoRunBackend:
                 )
             exp.run(detach=True)
             experiment_id = str(exp._id)
+            slurm_ids = {str(task.id): str(task.handle).rsplit("/", 1)[-1] for task in exp.jobs if task.handle}
         main_logs = {job.name: graph.layout(job).main_log(job.file_stem) for job in graph.jobs}
         handle = NemoRunHandle(output_dir, self.cluster, home, experiment_id, task_ids, main_logs)
+        handle.slurm_ids = {name: slurm_ids[task] for name, task in task_ids.items() if task in slurm_ids}
         handle.save()
         print(f"nemo-run experiment {experiment_id}: {len(task_ids)} task(s) submitted (home {home})", flush=True)
         return handle
@@ -207,7 +213,7 @@ class NemoRunBackend:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise JobFailedError(f"{path}: cannot read the nemo-run record of this run: {err}") from None
-        return NemoRunHandle(
+        handle = NemoRunHandle(
             output_dir,
             self.cluster,
             Path(record["nemorun_home"]),
@@ -215,6 +221,8 @@ class NemoRunBackend:
             dict(record["tasks"]),
             {name: Path(log) for name, log in record["main_logs"].items()},
         )
+        handle.slurm_ids = dict(record.get("slurm_ids", {}))
+        return handle
 
 
 class NemoRunHandle:
@@ -235,18 +243,21 @@ class NemoRunHandle:
         self.experiment_id = experiment_id
         self.task_ids = task_ids
         self.main_logs = main_logs
+        self.slurm_ids: dict[str, str] = {}  # job name -> Slurm job id, as nemo-run reported it at submission
         self._info: dict[str, dict[str, Any]] = {}
 
     @property
     def job_ids(self) -> dict[str, str]:
-        """Job name -> nemo-run task id (what `jobs/submitted.json` records)."""
-        return dict(self.task_ids)
+        """Job name -> Slurm job id (what `jobs/submitted.json` records and eval.py prints); the task id where
+        nemo-run gave none. `attach` finds the experiment in `jobs/nemo-run.json`, not here."""
+        return {name: self.slurm_ids.get(name, task) for name, task in self.task_ids.items()}
 
     def save(self) -> None:
         record = {
             "experiment_id": self.experiment_id,
             "nemorun_home": str(self.home),
             "tasks": self.task_ids,
+            "slurm_ids": self.slurm_ids,
             "main_logs": {name: str(path) for name, path in self.main_logs.items()},
         }
         path = record_file(self.output_dir)
