@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -39,18 +40,14 @@ def _network_is_blocked() -> bool:
     return False
 
 
-@pytest.fixture
-def offline(request: pytest.FixtureRequest, tmp_path: Path) -> bool:
-    """Run the calling test again inside a network namespace without network (scripts/netns_run.sh), with an
-    empty HOME and usage collection off. Returns True inside (the test goes on), False outside once the inner
-    run passed (the test returns). An inner skip skips the outer test."""
-    if os.environ.get(OFFLINE_FLAG) == "1":
-        assert _network_is_blocked(), "the offline re-run can reach the internet"
-        return True
-    if shutil.which("unshare") is None:
-        pytest.fail("'unshare' (util-linux) is needed to run this test without network")
+_OFFLINE_RUNS: dict[str, dict[str, str]] = {}  # module file -> test name -> "passed" | "skipped: ..." | failure text
+
+
+def _run_module_offline(module: Path, tmp_path: Path) -> dict[str, str]:
+    """Run every test of `module` once inside the namespace; the outcome of each, by test name (junit XML)."""
     home = tmp_path / "home"
     home.mkdir()
+    report = tmp_path / "offline-junit.xml"
     env = {
         **os.environ,
         OFFLINE_FLAG: "1",
@@ -60,15 +57,42 @@ def offline(request: pytest.FixtureRequest, tmp_path: Path) -> bool:
         "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     argv = [
-        "bash", str(REPO / "scripts" / "netns_run.sh"), sys.executable, "-m", "pytest", "-q", "-x",
-        "-p", "no:cacheprovider", "-p", "no:warnings", "--tb=short", "-rs", request.node.nodeid,
+        "bash", str(REPO / "scripts" / "netns_run.sh"), sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "-p", "no:warnings", "--tb=short", f"--junitxml={report}", str(module),
     ]  # fmt: skip
-    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    output = proc.stdout[-6000:] + proc.stderr[-3000:]
-    if proc.returncode == 0 and " skipped" in proc.stdout and " passed" not in proc.stdout:
-        pytest.skip("inside the network namespace: " + output.strip().splitlines()[-1])
-    assert proc.returncode == 0, output
-    assert " passed" in proc.stdout, output
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    if not report.exists():
+        pytest.fail(f"the offline run of {module.name} wrote no report:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
+    outcomes: dict[str, str] = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
+        skipped = case.find("skipped")
+        if problem is not None:
+            outcomes[case.get("name", "")] = f"failed:\n{problem.text or problem.get('message', '')}"
+        elif skipped is not None:
+            outcomes[case.get("name", "")] = f"skipped: {skipped.get('message', '')}"
+        else:
+            outcomes[case.get("name", "")] = "passed"
+    return outcomes
+
+
+@pytest.fixture
+def offline(request: pytest.FixtureRequest, tmp_path: Path) -> bool:
+    """Run the calling test inside a network namespace without network (scripts/netns_run.sh), with an empty HOME
+    and usage collection off. Returns True inside (the test goes on), False outside once its inner run passed
+    (the test returns); an inner skip skips the outer test. The tests of one module share one inner run."""
+    if os.environ.get(OFFLINE_FLAG) == "1":
+        assert _network_is_blocked(), "the offline re-run can reach the internet"
+        return True
+    if shutil.which("unshare") is None:
+        pytest.fail("'unshare' (util-linux) is needed to run this test without network")
+    module = Path(str(request.node.fspath))
+    if str(module) not in _OFFLINE_RUNS:
+        _OFFLINE_RUNS[str(module)] = _run_module_offline(module, tmp_path)
+    outcome = _OFFLINE_RUNS[str(module)].get(request.node.name, "missing from the offline run")
+    if outcome.startswith("skipped"):
+        pytest.skip("inside the network namespace: " + outcome)
+    assert outcome == "passed", f"inside the network namespace: {outcome}"
     return False
 
 

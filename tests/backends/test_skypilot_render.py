@@ -92,23 +92,49 @@ def test_two_model_campaign_renders_valid_skypilot_tasks(offline: bool, tmp_path
     assert "huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir /models/qwen" in qwen["setup"]
 
 
+def graph_names(graph: JobGraph) -> list[str]:
+    return [job.name for job in graph.jobs]
+
+
 @pytest.mark.timeout(300)
 def test_server_gpus_become_the_task_accelerators(offline: bool, tmp_path: Path) -> None:
     if not offline:
         return
     need("sky", "skypilot")
+    weights = tmp_path / "weights"  # a local path: SkyPilot uploads it
+    weights.mkdir()
     graph = JobGraph(tmp_path / "out")
     server = Component("server", ("vllm", "serve", "/models/llama", "--tensor-parallel-size", "4"))
     graph.add(Job("generate", (server, Component("main", ("python3", "-c", "print(1)"))), gpus=4))
-    graph.add(Job("evaluate", (Component("main", ("python3", "-c", "print(2)")),), after_ok=("generate",)))
-    backend = SkyPilotBackend(CLUSTER)
+    judge = Component("judge-server", ("vllm", "serve", "/models/judge"))
+    graph.add(
+        Job(
+            "evaluate",
+            (
+                judge,
+                Component("main", ("python3", "-c", "2")),
+            ),
+            after_ok=("generate",),
+            gpus=1,
+        )
+    )
+    graph.add(Job("metrics", (Component("main", ("python3", "-c", "print(3)")),), after_ok=("evaluate",)))
+    models = {**CLUSTER.models, "/models/judge": str(weights)}
+    backend = SkyPilotBackend(SkyPilotClusterConfig(bucket="np-test-runs", accelerator="L4", models=models))
     backend.dry_run(graph)
-    generate = yaml.safe_load((graph.output_dir / "jobs" / "generate.sky.yaml").read_text())
-    evaluate = yaml.safe_load((graph.output_dir / "jobs" / "evaluate.sky.yaml").read_text())
-    assert generate["resources"]["accelerators"] == "L4:4"
-    assert "accelerators" not in evaluate["resources"]
-    assert generate["file_mounts"]["/models/llama"] == "s3://my-models/llama3-8b"
-    assert "/models/llama" not in evaluate["file_mounts"]
+    tasks = {
+        job: yaml.safe_load((graph.output_dir / "jobs" / f"{job}.sky.yaml").read_text()) for job in graph_names(graph)
+    }
+    assert tasks["generate"]["resources"]["accelerators"] == "L4:4"
+    assert tasks["evaluate"]["resources"]["accelerators"] == "L4:1"
+    assert "accelerators" not in tasks["metrics"]["resources"]
+    assert tasks["generate"]["file_mounts"]["/models/llama"] == "s3://my-models/llama3-8b"
+    assert tasks["evaluate"]["file_mounts"]["/models/judge"] == str(weights)
+    assert (
+        "/models/llama" not in tasks["evaluate"]["file_mounts"]
+        and "/models/judge" not in tasks["generate"]["file_mounts"]
+    )
+    assert "--component judge-server -- vllm serve /models/judge" in tasks["evaluate"]["run"]
 
 
 @pytest.mark.timeout(300)

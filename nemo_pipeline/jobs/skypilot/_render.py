@@ -97,7 +97,7 @@ def render_task(cluster: SkyPilotClusterConfig, graph: JobGraph, job: Job) -> di
         record=RecordSpec(Path(str(log_dir / "job.json")), job.gpus, job.benchmark, job.outputs),
     )
     run = [f"mkdir -p {shlex.quote(str(log_dir))}", f"cd {shlex.quote(str(run_dir))}"]
-    run.append("exec " + shlex.join(render_argv(spec, python=cluster.python)))
+    run.append("exec " + _grouped(render_argv(spec, python=cluster.python)))
     return {
         "name": job.name,
         "resources": resources,
@@ -109,8 +109,30 @@ def render_task(cluster: SkyPilotClusterConfig, graph: JobGraph, job: Job) -> di
     }
 
 
+def _grouped(argv: list[str]) -> str:
+    """The supervisor's command, one line per component (each argument quoted once)."""
+    groups: list[list[str]] = [[]]
+    for i, token in enumerate(argv):
+        if token == "--component" and i + 2 < len(argv) and argv[i + 2] == "--":
+            groups.append([])
+        groups[-1].append(token)
+    return " \\\n    ".join(shlex.join(group) for group in groups)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (setup, run) as literal blocks, so the files read like the scripts they are."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def _dump(documents: list[dict[str, object]]) -> str:
-    return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False, width=120)
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000)
 
 
 def _pipeline_name(graph: JobGraph, run_dir: str) -> str:
