@@ -23,7 +23,10 @@ setup(
         "vllm": ["vllm"],
         "sglang": ["sglang"],
         "trtllm": ["tensorrt-llm"],
-        "nemo-run": ["nemo-run>=0.4", "leptonai<0.47"],
+        # nemo-run's experiments on Slurm (about 540 MB); leptonai>=0.47 breaks `import nemo_run` (0.11).
+        "nemo-run": ["nemo-run>=0.11,<0.12", "leptonai<0.47"],
+        # SkyPilot task rendering and validation; add the cloud's own extra to launch (skypilot[aws], [gcp], ...).
+        "skypilot": ["skypilot>=0.14,<0.15"],
         "docker": ["docker>=7"],
         # Log-likelihood benchmarks on the embedded model: llama-cpp-python's server returns prompt log-probabilities.
         "loglik": ["llama-cpp-python[server]==0.3.36"],

@@ -3,7 +3,8 @@
 #
 #   bash scripts/install.sh          # the package, llama.cpp (built from source once, then cached), the model
 #   bash scripts/install.sh --dev    # also test tools and the system parts the tests use:
-#                                    # bubblewrap (sandbox), chromium (HTML report test), a single-node Slurm,
+#                                    # bubblewrap (sandbox), chromium (HTML report test), a single-node Slurm
+#                                    # with accounting (slurmdbd + MariaDB on 127.0.0.1; nemo-run reads sacct),
 #                                    # sshd and rsync (the remote-cluster test, against this machine), pypy3
 #                                    # (the sandbox's second Python), llama-cpp-python's server and lm-eval
 #                                    # (log-likelihood benchmarks and their comparison with lm-eval)
@@ -40,7 +41,8 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_OPEN
 export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
 
 extras="local"
-((dev)) && extras="local,dev"
+# The dev install adds the optional backends the tests exercise (nemo-run on Slurm, SkyPilot rendering, Docker specs).
+((dev)) && extras="local,dev,nemo-run,skypilot,docker"
 python -m pip install --disable-pip-version-check -q -e ".[${extras}]"
 
 # Log-likelihood benchmarks on the embedded model need llama-cpp-python's server (llama-server returns no prompt
