@@ -50,6 +50,7 @@ __all__ = [
     "metrics_stamp",
     "output_file_name",
     "progress_file",
+    "progress_files",
     "read_marker",
     "seed_of",
     "settings_file",
@@ -128,6 +129,12 @@ def client_stats_file(output_file: Path) -> Path:
 def progress_file(output_file: Path) -> Path:
     """Items done of total while `output_file` is being generated (read by the progress display and status)."""
     return _beside(output_file, ".progress.json")
+
+
+def progress_files(bench_dir: Path) -> list[Path]:
+    """The output files (chunks included) of a benchmark folder that have a progress file."""
+    suffix = ".progress.json"
+    return sorted(p.with_name(p.name[: -len(suffix)]) for p in bench_dir.glob(f"output*.jsonl{suffix}"))
 
 
 def write_marker(path: Path, stamp: Mapping[str, Any]) -> None:

@@ -234,6 +234,8 @@ def main(argv: list[str]) -> int:
     handle = backend.submit(graph)
     if backend.name != "local":
         record_submission(request.output_dir, spec, handle)
+        for name, job_id in getattr(handle, "job_ids", {}).items():
+            print(f"submitted {name}: job {job_id}")
         if not request.wait:
             print(f"status: python pipeline/status.py {request.output_dir}")
             return 0

@@ -165,7 +165,8 @@ class ModelJobs:
 
 def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
     """Contiguous groups of tasks with about equal items (a benchmark's tasks stay together where they can)."""
-    jobs = len(tasks) if jobs <= 0 else min(jobs, len(tasks))
+    if jobs <= 0 or jobs >= len(tasks):
+        return [[task] for task in tasks]
     total = sum(t.items for t in tasks) or 1
     groups: list[list[_Task]] = [[] for _ in range(jobs)]
     done = 0

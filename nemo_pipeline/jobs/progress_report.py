@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nemo_pipeline.layout import RunLayout, campaign_runs
+from nemo_pipeline.layout import RunLayout, campaign_runs, progress_files
 from nemo_pipeline.progress import read_progress
 
 __all__ = ["progress_lines"]
@@ -18,7 +18,7 @@ def progress_lines(output_dir: Path) -> list[str]:
     for run in runs:
         prefix = f"{run.root.name}/" if run.root != output_dir else ""
         for benchmark in run.benchmarks():
-            for path in run.existing_output_files(benchmark) + sorted(run.bench_dir(benchmark).glob("output*-chunk*.jsonl")):
+            for path in progress_files(run.bench_dir(benchmark)):
                 progress = read_progress(path)
                 if progress is not None:
                     lines.append(f"{prefix}{benchmark}/{path.name}: {progress.describe()}")
