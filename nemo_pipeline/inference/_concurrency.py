@@ -11,7 +11,8 @@ with the queue. So the limit
 - then, once per window of fresh answers, grows by 25% while their median latency shows no queue (5% while it
   shows a short one) and
   shrinks toward the Little's-law estimate (at most halving) when it is over it; an overload answer (429, 503,
-  timeout) shrinks it by `backoff`, at most once per round trip, and growth near that point is +1 per four windows.
+  timeout) sets it to `backoff` x the requests the server still holds, and growth near that point is +1 per two
+  windows.
 
 Keeping the latency at `tolerance` x the unloaded latency keeps a small queue at the server, so it never idles.
 """
@@ -82,7 +83,7 @@ class ConcurrencyLimiter:
         self._recent: collections.deque[float] = collections.deque(maxlen=16)
         self._last_decrease = 0.0
         self._last_change = 0.0
-        self._overloaded_at = float("inf")  # the limit when the server last refused (429/503/timeout)
+        self._overloaded_at = float("inf")  # requests the server held when it last refused (429/503/timeout)
         self._fresh: list[float] = []  # fresh answers since the last decision (after slow start)
         self._rtt = 0.0  # moving average of the round trip, seconds
         self.history = _History()
@@ -131,17 +132,15 @@ class ConcurrencyLimiter:
             self._adapt(latency_s / tokens if tokens > 0 else latency_s, latency_s)
         self._release()
 
-    def on_overload(self, latency_s: float) -> None:
-        """The server said it is overloaded (429, 503) or did not answer in time (`latency_s` after the request
-        was sent): back off, once for all the requests that were sent before the last back-off."""
+    def on_overload(self) -> None:
+        """The server said it is overloaded (429, 503) or did not answer in time: back off to `backoff` x the
+        requests it still holds. Each refusal of a burst lowers that count, so a burst cannot cascade."""
         if self.pinned is None:
-            now = time.monotonic()
-            if now - latency_s >= self._last_decrease:
-                accepted = min(self._limit, float(self._in_flight - 1))  # the server took the others, at most
+            accepted = float(self._in_flight - 1)  # the server took the others, at most
+            if accepted * self.settings.backoff < self._limit:
                 self._overloaded_at = accepted
-                # the first refusal (in slow start) halves: the limit may be far above the server's; later ones trim
-                self._decrease(accepted * (0.5 if self._slow_start else self.settings.backoff), now)
                 self._slow_start = False
+                self._decrease(accepted * self.settings.backoff, time.monotonic())
         self._release()
 
     def on_other(self) -> None:
@@ -198,7 +197,7 @@ class ConcurrencyLimiter:
             self._decrease(self._limit * max(0.5, tolerated / median), now)
         elif median <= 1.5 * self._base and binding:  # headroom: +25% with no queue at all, else +5%
             if self._limit >= 0.8 * self._overloaded_at:  # near where the server last refused: probe gently
-                self._set(self._limit + 0.25, now)
+                self._set(self._limit + 0.5, now)
             else:
                 step = 0.25 if median <= 1.2 * self._base else 0.05
                 self._set(self._limit + max(1.0, step * self._limit), now)

@@ -227,7 +227,7 @@ class OpenAIClient:
         finally:
             if not released:
                 if overload:
-                    self.limiter.on_overload(time.monotonic() - started)
+                    self.limiter.on_overload()
                 else:
                     self.limiter.on_other()
 

@@ -33,7 +33,9 @@ def test_adaptive_limit_rises_toward_the_slot_count():
         stats = server.stats
     assert texts == [f"Answer to: q{i}" for i in range(800)]
     assert stats.max_active >= slots  # it filled every slot, starting from one request in flight
-    assert slots <= limiter.settled() <= 4 * slots  # near capacity: a small queue at the server, not a flood
+    # near capacity: a queue of a few slots' worth at the server (latency within ~2x its unloaded value), no flood
+    assert slots <= limiter.settled() <= 6 * slots
+    assert limiter.peak() <= 10 * slots
     assert client.stats.retried == 0
 
 
