@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nemo_pipeline.evaluation import GRADERS, GraderContext
+from nemo_pipeline.evaluation import GRADERS, GraderContext, grade_all
 from nemo_pipeline.evaluation._math.agreement import Case, load_cases, math_verify_alone, ours, score
 
 CASES = load_cases(Path(__file__).parent / "cases" / "math_equiv_families.jsonl")
@@ -57,3 +57,12 @@ def test_case(case: Case) -> None:
     if case.predicted is not None:
         verdict = GRADERS.get("math")({"generation": case.prediction, "expected_answer": case.gold}, GraderContext())
         assert verdict.predicted == case.predicted
+
+
+@pytest.mark.timeout(180)
+def test_worker_pool_gives_the_in_process_verdicts() -> None:
+    """math-verify runs inside the pool's worker processes (its SIGALRM timeouts off): same verdicts as in process."""
+    picked = [c for c in CASES if c.family in ("matrices", "multi_boxed", "extraction", "equations", "expressions")]
+    items = [{"generation": c.prediction, "expected_answer": c.gold} for c in picked]
+    in_process = [GRADERS.get("math")(item, GraderContext()) for item in items]
+    assert grade_all("math", items, GraderContext(), timeout_s=30.0, workers=2) == in_process

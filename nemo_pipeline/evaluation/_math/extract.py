@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from nemo_pipeline.evaluation._math.spans import final_boxes, last_boxed
+from nemo_pipeline.evaluation._math.spans import box_spans, final_boxes, last_boxed
 
 __all__ = ["extract_answer"]
 
@@ -30,8 +30,9 @@ def _clip_phrase(rest: str) -> str:
     return line.strip().strip("*").strip()
 
 
-def _anchored(text: str) -> str | None:
-    """The last answer after 'the answer is' / 'final answer:' / '####', whichever comes last in the text."""
+def _anchored(text: str) -> tuple[int, str] | None:
+    """(position, answer) of the last answer after 'the answer is' / 'final answer:' / '####', whichever comes
+    last in the text."""
     best: tuple[int, str] | None = None
     for pattern in (_ANSWER_PHRASE, _HASHES):
         for m in pattern.finditer(text):
@@ -41,7 +42,7 @@ def _anchored(text: str) -> str | None:
             answer = _clip_phrase(rest)
             if answer and (best is None or m.start() >= best[0]):
                 best = (m.start(), answer)
-    return best[1] if best else None
+    return best
 
 
 def extract_answer(text: str) -> str | None:
@@ -51,6 +52,7 @@ def extract_answer(text: str) -> str | None:
     1. the last complete `\\boxed{...}` or `\\fbox{...}` (nested braces balanced; `\\boxed{\\boxed{5}}` -> `5`),
        joined with the boxes right before it when only delimiters, commas, "and"/"or" or `x =` stand between them
        (`$x=\\boxed{1}$ or $x=\\boxed{2}$` -> `1, 2`);
+       unless an anchored answer (2.) comes after the last box (`... \\boxed{255} ... The final answer is $10,455$.`);
     2. the last anchored answer: "The answer is X", "Final answer: X" (any case) or "#### X", whichever occurs last;
        X runs to the end of its line or its sentence, or is the `$...$` right after the anchor;
     3. the final non-empty line when it is a math block by itself (`$...$`, `$$...$$`, `\\[...\\]`, `\\(...\\)`);
@@ -58,13 +60,14 @@ def extract_answer(text: str) -> str | None:
     """
     if not text or not text.strip():
         return None
-    boxed = final_boxes(text)
-    if boxed:
-        inner = final_boxes(boxed) if boxed.startswith(_BOX_CMDS) else None
-        return inner or boxed
     anchored = _anchored(text)
+    boxes = box_spans(text)
+    if boxes and not (anchored and anchored[0] > boxes[-1][1]):
+        boxed = final_boxes(text) or ""
+        inner = final_boxes(boxed) if boxed.startswith(_BOX_CMDS) else None
+        return inner or boxed or None
     if anchored:
-        return last_boxed(anchored) or anchored
+        return last_boxed(anchored[1]) or anchored[1]
     last_line = text.strip().rsplit("\n", 1)[-1].strip()
     m = _MATH_LINE.match(last_line)
     if m:

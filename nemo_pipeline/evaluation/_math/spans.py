@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["answer_span", "clause_number", "final_boxes", "last_boxed", "match_braces"]
+__all__ = ["answer_span", "box_spans", "clause_number", "final_boxes", "last_boxed", "match_braces"]
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 # What may stand between two boxes of one answer: delimiters, spacing, punctuation, "and"/"or", "x =".
@@ -38,7 +38,7 @@ def match_braces(text: str, start: int) -> int | None:
     return None
 
 
-def _boxes(text: str) -> list[tuple[int, int, str]]:
+def box_spans(text: str) -> list[tuple[int, int, str]]:
     """Every outermost complete box as (start, end, content); `\\boxed 5` (one token) included."""
     found: list[tuple[int, int, str]] = []
     pos = 0
@@ -62,7 +62,7 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
 
 def last_boxed(text: str) -> str | None:
     """Content of the last outermost complete `\\boxed{...}` / `\\fbox{...}` (or `\\boxed 5`) in text."""
-    boxes = _boxes(text)
+    boxes = box_spans(text)
     return boxes[-1][2] if boxes else None
 
 
@@ -70,7 +70,7 @@ def final_boxes(text: str) -> str | None:
     """The last box, joined with the boxes right before it when only delimiters, commas, "and"/"or" or a
     `x =` stand between them (`$x=\\boxed{1}$ or $x=\\boxed{2}$` -> `1, 2`; a repeated box counts once);
     None when there is no box."""
-    boxes = _boxes(text)
+    boxes = box_spans(text)
     if not boxes:
         return None
     run = [boxes[-1]]
@@ -119,7 +119,7 @@ def answer_span(text: str) -> str:
     prose (`the largest $n$ is 34` -> `is 34`). A string without boxes, anchors or blocks is returned as it is.
     """
     s = text.strip()
-    boxes = _boxes(s)
+    boxes = box_spans(s)
     anchors = [m for m in _ANCHOR.finditer(s) if re.search(r"\w", _sentence(s[m.end() :]))]
     if boxes and not (anchors and anchors[-1].start() > boxes[-1][1]):
         boxed = final_boxes(s) or ""
