@@ -38,7 +38,9 @@ _KEYS = {
     "seeds_temperature", "needs_sandbox", "default_server_type", "metrics", "subsets",
 }  # fmt: skip
 _REQUIRED = ("name", "data", "grader", "prompt_config")
-_FIELD_TARGETS = {"id", "problem", "expected_answer", "subset", "turns", "reference", "reference_answer", "rubric"}
+_FIELD_TARGETS = {
+    "id", "problem", "expected_answer", "subset", "turns", "reference", "reference_answer", "rubric", "loglik",
+}  # fmt: skip
 _SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 _LOADER_VERSION = 2
 _loaded: dict[str, Benchmark] = {}

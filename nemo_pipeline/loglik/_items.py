@@ -142,23 +142,33 @@ def fewshot_prefix(
     *,
     description: str = "",
     first_n: bool = False,
+    draw_one_more: bool = False,
     seed: int = FEWSHOT_SEED,
-) -> Callable[[], str]:
-    """A function returning the next item's few-shot prefix, as lm-eval 0.4 builds it when the few-shot split is not
-    the evaluated one: `description`, then per example `question + " " + answer + "\\n\\n"`.
+) -> Callable[[D | None], str]:
+    """A function of the evaluated doc returning its few-shot prefix, as lm-eval 0.4 builds it: `description`, then
+    per example `question + " " + answer + "\n\n"`.
 
     Examples are `random.Random(seed).sample(docs, n)`, one draw per evaluated item in item order (lm-eval's
-    default sampler), or the first n docs (`first_n`, lm-eval's sampler for MMLU). `render(doc)` gives an
-    example's (question, answer) text.
+    default sampler), or the first n docs (`first_n`, its sampler for MMLU). With `draw_one_more` (lm-eval does
+    so when a task names no test split: hellaswag, winogrande, piqa) it draws n + 1, drops the evaluated doc if
+    drawn, and keeps the first n. `render(doc)` gives an example's (question, answer) text.
     """
     if num_fewshot > len(docs):
         raise DataError(f"{num_fewshot}-shot needs {num_fewshot} few-shot examples, the few-shot split has {len(docs)}")
     rnd = random.Random(seed)
+    pool = list(docs)
 
-    def next_prefix() -> str:
+    def next_prefix(eval_doc: D | None = None) -> str:
         if num_fewshot == 0:
             return description
-        chosen = list(docs[:num_fewshot]) if first_n else rnd.sample(list(docs), num_fewshot)
+        if first_n:
+            chosen = pool[:num_fewshot]
+        elif draw_one_more:
+            chosen = [d for d in rnd.sample(pool, num_fewshot + 1) if d != eval_doc][:num_fewshot]
+            if len(chosen) < num_fewshot:
+                chosen = rnd.sample([d for d in pool if d != eval_doc], num_fewshot)
+        else:
+            chosen = rnd.sample(pool, num_fewshot)
         shots = "".join(f"{q} {a}\n\n" for q, a in map(render, chosen))
         return description + shots
 

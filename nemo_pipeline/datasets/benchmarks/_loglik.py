@@ -54,16 +54,19 @@ def mc_records(
     description: str | Callable[[McDoc], str] = "",
     acc_norm: bool = True,
     first_n: bool = False,
+    draw_one_more: bool = False,
     extra: Callable[[McDoc], Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Records `<prefix>-<index>`: context = description + few-shot examples + query; one choice per continuation."""
+    """Records `<prefix>-<index>`: context = description + few-shot examples + query; one choice per continuation.
+    `draw_one_more`: lm-eval's sampling for tasks without a test split (see `fewshot_prefix`)."""
     fixed = description if isinstance(description, str) else ""
     next_prefix = fewshot_prefix(
-        shots, num_fewshot, lambda d: (d.query, d.choices[d.gold]), description=fixed, first_n=first_n
-    )
+        shots, num_fewshot, lambda d: (d.query, d.choices[d.gold]), description=fixed, first_n=first_n,
+        draw_one_more=draw_one_more,
+    )  # fmt: skip
     records = []
     for index, doc in enumerate(docs):
-        head = next_prefix()
+        head = next_prefix(None)  # evaluated docs come from another split: lm-eval never finds them among the shots
         if not isinstance(description, str):
             head = description(doc) + head
         fields = LoglikFields(choices=doc.choices, gold=doc.gold, acc_norm=acc_norm)

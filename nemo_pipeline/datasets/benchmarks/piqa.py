@@ -43,7 +43,8 @@ def _docs(path: Path) -> list[McDoc]:
 def build(source: UserFile, num_fewshot: int = NUM_FEWSHOT) -> list[dict[str, Any]]:
     docs = _docs(source.path())
     train = fewshot_file(source, ("train.jsonl", "train.parquet"), num_fewshot)
-    return mc_records("piqa", docs, _docs(train) if train is not None else [], num_fewshot)
+    shots = _docs(train) if train is not None else []
+    return mc_records("piqa", docs, shots, num_fewshot, draw_one_more=True)  # no test split in lm-eval
 
 
 def load(source: UserFile) -> list[dict[str, Any]]:

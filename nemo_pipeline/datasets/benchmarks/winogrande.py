@@ -42,11 +42,12 @@ def build(source: UserFile, num_fewshot: int = NUM_FEWSHOT) -> list[dict[str, An
     rows = _rows(source.path())
     train = fewshot_file(source, ("train_xl.jsonl", "train.parquet"), num_fewshot)
     shots = _rows(train) if train is not None else []
-    next_prefix = fewshot_prefix(shots, num_fewshot, lambda r: (r[0][r[2]], r[1]))
+    # lm-eval's winogrande names no test split: it draws one more example and drops the evaluated one.
+    next_prefix = fewshot_prefix(shots, num_fewshot, lambda r: (r[0][r[2]], r[1]), draw_one_more=True)
     records = []
     for index, (contexts, rest, gold) in enumerate(rows):
         fields = LoglikFields(choices=contexts, gold=gold, acc_norm=False, context_choices=contexts, continuation=rest)
-        records.append(loglik_record(f"winogrande-{index:05d}", next_prefix(), fields))
+        records.append(loglik_record(f"winogrande-{index:05d}", next_prefix(None), fields))
     return records
 
 
