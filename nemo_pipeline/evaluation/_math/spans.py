@@ -115,8 +115,8 @@ def answer_span(text: str) -> str:
 
     Order: the first sentence after the last "answer is" / "Answer:" / "####" when it comes after the last box;
     else the final box(es) (`final_boxes`). Within that: the last math block, joined with the blocks right before
-    it when only "," / "and" / "or" separate them (`$1$ and $2$` -> `1, 2`), unless a number follows it in the
-    prose (`the largest $n$ is 34` -> `is 34`). A string without boxes, anchors or blocks is returned as it is.
+    it when only "," / "and" / "or" separate them (`$1$ and $2$` -> `1, 2`), unless prose with a number follows
+    it (`the largest $n$ is 34.` -> `is 34.`). A string without boxes, anchors or blocks is returned as it is.
     """
     s = text.strip()
     boxes = box_spans(s)
@@ -135,9 +135,9 @@ def answer_span(text: str) -> str:
         if not _JOINER.match(s[block[1] : run[0][0]]):
             break
         run.insert(0, block)
-    after = s[run[-1][1] :]
-    if re.search(r"\d", _sentence(after)) and re.search(r"[A-Za-z]{2,}", after):
-        return _sentence(after)
+    after = s[run[-1][1] :].strip()
+    if re.search(r"\d", after) and re.search(r"[A-Za-z]{2,}", after):  # "... $n$ is 34", "there are 12 ways"
+        return after
     return ", ".join(c for _, _, c in run if c) or s
 
 
