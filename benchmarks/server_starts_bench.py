@@ -49,7 +49,9 @@ def graph_starts(num_jobs: int, separate: bool) -> int:
     data = {r.name: Path("/data") / f"{r.name}.jsonl" for r in requests}
     for name in ("a", "b"):
         cfg = compose_config(
-            EvalConfig, "eval", ["++server.server_type=vllm", f"++server.model=/models/{name}", f"++num_jobs={num_jobs}"]
+            EvalConfig,
+            "eval",
+            ["++server.server_type=vllm", f"++server.model=/models/{name}", f"++num_jobs={num_jobs}"],
         )
         add_model_jobs(graph, requests, cfg, data, ClusterPaths(python="python"), separate, name)
     generate = [job for job in graph.jobs if "-generate" in job.name]

@@ -141,7 +141,9 @@ def load_models_file(path: Path) -> list[ModelEntry]:
         seen[entry.name] = number
     baselines = [e.name for e in entries if e.baseline]
     if len(baselines) > 1:
-        raise ConfigError(f"{path}: key 'baseline' is true on {len(baselines)} entries ({', '.join(baselines)}); at most one")
+        raise ConfigError(
+            f"{path}: key 'baseline' is true on {len(baselines)} entries ({', '.join(baselines)}); at most one"
+        )
     return entries
 
 

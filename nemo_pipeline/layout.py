@@ -35,16 +35,19 @@ __all__ = [
     "REPO_ROOT",
     "JobRecord",
     "RunLayout",
+    "campaign_record_file",
+    "campaign_runs",
     "chunk_file",
     "client_stats_file",
+    "directory_stamp",
     "done_marker",
     "file_digest",
     "generated_ids",
     "graded_marker",
     "grading_stamp",
     "ids_digest",
-    "is_seed_file",
     "is_complete",
+    "is_seed_file",
     "judge_checkpoint_file",
     "judge_settings_file",
     "metrics_stamp",
@@ -54,13 +57,10 @@ __all__ = [
     "read_marker",
     "seed_of",
     "settings_file",
-    "campaign_record_file",
-    "campaign_runs",
-    "directory_stamp",
     "summary_complete",
-    "write_summary_stamp",
     "summary_stamp",
     "write_marker",
+    "write_summary_stamp",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout holding pipeline/ and conf/
@@ -323,7 +323,6 @@ class RunLayout:
     @property
     def summary_json(self) -> Path:
         return self.root / "summary.json"
-
 
     # -- jobs -----------------------------------------------------------------------------------------------
     @property

@@ -88,9 +88,14 @@ def parse_eval_args(argv: list[str]) -> EvalRequest:
             server_overrides.append(f"++{key}={json.dumps(value) if isinstance(value, str) else value}")
     if args.models:
         if server_overrides:
-            raise ConfigError("--models names every model's server; drop --model/--server_type/--server_address/--server_gpus")
+            raise ConfigError(
+                "--models names every model's server; drop --model/--server_type/--server_address/--server_gpus"
+            )
         entries = load_models_file(Path(args.models))
-        models = [ModelRun(e.name, _compose(overrides + e.eval_overrides(), f"{args.models}: entry '{e.name}'"), e) for e in entries]
+        models = [
+            ModelRun(e.name, _compose(overrides + e.eval_overrides(), f"{args.models}: entry '{e.name}'"), e)
+            for e in entries
+        ]
     else:
         models = [ModelRun("", _compose([*server_overrides, *overrides], "command line"))]
     return EvalRequest(
@@ -232,7 +237,8 @@ def main(argv: list[str]) -> int:
         print(f"nothing to do: every step is complete in {request.output_dir}")
         return 0
     handle = backend.submit(graph)
-    if backend.name != "local":
+    synchronous = getattr(backend, "synchronous", False)  # submit returned after every job ended
+    if not synchronous:
         record_submission(request.output_dir, spec, handle)
         for name, job_id in getattr(handle, "job_ids", {}).items():
             print(f"submitted {name}: job {job_id}")
@@ -243,7 +249,7 @@ def main(argv: list[str]) -> int:
     fetch = getattr(handle, "fetch_results", None)
     if callable(fetch):
         fetch()
-    if backend.name != "local":
+    if not synchronous:
         print(handle.report(states))
     handle.raise_for_failures(states)
     print(f"done: results in {request.output_dir}")

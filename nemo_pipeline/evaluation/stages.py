@@ -165,7 +165,9 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
         files = [directory / name for name in cfg.input_files]
         for path in files:
             if not is_seed_file(path):
-                raise ConfigError(f"input_files: {path.name} is not an output file (output.jsonl or output-rs<N>.jsonl)")
+                raise ConfigError(
+                    f"input_files: {path.name} is not an output file (output.jsonl or output-rs<N>.jsonl)"
+                )
     else:
         files = sorted(p for p in directory.glob("output*.jsonl") if is_seed_file(p))
     if not files:

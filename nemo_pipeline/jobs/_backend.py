@@ -45,7 +45,10 @@ __all__ = [
 class RunHandle(Protocol):
     """The submitted jobs of one run, whatever ran them."""
 
-    output_dir: Path
+    @property
+    def output_dir(self) -> Path:
+        """The run's (or campaign's) output directory."""
+        ...
 
     def status(self) -> dict[str, JobState]:
         """Every job's state now (one batched query)."""
@@ -73,6 +76,7 @@ class Backend(Protocol):
 
     name: str
     separate_components: bool  # True: server and sandbox are components of their own (cluster jobs)
+    # (optional) synchronous = True: submit() returns once every job ended (the local backend); default False
 
     @property
     def remote(self) -> bool:

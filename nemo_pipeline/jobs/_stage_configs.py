@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import re
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,9 +87,18 @@ def evaluate_config(cfg: EvalConfig, bench: Benchmark, input_files: list[str]) -
     return evaluate
 
 
-@cache
-def _stage_defaults(schema: type, config_name: str) -> dict[str, Any]:
+_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _stage_defaults(schema: type[Any], config_name: str) -> dict[str, Any]:
     """The flat defaults a stage composes by itself: its schema with conf/<config_name>.yaml merged over it."""
+    key = (f"{schema.__module__}.{schema.__qualname__}", config_name)
+    if key not in _DEFAULTS:
+        _DEFAULTS[key] = _compose_defaults(schema, config_name)
+    return _DEFAULTS[key]
+
+
+def _compose_defaults(schema: type[Any], config_name: str) -> dict[str, Any]:
     base = OmegaConf.structured(schema)
     path = CONF_DIR / f"{config_name}.yaml"
     if path.exists():
@@ -113,7 +121,8 @@ def _stage_defaults(schema: type, config_name: str) -> dict[str, Any]:
 def stage_overrides(stage_cfg: object, config_name: str, keep: Iterable[str] = ()) -> list[str]:
     """`++key=value` for every setting of `stage_cfg` that differs from what the stage composes by itself (and
     for the keys in `keep`), in schema order."""
-    defaults = _stage_defaults(type(stage_cfg), config_name)
+    schema: type[Any] = type(stage_cfg)
+    defaults = _stage_defaults(schema, config_name)
     keep = set(keep)
     values = flat_values(stage_cfg)
     return [

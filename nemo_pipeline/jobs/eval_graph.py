@@ -251,9 +251,7 @@ class _ModelBuilder:
         for seed in seed_list:
             for chunk in range(cfg.num_chunks):
                 out = chunk_file(self.run.output_file(bench.name, seed), chunk, cfg.num_chunks)
-                gen = generate_config(
-                    cfg, bench, self.where(self.data_files[bench.name]), self.where(out), seed, chunk
-                )
+                gen = generate_config(cfg, bench, self.where(self.data_files[bench.name]), self.where(out), seed, chunk)
                 gen.log_dir = None
                 check_same_settings(out, generation_settings(flat_values(gen)))  # never mix settings in one file
                 if not is_complete(done_marker(out), selection_stamp(gen)):
@@ -363,7 +361,10 @@ class _ModelBuilder:
 
     def _metrics_job(self, bench: Benchmark, files: list[Path], after: list[str]) -> Job:
         name = f"{self.prefix}metrics-{bench.name}"
-        overrides = {"benchmark_dir": self.where(self.run.bench_dir(bench.name)), "input_files": [f.name for f in files]}
+        overrides = {
+            "benchmark_dir": self.where(self.run.bench_dir(bench.name)),
+            "input_files": [f.name for f in files],
+        }
         argv = (
             self.python,
             self.where.paths.script("compute_metrics.py"),

@@ -14,9 +14,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import IO
 
 from nemo_pipeline.errors import ConfigError, JobFailedError
@@ -24,10 +24,10 @@ from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
 from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jobs._status import JobState, JobStatus
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
-from nemo_pipeline.layout import JobRecord, RunLayout
-from nemo_pipeline.progress import read_progress
 from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
+from nemo_pipeline.layout import JobRecord, RunLayout
 from nemo_pipeline.process import die_with_parent, tail
+from nemo_pipeline.progress import read_progress
 
 __all__ = [
     "LOCAL_STATUS_FILE",
@@ -129,9 +129,11 @@ def render_local_submit(graph: JobGraph) -> str:
         "declare -A ok",
         "failed=0",
         "run() {  # run NAME SCRIPT [AFTEROK...]",
-        '    local name=$1 script=$2; shift 2',
+        "    local name=$1 script=$2; shift 2",
         '    for dep in "$@"; do',
-        '        if [[ "${ok[$dep]:-0}" != 1 ]]; then echo "$name: not run, $dep did not complete"; failed=1; return; fi',
+        '        if [[ "${ok[$dep]:-0}" != 1 ]]; then',
+        '            echo "$name: not run, $dep did not complete"; failed=1; return',
+        "        fi",
         "    done",
         '    if bash "$script"; then ok[$name]=1; else echo "$name: failed"; failed=1; fi',
         "}",
@@ -259,6 +261,7 @@ class LocalBackend:
 
     name = "local"
     remote = False
+    synchronous = True  # submit runs every job and returns when they ended
     separate_components = False  # the stages start their own server and sandbox as child processes
 
     def __init__(self, echo: bool = True, progress_interval_s: float = 10.0) -> None:
@@ -285,6 +288,22 @@ class LocalBackend:
 
     def dry_run(self, graph: JobGraph) -> list[Path]:
         return self.write_scripts(graph)
+
+    def attach(self, output_dir: Path, job_ids: dict[str, str]) -> LocalRun:
+        """The outcome of the local run recorded in `output_dir` (`jobs/local-status.json`)."""
+        record = json.loads(RunLayout(output_dir).local_status.read_text())
+        run = LocalRun(JobGraph(output_dir))
+        for name, info in record["jobs"].items():
+            log = Path(info["log"]) if info.get("log") else None
+            run.outcomes[name] = JobOutcome(
+                name,
+                JobState(info["state"]),
+                info.get("seconds", 0.0),
+                info.get("exit_code"),
+                log,
+                info.get("reason", ""),
+            )
+        return run
 
     def submit(self, graph: JobGraph) -> LocalRun:
         self.write_scripts(graph)

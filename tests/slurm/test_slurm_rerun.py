@@ -105,8 +105,8 @@ def test_dry_run_contacts_no_server_and_writes_a_submit_script(slurm, tmp_path, 
     assert "evaluate-gsm8k" in done.stdout and "afterok: generate-gsm8k-rs0, generate-gsm8k-rs1" in done.stdout
     submit = out / "jobs" / "submit.sh"
     text = submit.read_text()
-    assert text.count("sbatch") == 5  # two generate, evaluate, metrics, summarize
-    assert '--dependency=afterok:${id_0}:${id_1}' in text
+    assert text.count("$(sbatch --parsable") == 5  # two generate, evaluate, metrics, summarize
+    assert "--dependency=afterok:${id_0}:${id_1}" in text
     # The submit script really resubmits the chain with its dependencies (held, then cancelled: nothing runs).
     held = subprocess.run(
         ["bash", str(submit)], capture_output=True, text=True, timeout=120, check=False,

@@ -10,13 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from nemo_pipeline.errors import ConfigError, JobFailedError
-from nemo_pipeline.jobs._graph import JobGraph
 from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
-from nemo_pipeline.jobs._graph import Job
+from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jobs._status import JobState, JobStatus, parse_slurm_state, tail
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig, load_cluster_config
-from nemo_pipeline.layout import REPO_ROOT, RunLayout
 from nemo_pipeline.jobs.slurm._render import (
     JobPaths,
     RemoteCommands,
@@ -27,6 +25,7 @@ from nemo_pipeline.jobs.slurm._render import (
     render_sbatch,
     sbatch_argv,
 )
+from nemo_pipeline.layout import REPO_ROOT, RunLayout
 
 __all__ = ["SlurmBackend", "SlurmRunHandle", "SubmitPlan"]
 
@@ -211,7 +210,9 @@ class SlurmRunHandle:
         self.output_dir = output_dir
         self.plan = plan
         self.job_ids = job_ids
-        self.log_dirs = {name: RunLayout(script.parent.parent).log_dir(script.stem) for name, script in plan.scripts.items()}
+        self.log_dirs = {
+            name: RunLayout(script.parent.parent).log_dir(script.stem) for name, script in plan.scripts.items()
+        }
         self._reasons: dict[str, str] = {}
 
     @property

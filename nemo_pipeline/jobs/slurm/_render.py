@@ -11,8 +11,8 @@ import nemo_pipeline
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs._graph import Component, Job
 from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig
-from nemo_pipeline.layout import RunLayout
 from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, render_argv
+from nemo_pipeline.layout import RunLayout
 
 __all__ = [
     "JobPaths",
