@@ -96,29 +96,40 @@ def offline(request: pytest.FixtureRequest, tmp_path: Path) -> bool:
     return False
 
 
+GUARD_DIR = Path(__file__).resolve().parent / "loopback_guard"
+
+
 @pytest.fixture
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Refuse, in this process, every connection to an address outside 127.0.0.0/8 (and record the attempts).
+def loopback_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Refuse every connection to an address outside 127.0.0.0/8, in this process and in every Python process it
+    starts (eval.py, and the Slurm jobs, which inherit the environment), and fail the test if one was tried.
 
     For tests that must reach services on the host's loopback (slurmctld, slurmdbd, a scripted server) and so
-    cannot run in a network namespace of their own. Child processes (sbatch, sacct) are not covered."""
-    attempts: list[str] = []
+    cannot run in a network namespace of their own. Programs that are not Python (sbatch, sacct) are not covered;
+    they talk to 127.0.0.1."""
+    log = tmp_path / "non-loopback-connections.log"
+    log.touch()
+    monkeypatch.setenv("NEMO_PIPELINE_LOOPBACK_ONLY", "1")
+    monkeypatch.setenv("NEMO_PIPELINE_LOOPBACK_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", str(GUARD_DIR) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("SKYPILOT_DISABLE_USAGE_COLLECTION", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
     original = socket.socket.connect
 
     def guarded(sock: socket.socket, address: object) -> object:
         if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-            host = str(address[0])
+            host = str(address[0]).split("%")[0]
             try:
-                loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+                loopback = ipaddress.ip_address(host).is_loopback
             except ValueError:
                 loopback = host == "localhost"
             if not loopback:
-                attempts.append(f"{host}:{address[1]}")
+                with log.open("a", encoding="utf-8") as handle:
+                    handle.write(f"{os.getpid()} {host}:{address[1]}\n")
                 raise ConnectionRefusedError(f"test guard: connection to {host} refused (loopback only)")
         return original(sock, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    monkeypatch.setenv("SKYPILOT_DISABLE_USAGE_COLLECTION", "1")
-    monkeypatch.setenv("DO_NOT_TRACK", "1")
-    yield attempts
-    assert not attempts, f"the test process tried to reach non-loopback addresses: {attempts}"
+    yield log
+    attempts = log.read_text(encoding="utf-8")
+    assert not attempts, f"processes of this test tried to reach non-loopback addresses:\n{attempts}"

@@ -59,7 +59,7 @@ def _graph(tmp_path: Path, data: Path, url: str, backend: NemoRunBackend) -> Job
 
 @pytest.mark.timeout(600)
 def test_eval_graph_runs_as_a_nemo_run_experiment_and_reruns_skip_what_is_done(
-    nemo_run_on_slurm: None, loopback_only: list[str], tmp_path: Path, tiny_gsm8k: Path
+    nemo_run_on_slurm: None, loopback_only: Path, tmp_path: Path, tiny_gsm8k: Path
 ) -> None:
     # The scripted server knows three of the five answers: accuracy must come out at 60%.
     rows = [json.loads(line) for line in tiny_gsm8k.read_text().splitlines()]
@@ -98,11 +98,15 @@ def test_eval_graph_runs_as_a_nemo_run_experiment_and_reruns_skip_what_is_done(
 
 @pytest.mark.timeout(300)
 def test_a_failing_job_cancels_its_dependents_and_is_reported_with_its_log_tail(
-    nemo_run_on_slurm: None, loopback_only: list[str], tmp_path: Path
+    nemo_run_on_slurm: None, loopback_only: Path, tmp_path: Path
 ) -> None:
     py = sys.executable
     graph = JobGraph(tmp_path / "out")
-    graph.add(Job("prepare", (Component("main", (py, "-c", "print('prepared')")),)))
+    # The first job also proves the guard reaches Slurm jobs: its attempt to leave the machine is refused and logged.
+    probe = (
+        "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 443), 3)\nexcept OSError as e:\n    print(e)"
+    )
+    graph.add(Job("prepare", (Component("main", (py, "-c", probe)),)))
     failing = (py, "-c", "import sys; print('model exploded: CUDA out of memory'); sys.exit(3)")
     server = Component("server", (py, "-c", "import time; time.sleep(600)"))
     graph.add(Job("generate", (server, Component("main", failing)), after_ok=("prepare",)))
@@ -127,11 +131,17 @@ def test_a_failing_job_cancels_its_dependents_and_is_reported_with_its_log_tail(
     # The server component was stopped when the main one failed; its record says FAILED.
     job_record = json.loads((tmp_path / "out" / "logs" / "generate" / "job.json").read_text())
     assert job_record["state"] == "FAILED"
+    assert (
+        "loopback guard: connection to 192.0.2.1 refused"
+        in (tmp_path / "out" / "logs" / "prepare" / "main.log").read_text()
+    )
+    assert "192.0.2.1:443" in loopback_only.read_text()
+    loopback_only.write_text("")  # the one expected attempt
 
 
 @pytest.mark.timeout(600)
 def test_eval_py_with_a_nemo_run_cluster_file_and_status_py(
-    nemo_run_on_slurm: None, loopback_only: list[str], tmp_path: Path, repo: Path, env_with_repo: dict[str, str]
+    nemo_run_on_slurm: None, loopback_only: Path, tmp_path: Path, repo: Path, env_with_repo: dict[str, str]
 ) -> None:
     out = tmp_path / "run"
     cluster = repo / "conf" / "cluster" / "nemo-run-local.yaml"
