@@ -125,3 +125,26 @@ def test_the_suite_runs_through_eval_with_the_mean_rubric_score_per_ability(
     assert metrics["all"]["judge_rating"] == pytest.approx(17 / 3)
     records = read_jsonl(out / "eval-results" / "multiturn-abilities" / "output.jsonl")
     assert {r["id"]: r["is_correct"] for r in records}["recall-01"] is True  # 9 >= 7
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_suite_runs_on_the_embedded_model_as_model_and_judge(
+    tmp_path: Path, repo: Path, env_with_repo: dict[str, str], embedded_model: tuple[str, str]
+) -> None:
+    """A real run: the embedded llama.cpp model answers both turns and judges them by each case's rubric."""
+    out = tmp_path / "out"
+    argv = [
+        sys.executable, str(repo / "pipeline" / "eval.py"), "--benchmarks", "multiturn-abilities:0",
+        "--output_dir", str(out), "++max_samples=3", "++inference.tokens_to_generate=48",
+        "++judge.tokens_to_generate=48", "++judge.reference_prompt_config=judge/rubric",
+    ]  # fmt: skip
+    env = {**env_with_repo, "NEMO_PIPELINE_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=840, env=env, cwd=repo)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    records = read_jsonl(out / "eval-results" / "multiturn-abilities" / "output.jsonl")
+    assert len(records) == 3 and all(len(r["generations"]) == 2 for r in records)
+    assert all(len(r["judge_generation"]) == 2 for r in records)  # each turn judged
+    metrics = json.loads((out / "eval-results" / "multiturn-abilities" / "metrics.json").read_text())["metrics"]
+    assert {r["subset"] for r in records} <= set(metrics)  # one block per ability
+    assert list((out / "logs").rglob("server-llamacpp-*.log"))
