@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 
 __all__ = ["answer_span", "box_spans", "clause_number", "final_boxes", "last_boxed", "match_braces"]
@@ -104,8 +105,10 @@ def _blocks(text: str) -> list[tuple[int, int, str]]:
 def _sentence(rest: str) -> str:
     """The first sentence of rest: up to a '. ' / '.<end>' / newline outside math blocks."""
     covered = [(a, b) for a, b, _ in _blocks(rest)]
+    starts = [a for a, _ in covered]
     for m in re.finditer(r"\.(?:\s|$)|\n", rest):
-        if not any(a <= m.start() < b for a, b in covered):
+        i = bisect.bisect_right(starts, m.start()) - 1  # the block that starts last before the stop, if any
+        if i < 0 or m.start() >= covered[i][1]:
             return rest[: m.start()].strip()
     return rest.strip()
 
@@ -120,13 +123,14 @@ def answer_span(text: str) -> str:
     """
     s = text.strip()
     boxes = box_spans(s)
-    anchors = [m for m in _ANCHOR.finditer(s) if re.search(r"\w", _sentence(s[m.end() :]))]
-    if boxes and not (anchors and anchors[-1].start() > boxes[-1][1]):
+    last_anchors = list(_ANCHOR.finditer(s))[-4:]  # the last few: an answer sentence is near the end
+    anchor = next((m for m in reversed(last_anchors) if re.search(r"\w", _sentence(s[m.end() :]))), None)
+    if boxes and not (anchor and anchor.start() > boxes[-1][1]):
         boxed = final_boxes(s) or ""
         inner = final_boxes(boxed) if boxed.startswith(("\\boxed", "\\fbox")) else None
         return inner or boxed
-    if anchors:
-        s = _sentence(s[anchors[-1].end() :])
+    if anchor:
+        s = _sentence(s[anchor.end() :])
     blocks = _blocks(s)
     if not blocks:
         return s
