@@ -86,11 +86,19 @@ class SkyPilotRunHandle:
         )
 
     def report(self, states: dict[str, JobState] | None = None) -> str:
+        """Per pipeline: its file and launch command (when rendered here), its jobs, and where SkyPilot reports them."""
         lines = []
-        for rendered in self.runs:
-            lines.append(f"{rendered.name}: {rendered.pipeline} ({len(rendered.tasks)} tasks)")
-            verb = "launched with" if self.launched else "launch with"
-            lines.append(f"  {verb}: {shlex.join(launch_argv(rendered))}")
+        files = {r.name: r for r in self.runs}
+        for pipeline in dict.fromkeys(self.pipelines.values()):
+            rendered = files.get(pipeline)
+            if rendered is not None:
+                lines.append(f"{pipeline}: {rendered.pipeline} ({len(rendered.tasks)} tasks)")
+                verb = "launched with" if self.launched else "launch with"
+                lines.append(f"  {verb}: {shlex.join(launch_argv(rendered))}")
+            else:
+                lines.append(f"{pipeline}: states and logs from SkyPilot: sky jobs queue; sky jobs logs -n {pipeline}")
+            jobs = [name for name, owner in self.pipelines.items() if owner == pipeline]
+            lines.append(f"  jobs: {', '.join(jobs)}")
         return "\n".join(lines)
 
     def raise_for_failures(self, states: dict[str, JobState] | None = None) -> None:
