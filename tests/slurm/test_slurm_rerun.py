@@ -118,3 +118,20 @@ def test_dry_run_contacts_no_server_and_writes_a_submit_script(slurm, tmp_path, 
     shown = subprocess.run(["scontrol", "show", "job", ids[2]], capture_output=True, text=True, timeout=30, check=False)
     assert f"Dependency=afterok:{ids[0]}" in shown.stdout.replace("(unfulfilled)", "")
     subprocess.run(["scancel", *ids], timeout=30, check=False)
+
+
+@pytest.mark.timeout(600)
+def test_an_address_only_the_cluster_must_reach_is_checked_inside_the_job(slurm, tmp_path, repo, env_with_repo):
+    out = tmp_path / "run"
+    dead = "http://127.0.0.1:9/v1"  # nothing listens there, here or on the node
+    done = subprocess.run(
+        [sys.executable, str(repo / "pipeline" / "eval.py"), "--cluster", "slurm", "--output_dir", str(out),
+         "--server_type", "openai", "--server_address", dead, "--benchmarks", "gsm8k:0", "++max_samples=2",
+         "++server.start_timeout_s=5", "--wait"],
+        capture_output=True, text=True, timeout=500, env=env_with_repo, cwd=repo, check=False,
+    )  # fmt: skip
+    assert f"warning: server address {dead} is unreachable" in done.stderr  # a warning here, not a refusal
+    assert "submitted generate-gsm8k" in done.stdout
+    assert done.returncode != 0
+    assert "generate-gsm8k (FAILED)" in done.stderr
+    assert f"server address {dead} is unreachable" in done.stderr.split("generate-gsm8k (FAILED)", 1)[1]
