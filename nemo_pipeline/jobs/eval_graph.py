@@ -12,6 +12,7 @@ change; the backends submit exactly what the graph holds.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import sys
@@ -261,7 +262,10 @@ class _ModelBuilder:
     def _generate_job(self, name: str, tasks: list[_Task]) -> Job:
         first = tasks[0].cfg
         components: list[Component] = []
-        job_cfg = GenerateConfig(server=first.server, sandbox=first.sandbox, progress=False)
+        gpus = 0 if first.server.address else first.server.gpus  # a given address: the server runs elsewhere
+        job_cfg = GenerateConfig(
+            server=copy.deepcopy(first.server), sandbox=copy.deepcopy(first.sandbox), progress=False
+        )
         job_cfg.log_dir = self.where(self.run.log_dir(name[len(self.prefix) :]))
         if self.separate:
             started = _server_component(first.server, next(self.ports))
@@ -288,7 +292,7 @@ class _ModelBuilder:
         return Job(
             name=name,
             components=(*components, Component("main", argv)),
-            gpus=first.server.gpus if not first.server.address else 0,
+            gpus=gpus,
             benchmark=benches.pop() if len(benches) == 1 else None,
             run_dir=self.run_dir,
             outputs=tuple(str(t.output_file.relative_to(self.run.root)) for t in tasks),

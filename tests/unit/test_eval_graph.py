@@ -210,3 +210,15 @@ def test_on_a_cluster_the_judge_server_is_a_component_of_the_evaluate_job(tmp_pa
     assert [c.name for c in given.get("evaluate-mt-bench").components] == ["main"]
     local = _graph(tmp_path, "mt-bench:0", "++judge.server.server_type=vllm", "++judge.server.model=/m")
     assert [c.name for c in local.get("evaluate-mt-bench").components] == ["main"]
+
+
+@pytest.mark.timeout(10)
+def test_a_server_job_asks_for_the_server_gpus_whatever_starts_it(tmp_path):
+    cluster = _graph(tmp_path, "gsm8k:2", "++server.server_type=vllm", "++server.model=/m", "++server.gpus=4",
+                     separate=True)  # fmt: skip
+    assert cluster.get("generate").gpus == 4 and cluster.get("generate").components[0].name == "server"
+    local = _graph(tmp_path, "gsm8k:0", "++server.server_type=vllm", "++server.model=/m", "++server.gpus=4")
+    assert local.get("generate-gsm8k").gpus == 4
+    remote = _graph(tmp_path, "gsm8k:0", "++server.server_type=openai", "++server.address=http://h:1/v1",
+                    "++server.gpus=4", separate=True)  # fmt: skip
+    assert remote.get("generate-gsm8k").gpus == 0
