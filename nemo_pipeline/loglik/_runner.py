@@ -49,10 +49,10 @@ def check_server_can_score(server_type: str, benchmark: str = "") -> None:
     """ConfigError (one line, naming the types that can) when `server_type` cannot score log-likelihoods."""
     if SERVER_TYPES.get(server_type).supports_loglikelihood:
         return
-    what = f"benchmark '{benchmark}' is scored by log-likelihood" if benchmark else "log-likelihood scoring"
+    what = f"benchmark '{benchmark}' is scored by log-likelihood" if benchmark else "log-likelihood items"
     raise ConfigError(
-        f"{what}, and server type '{server_type}' returns no prompt log-probabilities; use --server_type "
-        f"{' or '.join(scoring_server_types())} (llamacpp-python serves the embedded model)"
+        f"{what}: they need prompt log-probabilities, which server type '{server_type}' does not return; use "
+        f"--server_type {' or '.join(scoring_server_types())} (llamacpp-python serves the embedded model)"
     )
 
 
