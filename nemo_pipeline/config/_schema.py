@@ -71,7 +71,7 @@ class ConcurrencyConfig:
 
     min: int = 1
     max: int = 1024
-    initial: int = 16
+    initial: int = 8
 
 
 @dataclass

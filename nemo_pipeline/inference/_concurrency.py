@@ -4,8 +4,9 @@ The adaptive limit is latency-based, in the spirit of TCP Vegas and Netflix's co
 spare capacity answers as fast as it does unloaded; one that is saturated queues requests, and its latency grows
 with the queue. So the limit
 
-- starts at `initial` and, while answers come back no slower than `tolerance` x the fastest seen (normalised per
-  generated token), grows by `slow_start_gain` per answer (x4 per round trip by default) - slow start;
+- starts at `initial` and, while answers come back no slower than 1.5 x the fastest seen (normalised per
+  generated token), grows by `slow_start_gain` per answer (x4 per round trip by default, and to at most 3x the
+  answers of the last unloaded round trip) - slow start;
 - leaves slow start at the first window whose median latency shows a queue, setting the limit to what Little's
   law says the server handles (in flight x tolerated latency / observed latency);
 - then, once per window of fresh answers, grows by 25% while their median latency shows no queue (5% while it
@@ -34,7 +35,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class AdaptiveSettings:
-    initial: int = 16
+    initial: int = 8
     minimum: int = 1
     maximum: int = 1024
     tolerance: float = 2.0  # latency up to this many times the unloaded latency counts as "keeping up"
@@ -83,6 +84,8 @@ class ConcurrencyLimiter:
         self._recent: collections.deque[float] = collections.deque(maxlen=16)
         self._last_decrease = 0.0
         self._last_change = 0.0
+        self._base_rtt = float("inf")  # fastest round trip seen, seconds
+        self._answers: collections.deque[float] = collections.deque()  # answer times within the last _base_rtt
         self._overloaded_at = float("inf")  # requests the server held when it last refused (429/503/timeout)
         self._fresh: list[float] = []  # fresh answers since the last decision (after slow start)
         self._rtt = 0.0  # moving average of the round trip, seconds
@@ -164,6 +167,14 @@ class ConcurrencyLimiter:
                 self._take()
                 waiter.set_result(None)
 
+    def _served_lately(self, now: float, latency_s: float) -> int:
+        """Answers in the last unloaded round trip: about how many requests the server works on at once."""
+        self._base_rtt = min(self._base_rtt, latency_s)
+        self._answers.append(now)
+        while self._answers[0] < now - 0.8 * self._base_rtt:  # less than a round trip: one round of answers
+            self._answers.popleft()
+        return len(self._answers)
+
     def _adapt(self, sample: float, latency_s: float) -> None:
         settings = self.settings
         self._base_count += 1
@@ -181,8 +192,12 @@ class ConcurrencyLimiter:
                 # Little's law: the server handles about in_flight x unloaded / observed latency at once
                 estimate = self._in_flight * tolerated / statistics.median(self._recent)
                 self._decrease(max(self._limit / 4, estimate), now)
-            elif sample <= tolerated and binding:
-                self._set(self._limit + settings.slow_start_gain, now)
+            elif sample <= 1.5 * self._base and binding:
+                # A slot server answers its first slots fast even with a queue behind them: grow to at most 3x the
+                # answers of the last round trip (what it serves at once), not on every fast answer.
+                cap = 3.0 * self._served_lately(now, latency_s)
+                if self._limit < cap:
+                    self._set(min(cap, self._limit + settings.slow_start_gain), now)
             return
         # One decision per window of fresh answers: those to requests sent after the last change of the limit
         # (answers to requests sent before it still show the old queue, and would push the limit down again)
