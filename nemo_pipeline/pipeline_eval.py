@@ -28,6 +28,7 @@ from nemo_pipeline.jobs import Component, Job, JobGraph
 from nemo_pipeline.jobs._backend import Backend, create_backend, load_cluster_spec, record_submission
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, add_model_jobs, parse_benchmarks
 from nemo_pipeline.layout import RunLayout, campaign_runs, summary_complete
+from nemo_pipeline.loglik import check_server_can_score
 
 __all__ = ["EvalRequest", "ModelRun", "main", "parse_eval_args", "plan"]
 
@@ -145,7 +146,10 @@ def plan(request: EvalRequest, backend: Backend) -> JobGraph:
     """Prepare data, check prompts and servers, and build the graph of jobs still to run (every model's)."""
     for model in request.models:
         for bench in request.benchmarks:
-            load_prompt(model.cfg.prompt_config or BENCHMARKS.get(bench.name).prompt_config)
+            benchmark = BENCHMARKS.get(bench.name)
+            load_prompt(model.cfg.prompt_config or benchmark.prompt_config)
+            if benchmark.grader == "loglik":  # before anything starts: can this server type score it?
+                check_server_can_score(model.cfg.server.server_type, benchmark.name)
         _check_address(model, request)
         if not model.cfg.server.address and not backend.separate_components:
             SERVER_TYPES.get(model.cfg.server.server_type).check_startable_here()  # before any job starts

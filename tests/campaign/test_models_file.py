@@ -89,3 +89,15 @@ def test_models_and_model_together_is_an_error_from_the_command_line(tmp_path, r
     assert done.returncode != 0
     assert "--models names every model's server" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "o").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_server_type_that_cannot_score_loglikelihood_fails_before_anything_starts(tmp_path, repo, env_with_repo):
+    done = subprocess.run(
+        [sys.executable, str(repo / "pipeline" / "eval.py"), "--benchmarks", "hellaswag:0", "--server_type",
+         "llamacpp", "--output_dir", str(tmp_path / "o"), "--dry_run"],
+        capture_output=True, text=True, timeout=60, env=env_with_repo, cwd=repo, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "server type 'llamacpp' does not return" in done.stderr and "llamacpp-python" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "o" / "jobs").exists()
