@@ -32,7 +32,6 @@ class Job:
     components: tuple[Component, ...]
     after_ok: tuple[str, ...] = ()  # run only if all of these succeeded
     after_any: tuple[str, ...] = ()  # run once these ended, whatever their state
-    done_file: str | None = None  # relative to the output dir; present and complete -> job is skipped on rerun
     gpus: int = 0
     benchmark: str | None = None
     run_dir: str = ""  # the job's run directory relative to the graph's output_dir ("" the same; a campaign: name)
