@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from hydra import compose, initialize_config_dir
@@ -20,11 +19,12 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.layout import REPO_ROOT
 from nemo_pipeline.registry import closest
 
 __all__ = ["CONF_DIR", "check_overrides", "compose_config", "schema_keys", "to_yaml"]
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = REPO_ROOT / "conf"
 
 T = TypeVar("T")
 

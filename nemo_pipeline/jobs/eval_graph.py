@@ -144,6 +144,7 @@ class _Task:
     """One output file (a benchmark's seed and chunk) still to generate."""
 
     bench: Benchmark
+    seed: int | None
     output_file: Path  # the chunk file, local path
     cfg: GenerateConfig  # paths as the jobs see them
     items: int  # an estimate of the work, for balancing the server jobs
@@ -256,7 +257,7 @@ class _ModelBuilder:
                 gen.log_dir = None
                 check_same_settings(out, generation_settings(flat_values(gen)))  # never mix settings in one file
                 if not is_complete(done_marker(out), selection_stamp(gen)):
-                    pending.append(_Task(bench, out, gen, max(1, items // cfg.num_chunks)))
+                    pending.append(_Task(bench, seed, out, gen, max(1, items // cfg.num_chunks)))
         return pending
 
     def _generate_job(self, name: str, tasks: list[_Task]) -> Job:
@@ -305,7 +306,9 @@ class _ModelBuilder:
         for number, group in enumerate(groups):
             if len(group) == 1:
                 task = group[0]
-                name = f"{self.prefix}generate-{task.bench.name}{_suffix(task.cfg, self.cfg.num_chunks)}"
+                seed = "" if task.seed is None else f"-rs{task.seed}"
+                chunk = f"-chunk{task.cfg.chunk_id}" if self.cfg.num_chunks > 1 else ""
+                name = f"{self.prefix}generate-{task.bench.name}{seed}{chunk}"
             else:
                 name = f"{self.prefix}generate" + (f"-{number}" if len(groups) > 1 else "")
             self.graph.add(self._generate_job(name, group))
@@ -424,10 +427,3 @@ def _task_only(cfg: GenerateConfig) -> GenerateConfig:
     task = GenerateConfig(**{k: getattr(cfg, k) for k in cfg.__dataclass_fields__})
     task.server, task.sandbox, task.log_dir, task.progress = ServerConfig(), type(cfg.sandbox)(), None, True
     return task
-
-
-def _suffix(cfg: GenerateConfig, num_chunks: int) -> str:
-    name = Path(cfg.output_file).name
-    seed = re.search(r"-rs(\d+)", name)
-    text = f"-rs{seed.group(1)}" if seed else ""
-    return text + (f"-chunk{cfg.chunk_id}" if num_chunks > 1 else "")

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.layout import is_seed_file, seed_of
 from nemo_pipeline.report._stats import proportion_std_err
 
 __all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items"]
-
-_OUTPUT_NAME = re.compile(r"^output(?:-rs(\d+))?\.jsonl$")
 
 
 @dataclass(frozen=True)
@@ -61,14 +59,11 @@ class ModelRun:
 
 
 def _seed_of(path: Path) -> int | None:
-    match = _OUTPUT_NAME.match(path.name)
-    if match is None or match.group(1) is None:
-        return None
-    return int(match.group(1))
+    return seed_of(path) if is_seed_file(path) else None
 
 
 def _output_files(directory: Path) -> tuple[Path, ...]:
-    files = [p for p in directory.iterdir() if p.is_file() and _OUTPUT_NAME.match(p.name)]
+    files = [p for p in directory.iterdir() if p.is_file() and is_seed_file(p)]
     return tuple(sorted(files, key=lambda p: (-1 if _seed_of(p) is None else _seed_of(p), p.name)))
 
 

@@ -7,12 +7,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import nemo_pipeline
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs._graph import Component, Job
 from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig
 from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, render_argv
-from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.layout import REPO_ROOT, RunLayout
 
 __all__ = [
     "JobPaths",
@@ -62,7 +61,7 @@ def default_code_dir(cluster: SlurmClusterConfig) -> str:
         return cluster.code_dir
     if cluster.remote_dir is not None:
         return str(PurePosixPath(cluster.remote_dir) / "code")
-    return str(Path(nemo_pipeline.__file__).resolve().parent.parent)
+    return str(REPO_ROOT)
 
 
 def default_python(cluster: SlurmClusterConfig) -> str:
