@@ -76,22 +76,7 @@ def test_math_fewshot_examples_follow_the_answer_pattern(wheel_cache: Path) -> N
 
 
 @pytest.mark.parametrize("name", BENCHMARKS.names())
-def test_benchmark_conf_agrees_with_the_registry(name: str) -> None:
-    benchmark = BENCHMARKS.get(name)
-    conf = yaml.safe_load((CONF / "benchmark" / f"{name}.yaml").read_text())
-    expected = {
-        "name": name,
-        "grader": benchmark.grader,
-        "prompt_config": benchmark.prompt_config,
-        "tokens_to_generate": benchmark.tokens_to_generate,
-        "seeds_temperature": benchmark.seeds_temperature,
-        "needs_sandbox": benchmark.needs_sandbox,
-        "multi_turn": benchmark.multi_turn,
-        "num_items": benchmark.num_items,
-    }
-    assert conf == expected
-    assert (CONF / "prompt" / f"{benchmark.prompt_config}.yaml").is_file()
-
-
-def test_every_benchmark_conf_file_is_registered() -> None:
-    assert sorted(path.stem for path in (CONF / "benchmark").glob("*.yaml")) == BENCHMARKS.names()
+def test_every_benchmark_names_a_prompt_that_exists(name: str) -> None:
+    # The benchmark's module is the one owner of its defaults; conf/benchmark/ holds only file-defined benchmarks.
+    prompt = BENCHMARKS.get(name).prompt_config
+    assert prompt.endswith((".yaml", ".yml")) or (CONF / "prompt" / f"{prompt}.yaml").is_file()
