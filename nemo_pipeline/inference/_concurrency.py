@@ -186,16 +186,20 @@ class ConcurrencyLimiter:
         tolerated = self._base * settings.tolerance
         now = time.monotonic()
         binding = self._in_flight >= 0.5 * self._limit  # grow only a limit that is actually in use
+        served = self._served_lately(now, latency_s)
+        # Never shrink below `tolerance` x what the server answers per unloaded round trip: latency above that is
+        # not a queue at the server (a client short of CPU delays its own answers; fewer requests would not help)
+        floor = settings.tolerance * served / 0.8
         if self._slow_start:
             if len(self._recent) >= 8 and statistics.median(self._recent) > tolerated:
                 self._slow_start = False
                 # Little's law: the server handles about in_flight x unloaded / observed latency at once
                 estimate = self._in_flight * tolerated / statistics.median(self._recent)
-                self._decrease(max(self._limit / 4, estimate), now)
+                self._decrease(max(self._limit / 4, estimate, min(floor, self._limit)), now)
             elif sample <= 1.5 * self._base and binding:
                 # A slot server answers its first slots fast even with a queue behind them: grow to at most 3x the
                 # answers of the last round trip (what it serves at once), not on every fast answer.
-                cap = 3.0 * self._served_lately(now, latency_s)
+                cap = 3.0 * served
                 if self._limit < cap:
                     self._set(min(cap, self._limit + settings.slow_start_gain), now)
             return
@@ -209,7 +213,9 @@ class ConcurrencyLimiter:
         median = statistics.median(self._fresh)
         self._fresh.clear()
         if median > tolerated:
-            self._decrease(self._limit * max(0.5, tolerated / median), now)
+            target = max(self._limit * max(0.5, tolerated / median), floor)
+            if target < self._limit:
+                self._decrease(target, now)
         elif median <= 1.5 * self._base and binding:  # headroom: +25% with no queue at all, else +5%
             if self._limit >= 0.8 * self._overloaded_at:  # near where the server last refused: probe gently
                 self._set(self._limit + 0.5, now)
