@@ -153,7 +153,9 @@ class EvalConfig:
     request_timeout_s: float = 300.0
     max_retries: int = 4
     num_chunks: int = 1
-    num_jobs: int = 1  # server jobs per model; each starts the server once for its share of generate tasks; 0: one per task
+    num_jobs: int = (
+        1  # server jobs per model; each starts the server once for its share of generate tasks; 0: one per task
+    )
     code_execution: bool = False
     max_code_executions: int = 4
     code_execution_timeout_s: float = 10.0

@@ -33,8 +33,8 @@ from nemo_pipeline.inference.multiturn import generate_turns
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import GroupCommitAppender, JsonlAppender, iter_jsonl, read_jsonl
-from nemo_pipeline.progress import ProgressWriter
 from nemo_pipeline.layout import done_marker, is_complete, read_marker, settings_file, write_marker
+from nemo_pipeline.progress import ProgressWriter
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
 
 __all__ = [
