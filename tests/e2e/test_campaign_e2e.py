@@ -70,4 +70,6 @@ def test_local_campaign_starts_one_server_per_model_and_resumes_after_a_kill(
     per_model = {m: [p for p in logs if p.parts[-4] == m] for m in MODELS}
     assert len(per_model["zeroshot"]) == 1, logs
     assert len(per_model["fewshot"]) <= 2, logs  # killed run + rerun
-    assert "[fewshot-generate-gsm8k] running" in done.stdout and "[zeroshot-generate-gsm8k] running" in done.stdout
+    assert "[zeroshot-generate-gsm8k] running" in done.stdout
+    # The first model's generation runs again only if the kill left items to do (a group commit may hold them all).
+    assert ("[fewshot-generate-gsm8k] running" in done.stdout) == (len(kept) < ITEMS)
