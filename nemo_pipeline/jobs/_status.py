@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from nemo_pipeline.errors import JobFailedError
 from nemo_pipeline.process import tail
 
-__all__ = ["JobState", "JobStatus", "parse_slurm_state", "tail"]
+__all__ = ["JobState", "JobStatus", "describe_all", "parse_slurm_state", "raise_for_failed", "tail"]
 
 
 class JobState(str, Enum):
@@ -103,3 +104,18 @@ class JobStatus:
         if self.log_tail:
             line += "\n  --- last lines of the log ---\n" + "\n".join("  " + x for x in self.log_tail.splitlines())
         return line
+
+
+def describe_all(statuses: list[JobStatus]) -> str:
+    """One block per job (a backend's `report`)."""
+    return "\n".join(s.describe() for s in statuses)
+
+
+def raise_for_failed(statuses: list[JobStatus], context: str = "") -> None:
+    """JobFailedError naming every job that did not complete, with the blocks of those whose log has a tail (of all
+    of them when none has); no-op when every job ended well. `context` starts the message (e.g. the experiment)."""
+    bad = [s for s in statuses if not s.state.ok]
+    if bad:
+        names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
+        shown = [s for s in bad if s.log_tail] or bad
+        raise JobFailedError(f"{context}{len(bad)} job(s) did not complete: {names}\n" + describe_all(shown))

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nemo_pipeline.errors import ConfigError, JobFailedError, MissingExtraError
+from nemo_pipeline.errors import ConfigError, MissingExtraError
 from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
 from nemo_pipeline.jobs._cluster_schema import settings_from_spec
 from nemo_pipeline.jobs._graph import Job, JobGraph
-from nemo_pipeline.jobs._status import JobState, JobStatus, tail
+from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_for_failed, tail
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_specs
 from nemo_pipeline.layout import JobRecord, read_marker
@@ -96,16 +96,10 @@ class DockerRunHandle:
         return result
 
     def report(self, states: dict[str, JobState] | None = None) -> str:
-        return "\n".join(s.describe() for s in self._statuses(states))
+        return describe_all(self._statuses(states))
 
     def raise_for_failures(self, states: dict[str, JobState] | None = None) -> None:
-        bad = [s for s in self._statuses(states) if not s.state.ok]
-        if bad:
-            names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
-            shown = [s for s in bad if s.log_tail] or bad
-            raise JobFailedError(
-                f"{len(bad)} job(s) did not complete: {names}\n" + "\n".join(s.describe() for s in shown)
-            )
+        raise_for_failed(self._statuses(states))
 
     def cancel(self) -> None:
         """Nothing runs once submit has returned."""

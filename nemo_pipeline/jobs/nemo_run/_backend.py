@@ -24,7 +24,7 @@ from nemo_pipeline.errors import ConfigError, JobFailedError, MissingExtraError
 from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
 from nemo_pipeline.jobs._cluster_schema import settings_from_spec
 from nemo_pipeline.jobs._graph import Job, JobGraph
-from nemo_pipeline.jobs._status import JobState, JobStatus, tail
+from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_for_failed, tail
 from nemo_pipeline.jobs.nemo_run._config import NemoRunClusterConfig
 from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, render_argv
 from nemo_pipeline.layout import REPO_ROOT, RunLayout
@@ -335,17 +335,10 @@ class NemoRunHandle:
         return result
 
     def report(self, states: dict[str, JobState] | None = None) -> str:
-        return "\n".join(s.describe() for s in self.statuses(states))
+        return describe_all(self.statuses(states))
 
     def raise_for_failures(self, states: dict[str, JobState] | None = None) -> None:
-        bad = [s for s in self.statuses(states) if not s.state.ok]
-        if bad:
-            names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
-            shown = [s for s in bad if s.log_tail] or bad
-            raise JobFailedError(
-                f"nemo-run experiment {self.experiment_id}: {len(bad)} job(s) did not complete: {names}\n"
-                + "\n".join(s.describe() for s in shown)
-            )
+        raise_for_failed(self.statuses(states), f"nemo-run experiment {self.experiment_id}: ")
 
 
 @register_backend("nemo-run")
