@@ -20,17 +20,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from nemo_pipeline.config import typed_from_mapping
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.layout import campaign_record_file
-from nemo_pipeline.registry import closest
 
 __all__ = ["CampaignRecord", "ModelEntry", "load_models_file", "write_campaign_record"]
 
@@ -78,47 +76,21 @@ class ModelEntry:
         }
 
 
-def _check_value(where: str, key: str, value: object, hint: object) -> object:
-    origin = typing.get_origin(hint)
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        return _check_value(where, key, value, args[0])
-    if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: key '{key}' must be a list of strings, got {value!r}")
-        return tuple(value)
-    expected = hint if isinstance(hint, type) else str
-    if expected is bool and not isinstance(value, bool):
-        raise ConfigError(f"{where}: key '{key}' must be true or false, got {value!r}")
-    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{where}: key '{key}' must be an integer, got {value!r}")
-    if expected is str and not isinstance(value, str):
-        raise ConfigError(f"{where}: key '{key}' must be a string, got {value!r}")
-    return value
-
-
 def _entry(path: Path, number: int, data: object) -> ModelEntry:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: entry {number} must be a mapping with at least 'name', got {data!r}")
     label = f"{path}: entry {number}" + (f" ('{data['name']}')" if isinstance(data.get("name"), str) else "")
-    hints = typing.get_type_hints(ModelEntry)
-    known = [f.name for f in dataclasses.fields(ModelEntry)]
-    values: dict[str, object] = {}
-    for key, value in data.items():
-        if key not in hints:
-            raise ConfigError(f"{label}: unknown key '{key}'.{closest(str(key), known)} Known keys: {', '.join(known)}")
-        values[key] = _check_value(label, key, value, hints[key])
-    if "name" not in values:
+    if "name" not in data:
         raise ConfigError(f"{label}: key 'name' is required (it names the folder <output_dir>/<name>/)")
-    name = values["name"]
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"{label}: key 'name' must be a folder name (letters, digits, '_', '-', '.'), got {name!r}")
-    for override in values.get("overrides", ()):  # type: ignore[attr-defined]
-        if not str(override).startswith("++") or "=" not in str(override):
+    entry = typed_from_mapping(ModelEntry, data, label, numbers_as_text=False)
+    if not _NAME.match(entry.name):
+        raise ConfigError(
+            f"{label}: key 'name' must be a folder name (letters, digits, '_', '-', '.'), got {entry.name!r}"
+        )
+    for override in entry.overrides:
+        if not override.startswith("++") or "=" not in override:
             raise ConfigError(f"{label}: key 'overrides': '{override}' is not of the form ++key=value")
-    return ModelEntry(**values)  # type: ignore[arg-type]
+    return entry
 
 
 def load_models_file(path: Path) -> list[ModelEntry]:

@@ -12,6 +12,7 @@ from nemo_pipeline.config._schema import (
     SandboxConfig,
     ServerConfig,
 )
+from nemo_pipeline.config._typed import typed_from_mapping
 
 __all__ = [
     "CONF_DIR",
@@ -29,4 +30,5 @@ __all__ = [
     "flat_values",
     "schema_keys",
     "to_yaml",
+    "typed_from_mapping",
 ]

@@ -226,7 +226,7 @@ def test_cluster_yaml_files_load() -> None:
     [
         (
             {"partiton": "x"},
-            "unknown cluster key 'partiton'. Did you mean 'partition'?",
+            "cluster: unknown key 'partiton'. Did you mean 'partition'?",
         ),
         ({"nodes": "two"}, "'nodes' must be int"),
         ({"nodes": True}, "'nodes' must be int"),

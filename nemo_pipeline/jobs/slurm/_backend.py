@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from nemo_pipeline.errors import ConfigError, JobFailedError
 from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
 from nemo_pipeline.jobs._graph import Job, JobGraph
-from nemo_pipeline.jobs._status import JobState, JobStatus, parse_slurm_state, tail
+from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, parse_slurm_state, raise_for_failed, tail
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig, load_cluster_config
 from nemo_pipeline.jobs.slurm._render import (
@@ -66,7 +66,8 @@ class _Shell:
 
 @register_backend("slurm")
 def _slurm_backend(spec: ClusterSpec) -> SlurmBackend:
-    return SlurmBackend(load_cluster_config(spec.settings), cluster_file=spec.path)
+    where = f"cluster config {spec.path}" if spec.path else f"cluster '{spec.name}'"
+    return SlurmBackend(load_cluster_config(spec.settings, where), cluster_file=spec.path)
 
 
 class SlurmBackend:
@@ -338,14 +339,8 @@ class SlurmRunHandle:
 
     def report(self, states: dict[str, JobState] | None = None) -> str:
         """A readable summary: one block per job, log tails for failed ones."""
-        return "\n".join(s.describe() for s in self.statuses(states))
+        return describe_all(self.statuses(states))
 
     def raise_for_failures(self, states: dict[str, JobState] | None = None) -> None:
         """Raise JobFailedError naming each failed job, its log and log tail; no-op when all succeeded."""
-        bad = [s for s in self.statuses(states) if not s.state.ok]
-        if bad:
-            failed = [s for s in bad if s.log_tail] or bad
-            names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
-            raise JobFailedError(
-                f"{len(bad)} job(s) did not complete: {names}\n" + "\n".join(s.describe() for s in failed)
-            )
+        raise_for_failed(self.statuses(states))

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from nemo_pipeline.config import typed_from_mapping
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.registry import closest
 
 __all__ = ["SlurmClusterConfig", "load_cluster_config"]
 
@@ -60,50 +57,9 @@ class SlurmClusterConfig:
         return self.ssh_host is not None
 
 
-_NONE = type(None)
-
-
-def _check(name: str, value: object, annotation: object) -> object:
-    """Check `value` against a field annotation; tuples from lists; raise ConfigError naming the key."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and _NONE in args:
-            return None
-        (inner,) = [a for a in args if a is not _NONE]
-        return _check(name, value, inner)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"cluster key '{name}' must be a list of strings, got {value!r}")
-        return tuple(value)
-    if origin is dict:
-        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-            raise ConfigError(f"cluster key '{name}' must be a mapping of strings, got {value!r}")
-        return {k: str(v) for k, v in value.items()}
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):  # type: ignore[arg-type]
-        raise ConfigError(f"cluster key '{name}' must be {getattr(annotation, '__name__', annotation)}, got {value!r}")
-    return value
-
-
-def _from_mapping(data: Mapping[str, object]) -> SlurmClusterConfig:
-    hints = typing.get_type_hints(SlurmClusterConfig)
-    known = [f.name for f in dataclasses.fields(SlurmClusterConfig)]
-    values: dict[str, object] = {}
-    for key, value in data.items():
-        if key not in hints:
-            raise ConfigError(f"unknown cluster key '{key}'.{closest(key, known)} Known keys: {', '.join(known)}")
-        values[key] = _check(key, value, hints[key])
-    return SlurmClusterConfig(**values)  # type: ignore[arg-type]
-
-
-def load_cluster_config(
-    source: Path | str | Mapping[str, object],
-) -> SlurmClusterConfig:
-    """Build a SlurmClusterConfig from a YAML file or a mapping; `executor: slurm` is accepted and ignored."""
+def load_cluster_config(source: Path | str | Mapping[str, object], where: str = "cluster") -> SlurmClusterConfig:
+    """Build a SlurmClusterConfig from a YAML file or a mapping (`where` names it in errors); `executor: slurm` is
+    accepted and ignored."""
     if isinstance(source, Mapping):
         data = dict(source)
     else:
@@ -114,7 +70,8 @@ def load_cluster_config(
             raise ConfigError(f"cannot read cluster config {path}: {err}") from err
         if not isinstance(data, dict):
             raise ConfigError(f"cluster config {path} must be a YAML mapping, got {type(data).__name__}")
+        where = f"cluster config {path}"
     executor = data.pop("executor", "slurm")
     if executor != "slurm":
         raise ConfigError(f"cluster config has executor={executor!r}; the Slurm backend needs executor: slurm")
-    return _from_mapping(data)
+    return typed_from_mapping(SlurmClusterConfig, data, where)
