@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nemo_pipeline.errors import ConfigError
@@ -77,7 +77,7 @@ def compose_config(schema: type[T], config_name: str, overrides: Sequence[str] =
 
 
 def flat_values(cfg: object, prefix: str = "") -> dict[str, Any]:
-    """Every leaf of a structured config (a dataclass instance or class) as dotted keys, `prefix` first:
+    """Every leaf of a structured config (a dataclass instance or class, or a composed DictConfig) as dotted keys:
     {"server.address": None, "mode": "single", ...}; the keys and values a stage's `++key=value` overrides use."""
     flat: dict[str, Any] = {}
 
@@ -88,7 +88,7 @@ def flat_values(cfg: object, prefix: str = "") -> dict[str, Any]:
         else:
             flat[path[:-1]] = node
 
-    walk(prefix, OmegaConf.to_container(OmegaConf.structured(cfg)))
+    walk(prefix, OmegaConf.to_container(cfg if isinstance(cfg, DictConfig) else OmegaConf.structured(cfg)))
     return flat
 
 

@@ -91,14 +91,15 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
         if not path.exists():
             raise DataError(f"input file {path} does not exist (did the generate stage run?)")
     judge = judge_identity(cfg.judge) if cfg.grader in JUDGE_GRADERS else None
-    if cfg.require_generated:
-        unfinished = [str(path) for path in files if generated_ids(path, cfg.num_chunks) is None]
-        if unfinished:
-            raise DataError(
-                f"generation is not complete for {', '.join(unfinished)} (no done marker for this selection); "
-                "its generate job failed or is still running: rerun the same eval.py command"
-            )
-    selections = {path: _selected_ids(path, cfg.num_chunks) for path in files}
+    generated = {path: generated_ids(path, cfg.num_chunks) for path in files}
+    unfinished = [str(path) for path, ids in generated.items() if ids is None]
+    if cfg.require_generated and unfinished:
+        raise DataError(
+            f"generation is not complete for {', '.join(unfinished)} (no done marker for this selection); "
+            "its generate job failed or is still running: rerun the same eval.py command"
+        )
+    # A file made by hand, with no done marker, is graded whole.
+    selections = {path: ids if ids is not None else _all_ids(path) for path, ids in generated.items()}
     stamps = {path: grading_stamp(cfg.grader, judge, ids) for path, ids in selections.items()}
     todo = [path for path in files if not is_complete(graded_marker(path), stamps[path])]
     results = [EvaluateResult(path, 0, 0, 0, 0, skipped=True) for path in files if path not in todo]
@@ -138,12 +139,8 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     return results
 
 
-def _selected_ids(path: Path, num_chunks: int) -> list[str]:
-    """The ids the generate step selected for `path`; every id in the file when it was made without markers."""
-    ids = generated_ids(path, num_chunks)
-    if ids is None:
-        ids = [str(record["id"]) for record in read_jsonl(path)]
-    return ids
+def _all_ids(path: Path) -> list[str]:
+    return [str(record["id"]) for record in read_jsonl(path)]
 
 
 def _run_judge_first(cfg: EvaluateConfig, files: list[Path], log_dir: Path) -> None:

@@ -105,17 +105,7 @@ def _compose_defaults(schema: type[Any], config_name: str) -> dict[str, Any]:
         loaded = OmegaConf.load(path)
         own = {k: v for k, v in OmegaConf.to_container(loaded).items() if k != "defaults"}  # type: ignore[union-attr]
         base = OmegaConf.merge(base, own)
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(f"{prefix}{key}.", value)
-        else:
-            flat[prefix[:-1]] = node
-
-    walk("", OmegaConf.to_container(base))
-    return flat
+    return flat_values(base)
 
 
 def stage_overrides(stage_cfg: object, config_name: str, keep: Iterable[str] = ()) -> list[str]:

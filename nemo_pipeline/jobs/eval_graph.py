@@ -13,6 +13,7 @@ change; the backends submit exactly what the graph holds.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import sys
@@ -20,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from nemo_pipeline.config import EvalConfig, GenerateConfig, ServerConfig, flat_values
+from nemo_pipeline.config import EvalConfig, GenerateConfig, SandboxConfig, ServerConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_identity
@@ -424,6 +425,4 @@ class _ModelBuilder:
 
 def _task_only(cfg: GenerateConfig) -> GenerateConfig:
     """A task's settings without the job-level ones (server, sandbox, logs), which the job's command line gives."""
-    task = GenerateConfig(**{k: getattr(cfg, k) for k in cfg.__dataclass_fields__})
-    task.server, task.sandbox, task.log_dir, task.progress = ServerConfig(), type(cfg.sandbox)(), None, True
-    return task
+    return dataclasses.replace(cfg, server=ServerConfig(), sandbox=SandboxConfig(), log_dir=None, progress=True)
