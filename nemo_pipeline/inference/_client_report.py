@@ -10,15 +10,18 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nemo_pipeline.config import GenerateConfig
+from nemo_pipeline.config import GenerateConfig, ServerConfig
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.inference._concurrency import OPENING_BURST
 from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient
+from nemo_pipeline.inference.servers import SERVER_TYPES
 
 __all__ = [
     "ClientReport",
     "client_report_file",
     "failed_items_message",
     "limiter_for",
+    "opening_limit",
     "remember_settled",
     "write_client_report",
 ]
@@ -26,6 +29,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _IDS_SHOWN = 20
+_RAMP_START = 8  # the opening ramp starts here (or at the opening limit, when that is smaller)
 
 
 # The limit each server settled at in this process: a grouped job's next task against the same server starts there.
@@ -38,8 +42,9 @@ def remember_settled(base_url: str, limiter: ConcurrencyLimiter) -> None:
 
 
 def limiter_for(cfg: GenerateConfig, base_url: str = "") -> ConcurrencyLimiter:
-    """A limit pinned by `max_concurrent_requests`, or an adaptive one within `concurrency`'s bounds (starting
-    where an earlier task against the same server settled, if any)."""
+    """A limit pinned by `max_concurrent_requests`, or an adaptive one within `concurrency`'s bounds that opens
+    with `concurrency.initial` requests (default: the server type's slots, else OPENING_BURST; where an earlier
+    task against the same server settled, if any)."""
     if cfg.max_concurrent_requests is not None:
         if cfg.max_concurrent_requests < 1:
             raise ConfigError(f"max_concurrent_requests={cfg.max_concurrent_requests} must be >= 1 (or null: adaptive)")
@@ -47,13 +52,23 @@ def limiter_for(cfg: GenerateConfig, base_url: str = "") -> ConcurrencyLimiter:
     bounds = cfg.concurrency
     if not 1 <= bounds.min <= bounds.max:
         raise ConfigError(f"concurrency.min={bounds.min} and concurrency.max={bounds.max} must satisfy 1 <= min <= max")
-    if not bounds.min <= bounds.initial <= bounds.max:
+    if bounds.initial is not None and not bounds.min <= bounds.initial <= bounds.max:
         raise ConfigError(
             f"concurrency.initial={bounds.initial} must lie in [concurrency.min={bounds.min}, "
             f"concurrency.max={bounds.max}]"
         )
-    initial = min(max(_SETTLED.get(base_url, bounds.initial), bounds.min), bounds.max)
-    return ConcurrencyLimiter(None, AdaptiveSettings(initial=initial, minimum=bounds.min, maximum=bounds.max))
+    opening = _SETTLED.get(base_url) or bounds.initial or opening_limit(cfg.server)
+    opening = min(max(opening, bounds.min), bounds.max)
+    settings = AdaptiveSettings(
+        initial=min(_RAMP_START, opening), burst=opening, minimum=bounds.min, maximum=bounds.max
+    )
+    return ConcurrencyLimiter(None, settings)
+
+
+def opening_limit(server: ServerConfig) -> int:
+    """Requests in flight before a server of this config has answered: its slots when fixed, else OPENING_BURST."""
+    slots = SERVER_TYPES.get(server.server_type).slots
+    return slots(server.parallel_requests) if slots is not None else OPENING_BURST
 
 
 def client_report_file(output_file: Path) -> Path:

@@ -4,7 +4,11 @@ The adaptive limit is latency-based, in the spirit of TCP Vegas and Netflix's co
 spare capacity answers as fast as it does unloaded; one that is saturated queues requests, and its latency grows
 with the queue. So the limit
 
-- starts at `initial` and, while answers come back no slower than 1.5 x the fastest seen (normalised per
+- starts at `initial` and, until the server's first answer, grows by half a step after each time it fills (a
+  step: two network round trips, at least 20 ms, ending when the client has no unread answers) up to `burst`.
+  A server that queues what it cannot batch (vLLM, SGLang, TensorRT-LLM) so gets a full batch within a fraction
+  of its first round trip, and a rate-limited API refuses the excess within a step, which ends the ramp;
+- then, while answers come back no slower than 1.5 x the fastest seen (normalised per
   generated token), grows by `slow_start_gain` per answer (x4 per round trip by default, and to at most 3x the
   answers of the last unloaded round trip) - slow start;
 - leaves slow start at the first window whose median latency shows a queue, setting the limit to what Little's
@@ -28,14 +32,22 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["AdaptiveSettings", "ConcurrencyLimiter", "run_bounded"]
+__all__ = ["OPENING_BURST", "AdaptiveSettings", "ConcurrencyLimiter", "run_bounded"]
 
 T = TypeVar("T")
+
+_MIN_RAMP_STEP_S = 0.02  # the opening ramp grows the limit at most this often ...
+_RAMP_GAIN = 1.5  # ... by this factor: a rate limit at C sees at most C/2 requests over it before it answers
+_RAMP_LATE_S = 0.002  # a ramp step that fires later than this found the loop busy: answers may be unread
+# The opening burst toward a server whose capacity is unknown: a GPU server's batch (vLLM's default holds 256 to
+# 1,024 sequences) and the fixed number NeMo-Skills sends; a rate-limited API refuses the excess at once.
+OPENING_BURST = 512
 
 
 @dataclass(frozen=True)
 class AdaptiveSettings:
     initial: int = 8
+    burst: int = 0  # the limit ramped to before the server's first answer (0 or <= initial: no ramp)
     minimum: int = 1
     maximum: int = 1024
     tolerance: float = 2.0  # latency up to this many times the unloaded latency counts as "keeping up"
@@ -90,6 +102,11 @@ class ConcurrencyLimiter:
         self._fresh: list[float] = []  # fresh answers since the last decision (after slow start)
         self._rtt = 0.0  # moving average of the round trip, seconds
         self.history = _History()
+        self._ramping = pinned is None and self.settings.burst > self._limit  # until the server's first answer
+        self._ramp_timer: asyncio.TimerHandle | None = None
+        self._ramp_due = 0.0
+        self.ramp_step_s = _MIN_RAMP_STEP_S
+        self.on_raise: Callable[[], None] | None = None  # told when the limit rises (run_bounded starts more items)
 
     @classmethod
     def fixed(cls, limit: int) -> ConcurrencyLimiter:
@@ -107,6 +124,11 @@ class ConcurrencyLimiter:
     def adaptive(self) -> bool:
         return self.pinned is None
 
+    def set_round_trip(self, seconds: float) -> None:
+        """The network round trip to the server (a cheap request's time): the opening ramp doubles the limit every
+        two of them, so a refusal of the excess arrives before the limit has grown by more than 1.4x."""
+        self.ramp_step_s = max(_MIN_RAMP_STEP_S, 2.0 * seconds)
+
     async def acquire(self) -> None:
         if self._in_flight < self.limit and not self._waiters:
             self._take()
@@ -120,9 +142,37 @@ class ConcurrencyLimiter:
                 self._release()
             raise
 
+    def _ramp_up(self) -> None:
+        """One step of the opening ramp, a step after the limit filled: the limit x1.5, up to `burst`, while the
+        server has not answered. A step that fires late found the event loop busy, perhaps with answers not yet
+        read: it waits for a quiet moment."""
+        self._ramp_timer = None
+        if not self._ramping:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._ramp_due > _RAMP_LATE_S:
+            self._ramp_due = loop.time() + _RAMP_LATE_S
+            self._ramp_timer = loop.call_at(self._ramp_due, self._ramp_up)
+            return
+        self._set(min(_RAMP_GAIN * self._limit, float(self.settings.burst)), time.monotonic())
+        if self._limit >= min(self.settings.burst, self.settings.maximum):
+            self._end_ramp()  # (_set may have filled the limit from waiting requests and scheduled a step)
+
+    def _schedule_ramp(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._ramp_due = loop.time() + self.ramp_step_s
+        self._ramp_timer = loop.call_at(self._ramp_due, self._ramp_up)
+
+    def _end_ramp(self) -> None:
+        self._ramping = False
+        if self._ramp_timer is not None:
+            self._ramp_timer.cancel()
+            self._ramp_timer = None
+
     def _take(self) -> None:
         self._in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        if self._ramping and self._ramp_timer is None and self._in_flight >= self.limit:
+            self._schedule_ramp(asyncio.get_running_loop())  # the next step counts from the last request admitted
 
     def _release(self) -> None:
         self._in_flight -= 1
@@ -131,6 +181,7 @@ class ConcurrencyLimiter:
     def on_success(self, latency_s: float, tokens: int) -> None:
         """A request answered; `latency_s` is its round trip, `tokens` how many tokens it generated (0: unknown)."""
         if self.pinned is None:
+            self._end_ramp()
             self._rtt = latency_s if self._rtt == 0.0 else 0.9 * self._rtt + 0.1 * latency_s
             self._adapt(latency_s / tokens if tokens > 0 else latency_s, latency_s)
         self._release()
@@ -139,6 +190,7 @@ class ConcurrencyLimiter:
         """The server said it is overloaded (429, 503) or did not answer in time: back off to `backoff` x the
         requests it still holds. Each refusal of a burst lowers that count, so a burst cannot cascade."""
         if self.pinned is None:
+            self._end_ramp()
             accepted = float(self._in_flight - 1)  # the server took the others, at most
             if accepted * self.settings.backoff < self._limit:
                 self._overloaded_at = accepted
@@ -151,9 +203,12 @@ class ConcurrencyLimiter:
         self._release()
 
     def _set(self, value: float, now: float) -> None:
+        before = self.limit
         self._limit = min(max(value, float(self.settings.minimum)), float(self.settings.maximum))
         self.history.add(now, self._limit)
         self._release_waiters()
+        if self.limit > before and self.on_raise is not None:
+            self.on_raise()
 
     def _decrease(self, value: float, now: float) -> None:
         self._last_decrease = self._last_change = now
@@ -237,9 +292,13 @@ class ConcurrencyLimiter:
 
 
 async def run_bounded(
-    items: Sequence[T], worker: Callable[[T], Coroutine[Any, Any, None]], width: Callable[[], int]
+    items: Sequence[T],
+    worker: Callable[[T], Coroutine[Any, Any, None]],
+    width: Callable[[], int],
+    limiter: ConcurrencyLimiter | None = None,
 ) -> None:
-    """Run `worker(item)` for every item, in order, with at most `width()` running (read again as each ends).
+    """Run `worker(item)` for every item, in order, with at most `width()` running (read again as each ends, and
+    whenever `limiter`'s limit rises).
 
     Starting a task per item up front would do every item's set-up (prompt rendering, request encoding) in one
     burst before the first request goes out; this keeps just enough items ready to fill the in-flight limit.
@@ -270,10 +329,18 @@ async def run_bounded(
         else:
             spawn()
 
+    def raised() -> None:
+        if not finished.done():
+            spawn()
+
+    if limiter is not None:
+        limiter.on_raise = raised
     spawn()
     try:
         await finished
     finally:
+        if limiter is not None:
+            limiter.on_raise = None
         for task in list(running):
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

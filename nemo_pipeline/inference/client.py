@@ -149,6 +149,17 @@ class OpenAIClient:
         body = {"model": self.model, "messages": messages, **params.as_body()}
         return await self._request("POST", "/chat/completions", body, _completion_from_chat)
 
+    async def round_trip_s(self) -> float | None:
+        """Seconds one GET /models takes, about the network round trip to the server (any HTTP answer counts);
+        None when it cannot be reached. Outside the limiter: nothing about load is learnt from it."""
+        started = time.monotonic()
+        try:
+            async with self._http().get(f"{self.base_url}/models") as response:
+                await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return None
+        return time.monotonic() - started
+
     async def first_model(self) -> str:
         """The first model the server lists (for servers that serve one model)."""
         models = await self._request("GET", "/models", None, lambda data: list(data.get("data") or []), measure=False)

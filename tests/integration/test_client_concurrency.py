@@ -9,7 +9,13 @@ import itertools
 
 import pytest
 
-from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient, SamplingParams
+from nemo_pipeline.inference.client import (
+    AdaptiveSettings,
+    ConcurrencyLimiter,
+    OpenAIClient,
+    SamplingParams,
+    run_bounded,
+)
 from tests.fakes.queue_server import QueueServer, ServerScript
 
 PARAMS = SamplingParams(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=16, seed=0)
@@ -90,3 +96,47 @@ def test_a_cancelled_waiter_gives_its_slot_back():
         return after_cancel, limiter.in_flight
 
     assert asyncio.run(scenario()) == (0, 1)
+
+
+async def _ask_bounded(client: OpenAIClient, n: int) -> list[str]:
+    """The generate stage's way of feeding the client: a bounded window of items that grows with the limit."""
+    texts: dict[int, str] = {}
+
+    async def one(i: int) -> None:
+        texts[i] = (await client.complete(f"Question: q{i}\nAnswer:", PARAMS)).text
+
+    try:
+        await run_bounded(list(range(n)), one, lambda: 2 * client.limiter.limit + 8, client.limiter)
+    finally:
+        await client.aclose()
+    return [texts[i] for i in range(n)]
+
+
+@pytest.mark.timeout(60)
+def test_the_opening_ramp_fills_a_queueing_server_before_its_first_answer():
+    latency = 1.0
+    with QueueServer(ServerScript(slots=1024, latency_s=latency)) as server:
+        limiter = ConcurrencyLimiter(None, AdaptiveSettings(initial=8, burst=300))
+        client = OpenAIClient(server.url, "m", limiter=limiter)
+        texts = asyncio.run(_ask_bounded(client, 600))
+        arrivals = [when for when, status, _ in server.stats.arrivals if status == "200"]
+    assert texts == [f"Answer to: q{i}" for i in range(600)]
+    first = min(arrivals)
+    before_any_answer = sum(when < first + 0.8 * latency for when in arrivals)
+    assert before_any_answer >= 300  # the whole burst went out within the first round trip
+    assert before_any_answer < 400  # and no more: the ramp stops at the burst until answers say more
+
+
+@pytest.mark.timeout(60)
+def test_the_opening_ramp_stops_at_a_rate_limit_with_few_refusals():
+    capacity = 32
+    script = ServerScript(slots=capacity, latency_s=0.1, rate_limit=capacity, retry_after_s=0.3)
+    with QueueServer(script) as server:
+        limiter = ConcurrencyLimiter(None, AdaptiveSettings(initial=8, burst=512))
+        client = OpenAIClient(server.url, "m", limiter=limiter, max_retries=6)
+        texts = asyncio.run(_ask_bounded(client, 400))
+        refused = server.stats.statuses["429"]
+    assert texts == [f"Answer to: q{i}" for i in range(400)]
+    assert 0 < refused <= capacity  # it met the limit and stopped within about one ramp step (x1.5) of it
+    assert limiter.peak() <= 3 * capacity
+    assert limiter.settled() <= capacity

@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.registry import Registry
 
-__all__ = ["SERVER_TYPES", "ServerLaunch", "ServerSpec", "ServerType", "register_server_type"]
+__all__ = ["SERVER_TYPES", "ServerLaunch", "ServerSpec", "ServerType", "parallel_request_slots", "register_server_type"]
+
+
+def parallel_request_slots(parallel_requests: int) -> int:
+    """`ServerType.slots` of a server that works on exactly `parallel_requests` requests at once."""
+    return parallel_requests
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,11 @@ class ServerType:
     # Whether a chat request ending in an assistant message must say `continue_final_message` for the server to
     # continue it (vLLM, SGLang) rather than continuing it by default (llama.cpp); used by code execution.
     needs_continue_flag: bool = False
+    # How many requests the server works on at once, from its `parallel_requests` setting, when that number is
+    # fixed (llama.cpp's --parallel, NeMo's batch size, llama-cpp-python's one); None: it batches what fits and
+    # queues the rest (vLLM, SGLang, TensorRT-LLM), or it is remote and unknown. The generation client opens with
+    # this many requests in flight (inference/_client_report.limiter_for).
+    slots: Callable[[int], int] | None = None
     description: str = ""
     # The Python module the server needs when it is started on this machine (not in its cluster image), and what to
     # install to get it; None: nothing beyond the package (llamacpp checks its own binary).

@@ -11,7 +11,13 @@ import shutil
 from pathlib import Path
 
 from nemo_pipeline.errors import MissingExtraError
-from nemo_pipeline.inference.servers._base import ServerLaunch, ServerSpec, ServerType, register_server_type
+from nemo_pipeline.inference.servers._base import (
+    ServerLaunch,
+    ServerSpec,
+    ServerType,
+    parallel_request_slots,
+    register_server_type,
+)
 
 __all__ = ["default_model_path", "llama_server_binary"]
 
@@ -72,6 +78,7 @@ LLAMACPP = register_server_type(
         name="llamacpp",
         default_port=5000,
         launch=launch,
+        slots=parallel_request_slots,
         health_path="/health",
         description="llama.cpp llama-server (CPU or GPU); the embedded default",
     )

@@ -15,6 +15,10 @@ from nemo_pipeline.inference.servers.llamacpp import default_model_path
 __all__ = ["LLAMACPP_PYTHON", "launch"]
 
 
+def _one_at_a_time(parallel_requests: int) -> int:
+    return 1  # llama-cpp-python's server answers one request at a time, whatever is asked
+
+
 def launch(spec: ServerSpec) -> ServerLaunch:
     """`python -m llama_cpp.server --model GGUF` with every position's logits kept (prompt log-probabilities)."""
     model = spec.model or default_model_path()
@@ -40,6 +44,7 @@ LLAMACPP_PYTHON = register_server_type(
         name="llamacpp-python",
         default_port=5000,
         launch=launch,
+        slots=_one_at_a_time,
         health_path="/v1/models",
         supports_loglikelihood=True,
         local_module="llama_cpp",

@@ -7,7 +7,13 @@ no nemo: it only renders the launch argv.
 from __future__ import annotations
 
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.inference.servers._base import ServerLaunch, ServerSpec, ServerType, register_server_type
+from nemo_pipeline.inference.servers._base import (
+    ServerLaunch,
+    ServerSpec,
+    ServerType,
+    parallel_request_slots,
+    register_server_type,
+)
 
 __all__ = ["DEFAULT_IMAGE", "DEPLOY_SCRIPT", "NEMO", "launch"]
 
@@ -42,6 +48,7 @@ NEMO = register_server_type(
         name="nemo",
         default_port=5000,
         launch=launch,
+        slots=parallel_request_slots,
         health_path="/v1/health",
         supports_completions=True,
         description="NeMo checkpoint via Export-Deploy (GPU)",
