@@ -1,9 +1,10 @@
-"""An async client for OpenAI-compatible servers: completions and chat over aiohttp, an in-flight limit that is
+"""An async client for OpenAI-compatible servers: completions and chat over HTTP (`_http`), an in-flight limit that is
 pinned or adapts to the server, bounded retries of transient failures (connection errors, timeouts, 408/429/5xx,
 a 200 whose body is cut off or not the expected JSON) honouring `Retry-After`, and a clear error for the rest.
 
-aiohttp, not httpx: httpcore's pool assignment costs O(connections^2) per request, which capped a generate stage
-at about 60 items/s with 64 requests in flight (docs/PERFORMANCE.md, "Generation client").
+The HTTP layer was chosen by measurement (docs/PERFORMANCE.md, "Generation client"): httpx's pool costs
+O(connections^2) per request (about 60 items/s with 64 in flight); aiohttp spends about 100 us of CPU a request, and
+the plain HTTP/1.1 transport about a fifth of that, for http:// servers.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import aiohttp
-
 from nemo_pipeline.errors import NemoPipelineError
 from nemo_pipeline.inference._concurrency import AdaptiveSettings, ConcurrencyLimiter, run_bounded
+from nemo_pipeline.inference._http import TransportError, transport_for
 
 __all__ = [
     "AdaptiveSettings",
@@ -97,7 +97,7 @@ class RequestStats:
 
 
 class OpenAIClient:
-    """One aiohttp session to one server; every request waits for a slot of `limiter`.
+    """One HTTP transport to one server; every request waits for a slot of `limiter`.
 
     `limiter` defaults to a pinned `max_connections` when that is given, else to an adaptive limit.
     """
@@ -125,21 +125,10 @@ class OpenAIClient:
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._session: aiohttp.ClientSession | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:  # created inside the running loop, on first use
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=10.0),
-                headers=self._headers,
-            )
-        return self._session
+        self._transport = transport_for(self.base_url, self._headers, timeout_s, connect_timeout_s=10.0)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._transport.aclose()
 
     async def complete(self, prompt: str, params: SamplingParams) -> Completion:
         body = {"model": self.model, "prompt": prompt, **params.as_body()}
@@ -154,9 +143,8 @@ class OpenAIClient:
         None when it cannot be reached. Outside the limiter: nothing about load is learnt from it."""
         started = time.monotonic()
         try:
-            async with self._http().get(f"{self.base_url}/models") as response:
-                await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+            await self._transport.request("GET", f"{self.base_url}/models", None)
+        except (TransportError, asyncio.TimeoutError):
             return None
         return time.monotonic() - started
 
@@ -208,15 +196,13 @@ class OpenAIClient:
         overload = released = False
         try:
             try:
-                async with self._http().request(method, url, data=payload) as response:
-                    raw = await response.read()
-                    status = response.status
-                    retry_header = response.headers.get("Retry-After")
+                reply = await self._transport.request(method, url, payload)
             except asyncio.TimeoutError:
                 overload = True
                 return "timeout", f"no answer within {self.timeout_s:g} s", None
-            except aiohttp.ClientError as exc:
-                return "connection", f"{type(exc).__name__}: {exc}", None
+            except TransportError as exc:
+                return "connection", str(exc), None
+            status, raw = reply.status, reply.body
             if 200 <= status < 300:
                 try:
                     data = json.loads(raw)
@@ -234,7 +220,7 @@ class OpenAIClient:
             if status not in _TRANSIENT_STATUS:
                 return "refused", f"HTTP {status}: {text}", None
             overload = status in _OVERLOAD_STATUS
-            return f"http_{status}", f"HTTP {status}: {text[:200]}", _retry_after(retry_header)
+            return f"http_{status}", f"HTTP {status}: {text[:200]}", _retry_after(reply.retry_after)
         finally:
             if not released:
                 if overload:
