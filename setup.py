@@ -11,7 +11,8 @@ setup(
         "hydra-core>=1.3,<1.4",
         "omegaconf>=2.3",
         "httpx>=0.27",
-        "aiohttp>=3.9",  # the generation client (httpx's pool is O(connections^2) at high concurrency)
+        "aiohttp>=3.9",  # the generation client's https:// transport (httpx's pool is O(connections^2))
+        "httptools>=0.6",  # its http:// transport's answer parser (llhttp)
         "sympy>=1.12",
         "math-verify>=0.7",
         "tqdm>=4.66",

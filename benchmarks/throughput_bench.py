@@ -13,9 +13,11 @@ Python start-up is left out (the stage's wall time is printed beside it); median
    still needs ceil(N/S) rounds, so the best reachable rate, N / (ceil(N/S) L), is printed too. Fixed 512 and
    fixed 8 are run once each for reference (fixed 8 on `--reference-items` items).
 2. A rate-limited server: 429 + Retry-After above C requests in progress; ideal C/L; the share of 429s.
-3. Client overhead: a zero-latency server, the stage pinned at 1, 8, 64 in flight against the bare loop at the same
-   concurrency.
-The bare loop posts the same request bodies, rendered beforehand, with aiohttp and a fixed number of workers.
+3. Client overhead: a zero-latency server, the stage pinned at 1, 8, 64 in flight against the bare loops at the
+   same concurrency.
+The bare loop posts the same request bodies, rendered beforehand, with aiohttp and a fixed number of workers; the
+"bare plain" loop does the same on the stage's own http:// transport (`nemo_pipeline.inference._http.PlainHttp`),
+so ours / bare plain is what the stage costs above its HTTP layer.
 """
 
 from __future__ import annotations
@@ -136,10 +138,10 @@ def run_stage(server: FakeServer, data: Path, work: Path, n: int, *extra: str) -
     )  # fmt: skip
 
 
-def run_bare(server: FakeServer, bodies: Path, concurrency: int) -> Run:
+def run_bare(server: FakeServer, bodies: Path, concurrency: int, stack: str = "aiohttp") -> Run:
     server.reset()
     started = time.monotonic()
-    argv = [sys.executable, str(Path(__file__).resolve()), "--bare", server.url, str(bodies), str(concurrency)]
+    argv = [sys.executable, str(Path(__file__).resolve()), "--bare", server.url, str(bodies), str(concurrency), stack]
     done = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900, check=False)
     wall = time.monotonic() - started
     if done.returncode != 0:
@@ -173,6 +175,32 @@ async def bare_loop(url: str, bodies: list[bytes], concurrency: int) -> int:
                     break
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answered
+
+
+async def bare_plain_loop(url: str, bodies: list[bytes], concurrency: int) -> int:
+    """The same loop on the stage's own http:// transport (`nemo_pipeline.inference._http.PlainHttp`): what the
+    stage costs above the HTTP layer it uses."""
+    from nemo_pipeline.inference._http import PlainHttp
+
+    queue = list(reversed(bodies))
+    answered = 0
+    transport = PlainHttp(url, {"Content-Type": "application/json"}, timeout_s=300.0, connect_timeout_s=10.0)
+
+    async def worker() -> None:
+        nonlocal answered
+        while queue:
+            body = queue.pop()
+            while True:
+                answer = await transport.request("POST", url + "/completions", body)
+                if answer.status == 429:
+                    await asyncio.sleep(float(answer.retry_after or "1"))
+                    continue
+                answered += bool(json.loads(answer.body)["choices"][0]["text"] is not None)
+                break
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await transport.aclose()
     return answered
 
 
@@ -217,6 +245,7 @@ def queue_cases(
                 bare.append(run_bare(server, bodies, slots))
             fixed512 = run_stage(server, data, work, 0, "++max_concurrent_requests=512")
             fixed8 = run_stage(server, data, work, min(ref_items, n), "++max_concurrent_requests=8")
+            plain = run_bare(server, bodies, slots, "plain") if latency < 0.5 else None
         o, b = median_run(ours), median_run(bare)
         print(f"queueing server L={latency} s, S={slots}: ideal {ideal:.0f}/s, reachable with {n} items "
               f"{reachable:.0f}/s; server ceiling {ceiling(b):.0f} req/s per CPU-s; load {load()}")  # fmt: skip
@@ -224,6 +253,8 @@ def queue_cases(
                    ("/bare", o.rate / b.rate)))  # fmt: skip
         print(f"    runs: {', '.join(f'{r.rate:.0f}' for r in ours)} items/s")
         print(line(f"bare aiohttp @{slots}", b, ("/ideal", b.rate / ideal)))
+        if plain is not None:
+            print(line(f"bare plain http @{slots}", plain, ("/ideal", plain.rate / ideal)))
         print(line("ours fixed 512", fixed512, ("/ideal", fixed512.rate / ideal)))
         print(line(f"ours fixed 8 ({fixed8.items})", fixed8, ("/ideal", fixed8.rate / ideal)))
         sys.stdout.flush()
@@ -254,24 +285,36 @@ def overhead_cases(data: Path, bodies: Path, work: Path, repeats: int) -> None:
         for concurrency in OVERHEAD_CONCURRENCY:
             ours: list[Run] = []
             bare: list[Run] = []
+            plain: list[Run] = []
             for _ in range(repeats):
                 ours.append(run_stage(server, data, work, 0, f"++max_concurrent_requests={concurrency}"))
                 bare.append(run_bare(server, bodies, concurrency))
-            o, b = median_run(ours), median_run(bare)
+                plain.append(run_bare(server, bodies, concurrency, "plain"))
+            o, b, p = median_run(ours), median_run(bare), median_run(plain)
             print(f"zero-latency server, {concurrency} in flight: server ceiling {ceiling(b):.0f} req/s per CPU-s; "
                   f"load {load()}")  # fmt: skip
-            print(line(f"ours pinned {concurrency}", o, ("/bare", o.rate / b.rate)))
+            print(
+                line(
+                    f"ours pinned {concurrency}",
+                    o,
+                    ("/bare aiohttp", o.rate / b.rate),
+                    ("/bare plain", o.rate / p.rate),
+                )
+            )
             print(f"    runs: ours {', '.join(f'{r.rate:.0f}' for r in ours)}; "
-                  f"bare {', '.join(f'{r.rate:.0f}' for r in bare)} items/s")  # fmt: skip
+                  f"bare aiohttp {', '.join(f'{r.rate:.0f}' for r in bare)}; "
+                  f"bare plain {', '.join(f'{r.rate:.0f}' for r in plain)} items/s")  # fmt: skip
             print(line(f"bare aiohttp @{concurrency}", b))
+            print(line(f"bare plain http @{concurrency}", p))
             sys.stdout.flush()
 
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
-        url, path, concurrency = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
-        bodies = [line.encode() for line in path.read_text().splitlines()]
-        print(asyncio.run(bare_loop(url, bodies, concurrency)))
+        url, path, concurrency, stack = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+        payloads = [line.encode() for line in path.read_text().splitlines()]
+        loop = bare_plain_loop if stack == "plain" else bare_loop
+        print(asyncio.run(loop(url, payloads, concurrency)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1319)

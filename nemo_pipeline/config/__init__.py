@@ -2,6 +2,7 @@
 
 from nemo_pipeline.config._compose import CONF_DIR, check_overrides, compose_config, flat_values, schema_keys, to_yaml
 from nemo_pipeline.config._schema import (
+    ConcurrencyConfig,
     EvalConfig,
     EvaluateConfig,
     GenerateConfig,
@@ -16,6 +17,7 @@ from nemo_pipeline.config._typed import typed_from_mapping
 
 __all__ = [
     "CONF_DIR",
+    "ConcurrencyConfig",
     "EvalConfig",
     "EvaluateConfig",
     "GenerateConfig",

@@ -90,7 +90,8 @@ class JudgeConfig:
     baseline_field: str = "baseline_answer"  # pairwise: the item field holding the answer to compare against
     temperature: float = 0.0
     tokens_to_generate: int = 512
-    max_concurrent_requests: int = 8
+    max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     request_timeout_s: float = 300.0
     max_retries: int = 4
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from nemo_pipeline.config import JudgeConfig, flat_values
 from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.inference._client_report import limiter_for
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
 from nemo_pipeline.inference.prompts import Prompt, PromptConfig, load_prompt
@@ -189,7 +190,8 @@ def _merge(record: dict[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Judge:
-    """One client to the judge server; every request bounded by one semaphore."""
+    """One client to the judge server; its limiter (adaptive unless `judge.max_concurrent_requests` pins it) bounds
+    the requests in flight."""
 
     def __init__(self, judge: JudgeConfig, endpoint: ServerEndpoint, prompts: JudgePrompts) -> None:
         self.client = OpenAIClient(
@@ -198,7 +200,9 @@ class _Judge:
             api_key=endpoint.api_key,
             timeout_s=judge.request_timeout_s,
             max_retries=judge.max_retries,
-            max_connections=judge.max_concurrent_requests,
+            limiter=limiter_for(
+                judge.max_concurrent_requests, judge.concurrency, judge.server, endpoint.base_url, where="judge."
+            ),
         )
         self.params = SamplingParams(
             temperature=judge.temperature,
@@ -208,20 +212,18 @@ class _Judge:
             seed=0,
             stop=prompts.plain.stop,
         )
-        self.limit = asyncio.Semaphore(judge.max_concurrent_requests)
         self.baseline_field = judge.baseline_field
         self.prompts = prompts
         self.requests = self.failures = 0
 
     async def ask(self, prompt: Prompt) -> tuple[str | None, str]:
         assert isinstance(prompt, list)
-        async with self.limit:
-            self.requests += 1
-            try:
-                completion = await self.client.chat(prompt, self.params)
-            except RequestError as exc:
-                self.failures += 1
-                return None, str(exc)
+        self.requests += 1
+        try:
+            completion = await self.client.chat(prompt, self.params)
+        except RequestError as exc:
+            self.failures += 1
+            return None, str(exc)
         return completion.text, ""
 
     async def fields(self, record: Mapping[str, Any]) -> dict[str, Any]:

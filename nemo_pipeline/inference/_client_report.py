@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nemo_pipeline.config import GenerateConfig, ServerConfig
+from nemo_pipeline.config import ConcurrencyConfig, ServerConfig
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.inference._concurrency import OPENING_BURST
 from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient
@@ -41,23 +41,26 @@ def remember_settled(base_url: str, limiter: ConcurrencyLimiter) -> None:
         _SETTLED[base_url] = limiter.settled()
 
 
-def limiter_for(cfg: GenerateConfig, base_url: str = "") -> ConcurrencyLimiter:
-    """A limit pinned by `max_concurrent_requests`, or an adaptive one within `concurrency`'s bounds that opens
-    with `concurrency.initial` requests (default: the server type's slots, else OPENING_BURST; where an earlier
-    task against the same server settled, if any)."""
-    if cfg.max_concurrent_requests is not None:
-        if cfg.max_concurrent_requests < 1:
-            raise ConfigError(f"max_concurrent_requests={cfg.max_concurrent_requests} must be >= 1 (or null: adaptive)")
-        return ConcurrencyLimiter(pinned=cfg.max_concurrent_requests)
-    bounds = cfg.concurrency
+def limiter_for(
+    pinned: int | None, bounds: ConcurrencyConfig, server: ServerConfig, base_url: str = "", where: str = ""
+) -> ConcurrencyLimiter:
+    """A limit pinned by `pinned` (`max_concurrent_requests`), or an adaptive one within `bounds` (`concurrency`)
+    that opens with `bounds.initial` requests (default: the server type's slots, else OPENING_BURST; where an
+    earlier task against the same server settled, if any). `where` prefixes the keys an error names."""
+    if pinned is not None:
+        if pinned < 1:
+            raise ConfigError(f"{where}max_concurrent_requests={pinned} must be >= 1 (or null: adaptive)")
+        return ConcurrencyLimiter(pinned=pinned)
     if not 1 <= bounds.min <= bounds.max:
-        raise ConfigError(f"concurrency.min={bounds.min} and concurrency.max={bounds.max} must satisfy 1 <= min <= max")
+        raise ConfigError(
+            f"{where}concurrency.min={bounds.min} and {where}concurrency.max={bounds.max} must satisfy 1 <= min <= max"
+        )
     if bounds.initial is not None and not bounds.min <= bounds.initial <= bounds.max:
         raise ConfigError(
-            f"concurrency.initial={bounds.initial} must lie in [concurrency.min={bounds.min}, "
-            f"concurrency.max={bounds.max}]"
+            f"{where}concurrency.initial={bounds.initial} must lie in [{where}concurrency.min={bounds.min}, "
+            f"{where}concurrency.max={bounds.max}]"
         )
-    opening = _SETTLED.get(base_url) or bounds.initial or opening_limit(cfg.server)
+    opening = _SETTLED.get(base_url) or bounds.initial or opening_limit(server)
     opening = min(max(opening, bounds.min), bounds.max)
     settings = AdaptiveSettings(
         initial=min(_RAMP_START, opening), burst=opening, minimum=bounds.min, maximum=bounds.max

@@ -4,10 +4,11 @@ The adaptive limit is latency-based, in the spirit of TCP Vegas and Netflix's co
 spare capacity answers as fast as it does unloaded; one that is saturated queues requests, and its latency grows
 with the queue. So the limit
 
-- starts at `initial` and, until the server's first answer, grows by half a step after each time it fills (a
-  step: two network round trips, at least 20 ms, ending when the client has no unread answers) up to `burst`.
-  A server that queues what it cannot batch (vLLM, SGLang, TensorRT-LLM) so gets a full batch within a fraction
-  of its first round trip, and a rate-limited API refuses the excess within a step, which ends the ramp;
+- starts at `initial` and grows by half a step after each time it fills (a step: two network round trips, at
+  least 10 ms, ending when the client has no unread answers) up to `burst`, until an overload answer or a queue
+  in the latency (below) ends this opening ramp. A server that queues what it cannot batch (vLLM, SGLang,
+  TensorRT-LLM) so gets a full batch within a fraction of its first round trip, and a rate-limited API refuses
+  the excess within a step;
 - then, while answers come back no slower than 1.5 x the fastest seen (normalised per
   generated token), grows by `slow_start_gain` per answer (x4 per round trip by default, and to at most 3x the
   answers of the last unloaded round trip) - slow start;
@@ -36,7 +37,7 @@ __all__ = ["OPENING_BURST", "AdaptiveSettings", "ConcurrencyLimiter", "run_bound
 
 T = TypeVar("T")
 
-_MIN_RAMP_STEP_S = 0.02  # the opening ramp grows the limit at most this often ...
+_MIN_RAMP_STEP_S = 0.01  # the opening ramp grows the limit at most this often ...
 _RAMP_GAIN = 1.5  # ... by this factor: a rate limit at C sees at most C/2 requests over it before it answers
 _RAMP_LATE_S = 0.002  # a ramp step that fires later than this found the loop busy: answers may be unread
 # The opening burst toward a server whose capacity is unknown: a GPU server's batch (vLLM's default holds 256 to
@@ -102,7 +103,7 @@ class ConcurrencyLimiter:
         self._fresh: list[float] = []  # fresh answers since the last decision (after slow start)
         self._rtt = 0.0  # moving average of the round trip, seconds
         self.history = _History()
-        self._ramping = pinned is None and self.settings.burst > self._limit  # until the server's first answer
+        self._ramping = pinned is None and self.settings.burst > self._limit  # the opening ramp
         self._ramp_timer: asyncio.TimerHandle | None = None
         self._ramp_due = 0.0
         self.ramp_step_s = _MIN_RAMP_STEP_S
@@ -143,9 +144,8 @@ class ConcurrencyLimiter:
             raise
 
     def _ramp_up(self) -> None:
-        """One step of the opening ramp, a step after the limit filled: the limit x1.5, up to `burst`, while the
-        server has not answered. A step that fires late found the event loop busy, perhaps with answers not yet
-        read: it waits for a quiet moment."""
+        """One step of the opening ramp, a step after the limit filled: the limit x1.5, up to `burst`. A step that
+        fires late found the event loop busy, perhaps with answers not yet read: it waits for a quiet moment."""
         self._ramp_timer = None
         if not self._ramping:
             return
@@ -181,7 +181,6 @@ class ConcurrencyLimiter:
     def on_success(self, latency_s: float, tokens: int) -> None:
         """A request answered; `latency_s` is its round trip, `tokens` how many tokens it generated (0: unknown)."""
         if self.pinned is None:
-            self._end_ramp()
             self._rtt = latency_s if self._rtt == 0.0 else 0.9 * self._rtt + 0.1 * latency_s
             self._adapt(latency_s / tokens if tokens > 0 else latency_s, latency_s)
         self._release()
@@ -248,6 +247,7 @@ class ConcurrencyLimiter:
         if self._slow_start:
             if len(self._recent) >= 8 and statistics.median(self._recent) > tolerated:
                 self._slow_start = False
+                self._end_ramp()
                 # Little's law: the server handles about in_flight x unloaded / observed latency at once
                 estimate = self._in_flight * tolerated / statistics.median(self._recent)
                 self._decrease(max(self._limit / 4, estimate, min(floor, self._limit)), now)

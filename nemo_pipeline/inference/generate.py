@@ -168,7 +168,7 @@ async def _generate_all(
         api_key=endpoint.api_key,
         timeout_s=cfg.request_timeout_s,
         max_retries=cfg.max_retries,
-        limiter=limiter_for(cfg, endpoint.base_url),
+        limiter=limiter_for(cfg.max_concurrent_requests, cfg.concurrency, cfg.server, endpoint.base_url),
     )
     code = None
     if sandbox_url is not None:

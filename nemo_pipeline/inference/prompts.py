@@ -3,6 +3,7 @@ and whether the server is called in completion or chat mode."""
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,20 +32,29 @@ class PromptConfig:
     source: str = ""
     stop: tuple[str, ...] = field(default=())
 
+    @functools.cached_property
+    def _placeholders(self) -> frozenset[str]:
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(self.user) if name)
+
     def placeholders(self) -> set[str]:
         """Item fields the user template reads."""
-        return {name for _, name, _, _ in string.Formatter().parse(self.user) if name}
+        return set(self._placeholders)
+
+    @functools.cached_property
+    def _shots(self) -> str:
+        """The few-shot block, the same for every item: rendered once."""
+        return self.few_shot_separator.join(
+            self.few_shot_template.format(**ex).rstrip("\n") for ex in self.few_shot_examples
+        )
 
     def render(self, item: dict[str, Any]) -> Prompt:
         """The prompt for one item: a string (completion mode) or a list of chat messages."""
-        missing = self.placeholders() - set(item)
+        missing = self._placeholders.difference(item)
         if missing:
             raise ConfigError(
                 f"{self.source}: template needs field(s) {sorted(missing)} that item {item.get('id')!r} lacks"
             )
-        shots = self.few_shot_separator.join(
-            self.few_shot_template.format(**ex).rstrip("\n") for ex in self.few_shot_examples
-        )
+        shots = self._shots
         question = self.user.format(**item)
         body = f"{shots}{self.few_shot_separator}{question}" if shots else question
         if self.mode == "completion":

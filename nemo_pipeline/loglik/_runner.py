@@ -122,7 +122,7 @@ async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[di
         api_key=endpoint.api_key,
         timeout_s=cfg.request_timeout_s,
         max_retries=cfg.max_retries,
-        limiter=limiter_for(cfg),  # the client bounds the requests in flight
+        limiter=limiter_for(cfg.max_concurrent_requests, cfg.concurrency, cfg.server),  # bounds requests in flight
     )
     if not client.model:
         client.model = await client.first_model()

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from nemo_pipeline.config import GenerateConfig, compose_config
+from nemo_pipeline.config import GenerateConfig, JudgeConfig, compose_config
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.inference._client_report import limiter_for
 from nemo_pipeline.inference._concurrency import OPENING_BURST
 
 
 def _limiter(*overrides: str, base_url: str = ""):
-    return limiter_for(compose_config(GenerateConfig, "generate", list(overrides)), base_url)
+    cfg = compose_config(GenerateConfig, "generate", list(overrides))
+    return limiter_for(cfg.max_concurrent_requests, cfg.concurrency, cfg.server, base_url)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,15 @@ def test_explicit_initial_and_max_bound_the_opening():
     assert _limiter("++server.server_type=vllm", "++concurrency.initial=64").settings.burst == 64
     assert _limiter("++server.server_type=vllm", "++concurrency.max=100").settings.burst == 100
     assert _limiter("++server.server_type=llamacpp", "++concurrency.min=6").limit == 6
+
+
+def test_the_judge_is_adaptive_and_its_errors_name_judge_keys():
+    judge = JudgeConfig()  # the embedded llama.cpp judge by default: opens at its slots
+    limiter = limiter_for(judge.max_concurrent_requests, judge.concurrency, judge.server, where="judge.")
+    assert limiter.adaptive and limiter.settings.burst == judge.server.parallel_requests
+    judge.max_concurrent_requests = 0
+    with pytest.raises(ConfigError, match=r"judge\.max_concurrent_requests=0"):
+        limiter_for(judge.max_concurrent_requests, judge.concurrency, judge.server, where="judge.")
 
 
 def test_a_pinned_limit_has_no_ramp():
