@@ -5,10 +5,10 @@ spare capacity answers as fast as it does unloaded; one that is saturated queues
 with the queue. So the limit
 
 - starts at `initial` and grows by half a step after each time it fills (a step: two network round trips, at
-  least 10 ms, ending when the client has no unread answers) up to `burst`, until an overload answer or a queue
-  in the latency (below) ends this opening ramp. A server that queues what it cannot batch (vLLM, SGLang,
-  TensorRT-LLM) so gets a full batch within a fraction of its first round trip, and a rate-limited API refuses
-  the excess within a step;
+  least 10 ms, counted from when every request it admitted is sent, and ending only when the client has no
+  unread answers) up to `burst`, until an overload answer or a queue in the latency (below) ends this opening
+  ramp. A server that queues what it cannot batch (vLLM, SGLang, TensorRT-LLM) so gets a full batch within a
+  fraction of its first round trip, and a rate-limited API refuses the excess within a step;
 - then, while answers come back no slower than 1.5 x the fastest seen (normalised per
   generated token), grows by `slow_start_gain` per answer (x4 per round trip by default, and to at most 3x the
   answers of the last unloaded round trip) - slow start;
@@ -106,6 +106,7 @@ class ConcurrencyLimiter:
         self._ramping = pinned is None and self.settings.burst > self._limit  # the opening ramp
         self._ramp_timer: asyncio.TimerHandle | None = None
         self._ramp_due = 0.0
+        self._unsent = 0  # requests admitted and not yet written to a connection
         self.ramp_step_s = _MIN_RAMP_STEP_S
         self.on_raise: Callable[[], None] | None = None  # told when the limit rises (run_bounded starts more items)
 
@@ -140,12 +141,14 @@ class ConcurrencyLimiter:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():  # granted, then cancelled before it could run
+                self._unsent -= 1
                 self._release()
             raise
 
     def _ramp_up(self) -> None:
-        """One step of the opening ramp, a step after the limit filled: the limit x1.5, up to `burst`. A step that
-        fires late found the event loop busy, perhaps with answers not yet read: it waits for a quiet moment."""
+        """One step of the opening ramp, a step after the limit filled and its requests were sent: the limit x1.5,
+        up to `burst`. A step that fires late found the event loop busy, perhaps with answers not yet read: it
+        waits for a quiet moment."""
         self._ramp_timer = None
         if not self._ramping:
             return
@@ -156,7 +159,7 @@ class ConcurrencyLimiter:
             return
         self._set(min(_RAMP_GAIN * self._limit, float(self.settings.burst)), time.monotonic())
         if self._limit >= min(self.settings.burst, self.settings.maximum):
-            self._end_ramp()  # (_set may have filled the limit from waiting requests and scheduled a step)
+            self._end_ramp()
 
     def _schedule_ramp(self, loop: asyncio.AbstractEventLoop) -> None:
         self._ramp_due = loop.time() + self.ramp_step_s
@@ -170,9 +173,16 @@ class ConcurrencyLimiter:
 
     def _take(self) -> None:
         self._in_flight += 1
+        self._unsent += 1
         self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
-        if self._ramping and self._ramp_timer is None and self._in_flight >= self.limit:
-            self._schedule_ramp(asyncio.get_running_loop())  # the next step counts from the last request admitted
+
+    def on_sent(self) -> None:
+        """A request admitted by `acquire` is written to its connection (or will never be). The opening ramp's
+        next step counts from when the limit is full and every admitted request is on its way: only then can the
+        server's refusals be on their way back."""
+        self._unsent -= 1
+        if self._ramping and self._ramp_timer is None and self._unsent == 0 and self._in_flight >= self.limit:
+            self._schedule_ramp(asyncio.get_running_loop())
 
     def _release(self) -> None:
         self._in_flight -= 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,7 +37,11 @@ class HttpAnswer:
 
 
 class Transport(Protocol):
-    async def request(self, method: str, url: str, body: bytes | None) -> HttpAnswer: ...
+    async def request(
+        self, method: str, url: str, body: bytes | None, on_sent: Callable[[], None] | None = None
+    ) -> HttpAnswer:
+        """One exchange; `on_sent()` is called once the request is on its way (written to the connection)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -127,7 +132,9 @@ class PlainHttp:
         self._head = "\r\n".join(lines).encode("latin-1")
         self._idle: collections.deque[_Exchange] = collections.deque()
 
-    async def request(self, method: str, url: str, body: bytes | None) -> HttpAnswer:
+    async def request(
+        self, method: str, url: str, body: bytes | None, on_sent: Callable[[], None] | None = None
+    ) -> HttpAnswer:
         target = urllib.parse.urlsplit(url)
         path = (target.path or "/") + (f"?{target.query}" if target.query else "")
         length = f"\r\nContent-Length: {len(body)}" if body is not None else ""
@@ -137,8 +144,8 @@ class PlainHttp:
         while self._idle:
             exchange = self._idle.pop()
             if not exchange.closed:  # skip kept connections the server has closed since
-                return await self._exchange(exchange, request)
-        return await self._exchange(await self._connect(), request)
+                return await self._exchange(exchange, request, on_sent)
+        return await self._exchange(await self._connect(), request, on_sent)
 
     async def _connect(self) -> _Exchange:
         loop = asyncio.get_running_loop()
@@ -150,9 +157,11 @@ class PlainHttp:
             raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         return exchange
 
-    async def _exchange(self, exchange: _Exchange, request: bytes) -> HttpAnswer:
+    async def _exchange(self, exchange: _Exchange, request: bytes, on_sent: Callable[[], None] | None) -> HttpAnswer:
         done = False
         answer = exchange.send(request)
+        if on_sent is not None:
+            on_sent()
         expiry = asyncio.get_running_loop().call_later(self.timeout_s, _expire, answer)
         try:
             result = await answer
@@ -177,7 +186,11 @@ class AiohttpTransport:
         self.headers, self.timeout_s, self.connect_timeout_s = headers, timeout_s, connect_timeout_s
         self._session: aiohttp.ClientSession | None = None
 
-    async def request(self, method: str, url: str, body: bytes | None) -> HttpAnswer:
+    async def request(
+        self, method: str, url: str, body: bytes | None, on_sent: Callable[[], None] | None = None
+    ) -> HttpAnswer:
+        if on_sent is not None:
+            on_sent()  # aiohttp does not say when it has written: say so as it starts
         if self._session is None:  # created inside the running loop, on first use
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),

@@ -193,10 +193,16 @@ class OpenAIClient:
         await self.limiter.acquire()
         self.stats.requests += 1
         started = time.monotonic()
-        overload = released = False
+        overload = released = sent = False
+
+        def on_sent() -> None:
+            nonlocal sent
+            sent = True
+            self.limiter.on_sent()
+
         try:
             try:
-                reply = await self._transport.request(method, url, payload)
+                reply = await self._transport.request(method, url, payload, on_sent)
             except asyncio.TimeoutError:
                 overload = True
                 return "timeout", f"no answer within {self.timeout_s:g} s", None
@@ -222,6 +228,8 @@ class OpenAIClient:
             overload = status in _OVERLOAD_STATUS
             return f"http_{status}", f"HTTP {status}: {text[:200]}", _retry_after(reply.retry_after)
         finally:
+            if not sent:  # never written (no connection, cancelled): no longer on its way either
+                self.limiter.on_sent()
             if not released:
                 if overload:
                     self.limiter.on_overload()
