@@ -4,7 +4,9 @@
                                           [--repeats 3] [--model-items 30] [--parallel 1,2,4] [--demo]
                                           [--skip-overhead] [--skip-model]
 
-1. Client overhead: `run_generate` (`++server.server_type=openai` at a fake OpenAI-compatible server) against a
+1. Client overhead (the historical reference; the current client's speed against bare aiohttp and bare plain-HTTP
+   loops, adaptive concurrency and rate limits is measured by benchmarks/throughput_bench.py):
+   `run_generate` (`++server.server_type=openai` at a fake OpenAI-compatible server) against a
    bare httpx loop sending the same request bodies to the same fake server at the same concurrency. The fake
    server runs in its own process, so client and server do not share one GIL. Two fakes: `scripted` is
    `tests/fakes/openai_server.py` (ThreadingHTTPServer, HTTP/1.0: one connection per request); `lean` is an
