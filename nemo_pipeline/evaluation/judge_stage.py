@@ -249,8 +249,7 @@ async def _judge_all(
 ) -> list[dict[str, Any]]:
     runner = _Judge(judge, endpoint, prompts)
     try:
-        if not runner.client.model:
-            runner.client.model = await runner.client.first_model()
+        await runner.client.prepare()
 
         async def one(index: int) -> tuple[int, dict[str, Any]]:
             return index, await runner.fields(todo[index][0])

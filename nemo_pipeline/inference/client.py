@@ -148,6 +148,16 @@ class OpenAIClient:
             return None
         return time.monotonic() - started
 
+    async def prepare(self) -> None:
+        """Before the first request: ask the server for its model when none was given, and time one cheap request
+        so that the limiter's opening ramp steps no faster than the network answers."""
+        if not self.model:
+            self.model = await self.first_model()
+        if self.limiter.adaptive:
+            round_trip = await self.round_trip_s()
+            if round_trip is not None:
+                self.limiter.set_round_trip(round_trip)
+
     async def first_model(self) -> str:
         """The first model the server lists (for servers that serve one model)."""
         models = await self._request("GET", "/models", None, lambda data: list(data.get("data") or []), measure=False)

@@ -200,12 +200,7 @@ async def _generate_all(
 
     started = time.monotonic()
     try:
-        if not client.model:
-            client.model = await client.first_model()
-        if client.limiter.adaptive:
-            round_trip = await client.round_trip_s()
-            if round_trip is not None:
-                client.limiter.set_round_trip(round_trip)
+        await client.prepare()
         # items in progress: twice the in-flight limit, so multi-request items and retries keep it full
         await run_bounded(todo, one, lambda: 2 * client.limiter.limit + 8, client.limiter)
     finally:

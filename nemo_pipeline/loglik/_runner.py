@@ -124,8 +124,7 @@ async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[di
         max_retries=cfg.max_retries,
         limiter=limiter_for(cfg.max_concurrent_requests, cfg.concurrency, cfg.server),  # bounds requests in flight
     )
-    if not client.model:
-        client.model = await client.first_model()
+    await client.prepare()
     progress = tqdm(total=len(todo), desc=f"loglik {out_file.name}", disable=not cfg.progress, unit="item")
     tasks = [asyncio.create_task(_score_one(client, item)) for item in todo]
     try:
