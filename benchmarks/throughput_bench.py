@@ -232,7 +232,14 @@ def ceiling(run: Run) -> float:
 
 
 def queue_cases(
-    data: Path, bodies: Path, work: Path, n: int, repeats: int, ref_items: int, cases: list[tuple[float, int]]
+    data: Path,
+    bodies: Path,
+    work: Path,
+    n: int,
+    repeats: int,
+    ref_items: int,
+    cases: list[tuple[float, int]],
+    with_pinned: bool = False,
 ) -> None:
     for latency, slots in cases:
         ideal = slots / latency
@@ -240,9 +247,12 @@ def queue_cases(
         with FakeServer("--slots", str(slots), "--latency", str(latency)) as server:
             ours: list[Run] = []
             bare: list[Run] = []
+            pinned: list[Run] = []
             for _ in range(repeats):
                 ours.append(run_stage(server, data, work, 0))
                 bare.append(run_bare(server, bodies, slots))
+                if with_pinned:  # the stage told the slot count, as the bare loop is
+                    pinned.append(run_stage(server, data, work, 0, f"++max_concurrent_requests={slots}"))
             fixed512 = run_stage(server, data, work, 0, "++max_concurrent_requests=512")
             fixed8 = run_stage(server, data, work, min(ref_items, n), "++max_concurrent_requests=8")
             plain = run_bare(server, bodies, slots, "plain") if latency < 0.5 else None
@@ -253,6 +263,9 @@ def queue_cases(
                    ("/bare", o.rate / b.rate)))  # fmt: skip
         print(f"    runs: {', '.join(f'{r.rate:.0f}' for r in ours)} items/s")
         print(line(f"bare aiohttp @{slots}", b, ("/ideal", b.rate / ideal)))
+        if pinned:
+            p = median_run(pinned)
+            print(line(f"ours pinned {slots}", p, ("/ideal", p.rate / ideal), ("/bare", p.rate / b.rate)))
         if plain is not None:
             print(line(f"bare plain http @{slots}", plain, ("/ideal", plain.rate / ideal)))
         print(line("ours fixed 512", fixed512, ("/ideal", fixed512.rate / ideal)))
@@ -322,6 +335,7 @@ def main() -> int:
     parser.add_argument("--only", default="queue,ratelimit,overhead")
     parser.add_argument("--queue-cases", default="", help="e.g. 0.05:256,0.2:64 (latency:slots); default: all four")
     parser.add_argument("--reference-items", type=int, default=200, help="items for the slow fixed-8 reference")
+    parser.add_argument("--with-pinned", action="store_true", help="queue cases: also the stage pinned at S")
     args = parser.parse_args()
     only = set(args.only.split(","))
     print(f"throughput_bench: {args.items} items, {args.repeats} repeats; {os.cpu_count()} cores; load {load()}")
@@ -332,7 +346,10 @@ def main() -> int:
         render_bodies(data, bodies)
         if "queue" in only:
             cases = [(float(c.split(":")[0]), int(c.split(":")[1])) for c in args.queue_cases.split(",") if c]
-            queue_cases(data, bodies, work, args.items, args.repeats, args.reference_items, cases or QUEUE_CASES)
+            queue_cases(
+                data, bodies, work, args.items, args.repeats, args.reference_items, cases or QUEUE_CASES,
+                args.with_pinned,
+            )  # fmt: skip
         if "ratelimit" in only:
             rate_case(data, bodies, work, args.items, args.repeats, args.reference_items)
         if "overhead" in only:

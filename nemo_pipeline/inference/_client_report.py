@@ -29,7 +29,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _IDS_SHOWN = 20
-_RAMP_START = 8  # the opening ramp starts here (or at the opening limit, when that is smaller)
+# The opening ramp starts here (or at the opening limit, when smaller); a rate limit below it refuses the excess once.
+_RAMP_START = 32
 
 
 # The limit each server settled at in this process: a grouped job's next task against the same server starts there.

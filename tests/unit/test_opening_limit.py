@@ -33,7 +33,7 @@ def test_the_limit_opens_at_the_server_types_slots_or_the_burst(server_type, par
     limiter = _limiter(f"++server.server_type={server_type}", f"++server.parallel_requests={parallel}")
     assert limiter.adaptive
     assert limiter.settings.burst == opening
-    assert limiter.limit == min(8, opening)  # the ramp starts small and grows toward the opening limit
+    assert limiter.limit == min(32, opening)  # the ramp starts there and grows toward the opening limit
 
 
 def test_explicit_initial_and_max_bound_the_opening():
