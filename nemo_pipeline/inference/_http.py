@@ -17,7 +17,7 @@ import collections
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import aiohttp
 import httptools
@@ -67,8 +67,7 @@ class _Exchange(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # not a subclass under uvloop, but the same interface
 
     def data_received(self, data: bytes) -> None:
         try:
