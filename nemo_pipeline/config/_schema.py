@@ -66,13 +66,13 @@ class GradingConfig:
 
 @dataclass
 class ConcurrencyConfig:
-    """Bounds of the adaptive in-flight request limit (unused when `max_concurrent_requests` pins it). It opens by
-    ramping toward `initial` (an overload answer or a queue at the server stops the ramp early); then it grows
-    while the server keeps up, backs off on 429/503/timeouts, and stays within [min, max]."""
+    """Bounds of the adaptive in-flight request limit (unused when `max_concurrent_requests` pins it). Before the
+    server's first answer it ramps up to `initial`; then it grows while the server keeps up, backs off on
+    429/503/timeouts, and stays within [min, max]."""
 
     min: int = 1
     max: int = 1024
-    # Where the opening ramp heads. None: the server's slot count when that is fixed
+    # Requests in flight before the server has answered any. None: the server's slot count when that is fixed
     # (llama.cpp, NeMo, llama-cpp-python), else inference._concurrency.OPENING_BURST (a server that queues, or a
     # rate-limited API whose refusals end the ramp within a network round trip).
     initial: int | None = None

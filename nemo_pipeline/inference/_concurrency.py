@@ -48,7 +48,7 @@ OPENING_BURST = 512
 @dataclass(frozen=True)
 class AdaptiveSettings:
     initial: int = 8
-    burst: int = 0  # where the opening ramp stops, unless an overload or a queue ends it first (<= initial: none)
+    burst: int = 0  # the limit ramped to before the server's first answer (0 or <= initial: no ramp)
     minimum: int = 1
     maximum: int = 1024
     tolerance: float = 2.0  # latency up to this many times the unloaded latency counts as "keeping up"
@@ -127,8 +127,8 @@ class ConcurrencyLimiter:
         return self.pinned is None
 
     def set_round_trip(self, seconds: float) -> None:
-        """The network round trip to the server (a cheap request's time): an opening-ramp step lasts two of them,
-        so a refusal of the excess is back before the next step."""
+        """The network round trip to the server (a cheap request's time): the opening ramp doubles the limit every
+        two of them, so a refusal of the excess arrives before the limit has grown by more than 1.4x."""
         self.ramp_step_s = max(_MIN_RAMP_STEP_S, 2.0 * seconds)
 
     async def acquire(self) -> None:

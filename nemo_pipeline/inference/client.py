@@ -151,14 +151,12 @@ class OpenAIClient:
     async def prepare(self) -> None:
         """Before the first request: ask the server for its model when none was given, and time one cheap request
         so that the limiter's opening ramp steps no faster than the network answers."""
-        started = time.monotonic()
-        if not self.model:  # its GET /models is the cheap request to time
+        if not self.model:
             self.model = await self.first_model()
-            round_trip: float | None = time.monotonic() - started
-        else:
-            round_trip = await self.round_trip_s() if self.limiter.adaptive else None
-        if self.limiter.adaptive and round_trip is not None:
-            self.limiter.set_round_trip(round_trip)
+        if self.limiter.adaptive:
+            round_trip = await self.round_trip_s()
+            if round_trip is not None:
+                self.limiter.set_round_trip(round_trip)
 
     async def first_model(self) -> str:
         """The first model the server lists (for servers that serve one model)."""
