@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -33,7 +32,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,57 +151,56 @@ def run_bare(server: FakeServer, bodies: Path, concurrency: int, stack: str = "a
     return Run(n, stats["window_s"], wall, stats["requests"], stats["statuses"].get("429", 0), stats["cpu_s"])
 
 
-BarePost = Callable[[bytes], Awaitable[tuple[int, str | None, bytes]]]  # body -> (status, Retry-After, body)
-
-
-@contextlib.asynccontextmanager
-async def bare_post(url: str, stack: str) -> AsyncIterator[BarePost]:
-    """A bare `post(body)` to `<url>/completions`: with aiohttp as it comes ("aiohttp"), or on the stage's own
-    http:// transport ("plain": `nemo_pipeline.inference._http.PlainHttp`; ours / bare plain is then what the
-    stage costs above the HTTP layer it uses)."""
-    target, headers = url + "/completions", {"Content-Type": "application/json"}
-    if stack == "plain":
-        from nemo_pipeline.inference._http import PlainHttp
-
-        http = PlainHttp(url, headers, timeout_s=300.0, connect_timeout_s=10.0)
-
-        async def post_plain(body: bytes) -> tuple[int, str | None, bytes]:
-            answer = await http.request("POST", target, body)
-            return answer.status, answer.retry_after, answer.body
-
-        try:
-            yield post_plain
-        finally:
-            await http.aclose()
-        return
+async def bare_loop(url: str, bodies: list[bytes], concurrency: int) -> int:
+    """Post every body with `concurrency` workers; retry 429s after their Retry-After. Returns answers read."""
     import aiohttp
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), headers=headers) as session:
-
-        async def post_aiohttp(body: bytes) -> tuple[int, str | None, bytes]:
-            async with session.post(target, data=body) as response:
-                return response.status, response.headers.get("Retry-After"), await response.read()
-
-        yield post_aiohttp
-
-
-async def bare_loop(url: str, bodies: list[bytes], concurrency: int, stack: str) -> int:
-    """Post every body with `concurrency` workers; retry 429s after their Retry-After. Returns answers read."""
     queue = list(reversed(bodies))
     answered = 0
-    async with bare_post(url, stack) as post:
+    headers = {"Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
         async def worker() -> None:
             nonlocal answered
             while queue:
                 body = queue.pop()
-                status, retry_after, raw = await post(body)
-                while status == 429:
-                    await asyncio.sleep(float(retry_after or "1"))
-                    status, retry_after, raw = await post(body)
-                answered += bool(json.loads(raw)["choices"][0]["text"] is not None)  # parse it, as a client must
+                while True:
+                    async with session.post(url + "/completions", data=body) as response:
+                        raw = await response.read()
+                        if response.status == 429:
+                            await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                            continue
+                    answered += bool(json.loads(raw)["choices"][0]["text"] is not None)  # parse it, as a client must
+                    break
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answered
+
+
+async def bare_plain_loop(url: str, bodies: list[bytes], concurrency: int) -> int:
+    """The same loop on the stage's own http:// transport (`nemo_pipeline.inference._http.PlainHttp`): what the
+    stage costs above the HTTP layer it uses."""
+    from nemo_pipeline.inference._http import PlainHttp
+
+    queue = list(reversed(bodies))
+    answered = 0
+    transport = PlainHttp(url, {"Content-Type": "application/json"}, timeout_s=300.0, connect_timeout_s=10.0)
+
+    async def worker() -> None:
+        nonlocal answered
+        while queue:
+            body = queue.pop()
+            while True:
+                answer = await transport.request("POST", url + "/completions", body)
+                if answer.status == 429:
+                    await asyncio.sleep(float(answer.retry_after or "1"))
+                    continue
+                answered += bool(json.loads(answer.body)["choices"][0]["text"] is not None)
+                break
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await transport.aclose()
     return answered
 
 
@@ -329,7 +326,8 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
         url, path, concurrency, stack = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
         payloads = [line.encode() for line in path.read_text().splitlines()]
-        print(asyncio.run(bare_loop(url, payloads, concurrency, stack)))
+        loop = bare_plain_loop if stack == "plain" else bare_loop
+        print(asyncio.run(loop(url, payloads, concurrency)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1319)
