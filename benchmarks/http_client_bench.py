@@ -15,7 +15,7 @@ are printed with the ratio of each candidate's median against plain aiohttp's me
 concurrency 1 a third of `--requests` is posted (one round trip at a time; its wall time would dominate the run),
 and httpx, which is slow, is capped at 1000 a level: the figures are per request, so counts do not skew them.
 
-Then the fastest three candidates (by CPU per request at the highest concurrency) and plain
+Then the fastest three candidates (by CPU per request at the highest concurrency; the raw floor left out) and plain
 aiohttp run against a queueing server (`--slots 256 --latency 0.05`, ideal 5120/s) with 256 workers.
 
 Third-party clients are looked up in `--clients-dir` (put on PYTHONPATH for their subprocess only, so the shared
@@ -39,7 +39,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -55,6 +55,7 @@ class Candidate:
     dist: str  # distribution whose version is reported
     pip: str | None  # what `--install` installs into the clients dir; None: from the shared environment
     uvloop: bool = False
+    floor: bool = False  # a reference floor, not a client to adopt
     max_requests: int | None = None  # a cap for a slow candidate (per-request figures are unaffected)
 
 
@@ -68,8 +69,8 @@ CANDIDATES = [
     Candidate("curl_cffi", "curl_cffi", "curl_cffi"),
     Candidate("aiosonic", "aiosonic", "aiosonic"),
     Candidate("httpx", "httpx", "httpx", max_requests=1000),
-    Candidate("plain-http", "httptools", None),
-    Candidate("plain-http+uvloop", "httptools", None, uvloop=True),
+    Candidate("raw-asyncio", "python", None, floor=True),
+    Candidate("raw+uvloop", "uvloop", None, uvloop=True, floor=True),
 ]
 BY_NAME = {c.name: c for c in CANDIDATES}
 HEADERS = {"Content-Type": "application/json"}
@@ -187,21 +188,80 @@ async def make_httpx(url: str, concurrency: int) -> tuple[Post, Close]:
     return post, client.aclose
 
 
-async def make_plain(url: str, concurrency: int) -> tuple[Post, Close]:
-    """The project's own http:// transport (`nemo_pipeline.inference._http.PlainHttp`: asyncio protocols and the
-    httptools parser), as the generate stage uses it."""
-    from nemo_pipeline.inference._http import PlainHttp
+class _RawConnection(asyncio.Protocol):
+    """One HTTP/1.1 keep-alive connection; answers must carry Content-Length (no chunked, no compression)."""
 
-    target = url + "/completions"
-    http = PlainHttp(url, HEADERS, timeout_s=300.0, connect_timeout_s=10.0)
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[bytes] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not its subclasses
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc or ConnectionResetError("connection closed"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = bytes(self.buffer[:end]).split(b"\r\n")
+        length = -1
+        for line in head[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length < 0:
+            self.waiter.set_exception(RuntimeError("raw client: answer without Content-Length"))
+            return
+        if len(self.buffer) < end + 4 + length:
+            return
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        status = int(head[0].split(b" ", 2)[1])
+        if status != 200:
+            self.waiter.set_exception(RuntimeError(f"HTTP {status}"))
+        else:
+            self.waiter.set_result(body)
+        self.waiter = None
+
+
+async def make_raw(url: str, concurrency: int) -> tuple[Post, Close]:
+    """The floor: a pool of keep-alive connections, one request per connection at a time."""
+    hostport = url.split("://", 1)[1].split("/", 1)[0]
+    host, port = hostport.rsplit(":", 1)
+    path = "/" + url.split("://", 1)[1].split("/", 1)[1] + "/completions"
+    prefix = (
+        f"POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: "
+    ).encode()
+    loop = asyncio.get_running_loop()
+    idle: list[_RawConnection] = []
+    opened: list[_RawConnection] = []
 
     async def post(body: bytes) -> bytes:
-        answer = await http.request("POST", target, body)
-        if answer.status != 200:
-            raise RuntimeError(f"HTTP {answer.status}")
-        return answer.body
+        conn = idle.pop() if idle else None
+        if conn is None or conn.closed:
+            _, conn = await loop.create_connection(_RawConnection, host, int(port))
+            opened.append(conn)
+        assert conn.transport is not None
+        waiter: asyncio.Future[bytes] = loop.create_future()
+        conn.waiter = waiter
+        conn.transport.write(b"%s%d\r\n\r\n%s" % (prefix, len(body), body))
+        raw = await waiter
+        idle.append(conn)
+        return raw
 
-    return post, http.aclose
+    async def close() -> None:
+        for conn in opened:
+            if conn.transport is not None:
+                conn.transport.close()
+
+    return post, close
 
 
 FACTORIES: dict[str, Callable[[str, int], Awaitable[tuple[Post, Close]]]] = {
@@ -214,8 +274,8 @@ FACTORIES: dict[str, Callable[[str, int], Awaitable[tuple[Post, Close]]]] = {
     "curl_cffi": make_curl_cffi,
     "aiosonic": make_aiosonic,
     "httpx": make_httpx,
-    "plain-http": make_plain,
-    "plain-http+uvloop": make_plain,
+    "raw-asyncio": make_raw,
+    "raw+uvloop": make_raw,
 }
 
 
@@ -526,7 +586,7 @@ def main(argv: list[str]) -> int:
             slots, latency = SLOTS_CASE
             top = max(levels)
             ranked = sorted(
-                (c for c in active if c.name != "aiohttp"),
+                (c for c in active if not c.floor and c.name != "aiohttp"),
                 key=lambda c: results[c.name].median(top, "cpu_us"),
             )
             chosen = [BY_NAME["aiohttp"], *ranked[:3]]

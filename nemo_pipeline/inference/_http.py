@@ -17,7 +17,7 @@ import collections
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 import aiohttp
 import httptools
@@ -67,7 +67,8 @@ class _Exchange(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # not a subclass under uvloop, but the same interface
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         try:

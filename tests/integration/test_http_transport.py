@@ -165,21 +165,6 @@ def test_silence_times_out_and_refused_connections_fail():
         _run(refused())
 
 
-@pytest.mark.timeout(60)
-def test_plain_http_runs_on_uvloop():
-    """uvloop's transports are not asyncio.Transport subclasses; the transport must not depend on that."""
-    uvloop = pytest.importorskip("uvloop")  # optional: an application may run the client on it
-
-    async def scenario():
-        async with _server(lambda head: _ok(b'{"n": 1}')) as (url, _):
-            http = PlainHttp(url, {}, 5.0, 5.0)
-            answer = await http.request("POST", f"{url}/completions", b"{}")
-            await http.aclose()
-            return answer.status, answer.body
-
-    assert uvloop.run(asyncio.wait_for(scenario(), 30)) == (200, b'{"n": 1}')
-
-
 def test_https_goes_through_aiohttp():
     assert isinstance(transport_for("https://api.example.com/v1", {}, 5.0, 5.0), AiohttpTransport)
     assert isinstance(transport_for("http://node-3:5000/v1", {}, 5.0, 5.0), PlainHttp)
