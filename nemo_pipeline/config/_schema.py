@@ -140,6 +140,7 @@ class MetricsConfig:
     benchmark_dir: str = MISSING  # <output_dir>/eval-results/<benchmark>
     # The graded output files to read, by name (output.jsonl, output-rs0.jsonl, ...); empty: every one in the folder
     input_files: list[str] = field(default_factory=list)
+    protocol: str = "official"  # the benchmark protocol the files were generated and graded under (recorded)
 
 
 @dataclass
@@ -147,6 +148,8 @@ class EvalConfig:
     """What `pipeline/eval.py` accepts as `++` overrides; it fills each stage's config from these."""
 
     max_samples: int = -1
+    # "official" (each benchmark's reference protocol) or a benchmark's named variant; tables name it
+    protocol: str = "official"
     prompt_config: str | None = None  # None: the benchmark's default prompt
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     server: ServerConfig = field(default_factory=ServerConfig)

@@ -3,7 +3,10 @@
 from nemo_pipeline.datasets import benchmarks as _benchmarks  # noqa: F401  (registers the built-ins)
 from nemo_pipeline.datasets._benchmark import (
     BENCHMARKS,
+    OFFICIAL,
     Benchmark,
+    Reference,
+    Variant,
     data_path,
     is_prepared,
     load_items,
@@ -22,11 +25,14 @@ from nemo_pipeline.datasets._yaml_benchmark import SuiteFile, find_file_benchmar
 
 __all__ = [
     "BENCHMARKS",
+    "OFFICIAL",
     "Benchmark",
     "PyPIWheel",
+    "Reference",
     "Source",
     "SuiteFile",
     "UserFile",
+    "Variant",
     "cache_dir",
     "data_path",
     "find_file_benchmark",

@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.datasets._source import PyPIWheel, UserFile, cache_dir, sha256_file
-from nemo_pipeline.errors import DataError
+from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 from nemo_pipeline.registry import Registry
 
 __all__ = [
     "BENCHMARKS",
+    "OFFICIAL",
     "Benchmark",
+    "Reference",
+    "Variant",
     "data_path",
     "is_prepared",
     "load_items",
@@ -23,6 +26,28 @@ __all__ = [
     "register_benchmark",
     "validate_records",
 ]
+
+
+OFFICIAL = "official"  # the name of every benchmark's default protocol
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The official scorer a benchmark's default protocol follows, pinned: where users' published numbers come from."""
+
+    repository: str  # "openai/human-eval", or a PyPI distribution "lm-eval==0.4.13"
+    commit: str  # the pinned commit (or version) the protocol was read from
+    files: tuple[str, ...]  # the files that define prompt, extraction, execution and aggregation
+    protocol: str  # one sentence: prompt and shots, extraction, unanswered items, aggregation, limits, headline
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named, opt-in protocol other than the official one (`++protocol=<name>`); tables name it."""
+
+    description: str
+    prompt_config: str | None = None  # None: the benchmark's default prompt
+    grader: str | None = None  # None: the benchmark's default grader
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,18 @@ class Benchmark:
     # The server type used when the user names none (log-likelihood benchmarks need one that returns prompt
     # log-probabilities); None: the run's default.
     default_server_type: str | None = None
+    reference: Reference | None = None  # the official protocol the defaults follow
+    variants: tuple[tuple[str, Variant], ...] = ()  # (name, variant): opt-in protocols, `++protocol=<name>`
+
+    def variant(self, name: str) -> Variant | None:
+        """The variant called `name`; None for "official"; ConfigError naming the known ones otherwise."""
+        if name == OFFICIAL:
+            return None
+        for known, variant in self.variants:
+            if known == name:
+                return variant
+        names = ", ".join([OFFICIAL, *(n for n, _ in self.variants)])
+        raise ConfigError(f"protocol: benchmark '{self.name}' has no protocol '{name}' (known: {names})")
 
 
 class _BenchmarkRegistry(Registry[Benchmark]):

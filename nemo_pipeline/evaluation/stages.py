@@ -188,6 +188,7 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
         raise DataError(f"{directory}: holds both greedy output.jsonl and seeded output-rs*.jsonl files; keep one kind")
     metrics = compute_metrics(records_by_seed)
     metrics["benchmark"] = directory.name
+    metrics["protocol"] = cfg.protocol
     out = directory / "metrics.json"
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
