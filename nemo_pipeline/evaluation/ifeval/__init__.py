@@ -1,4 +1,5 @@
-"""IFEval: the 25 verifiable-instruction checks (strict and loose), and the text measures behind them."""
+"""IFEval: the 25 verifiable-instruction checks (strict and loose) as IFEval's reference scores them, and the text
+measures behind them (NLTK Punkt sentences, langdetect languages)."""
 
 from nemo_pipeline.evaluation.ifeval._checks import (
     INSTRUCTION_CHECKS,
@@ -8,7 +9,8 @@ from nemo_pipeline.evaluation.ifeval._checks import (
     follows_strict,
     loose_variants,
 )
-from nemo_pipeline.evaluation.ifeval._language import SUPPORTED_LANGUAGES, detect_language
+from nemo_pipeline.evaluation.ifeval._language import LANGDETECT_SEED, SUPPORTED_LANGUAGES, detect_language
+from nemo_pipeline.evaluation.ifeval._punkt import PUNKT_SOURCE, nltk_data_dir
 from nemo_pipeline.evaluation.ifeval._text import (
     count_bullets,
     count_highlights,
@@ -21,6 +23,8 @@ from nemo_pipeline.evaluation.ifeval._text import (
 __all__ = [
     "INSTRUCTION_CHECKS",
     "INSTRUCTION_IDS",
+    "LANGDETECT_SEED",
+    "PUNKT_SOURCE",
     "SUPPORTED_LANGUAGES",
     "check_instruction",
     "count_bullets",
@@ -32,5 +36,6 @@ __all__ = [
     "follows_loose",
     "follows_strict",
     "loose_variants",
+    "nltk_data_dir",
     "split_sentences",
 ]
