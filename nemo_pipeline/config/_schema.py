@@ -88,8 +88,10 @@ class JudgeConfig:
     prompt_config: str | None = None  # None: judge/single or judge/pairwise (by mode)
     reference_prompt_config: str | None = None  # for items with a reference; None: judge/<mode>-reference
     baseline_field: str = "baseline_answer"  # pairwise: the item field holding the answer to compare against
-    temperature: float = 0.0
-    tokens_to_generate: int = 512
+    # None: the judge protocol's own (MT-Bench/FastChat: 0.0 and 2048; MT-Bench-101/OpenCompass: 0.8 and 4096;
+    # the project's judge prompts: 0.0 and 512)
+    temperature: float | None = None
+    tokens_to_generate: int | None = None
     max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     request_timeout_s: float = 300.0

@@ -11,6 +11,10 @@ Fields added to each record (what `judge_grader` reads):
 
 Items with a reference (`needs_reference` true, or no `needs_reference` and a `reference_answer`) use the
 reference prompt with, per turn, `reference_answer`, else `reference`, else (single-turn) `expected_answer`.
+
+Benchmarks with their own judge protocol (graders `mt-bench`: FastChat's prompts; `mt-bench-101`: OpenCompass's)
+are judged with that protocol's prompts and sampling settings instead, whatever `judge.mode` and the prompt
+settings say; `judge.tokens_to_generate` / `judge.temperature` left unset mean the protocol's own values.
 A record that already holds its judge fields without a `judge_error` is not judged again, and finished records
 are appended to a checkpoint file as they complete, so a killed run resumes without asking twice.
 """
@@ -27,6 +31,9 @@ from typing import Any
 
 from nemo_pipeline.config import JudgeConfig, flat_values
 from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol
+from nemo_pipeline.evaluation.mt_bench_101_grader import OPENCOMPASS_JUDGE
+from nemo_pipeline.evaluation.mt_bench_grader import FASTCHAT_JUDGE
 from nemo_pipeline.inference._client_report import limiter_for
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
@@ -37,7 +44,10 @@ from nemo_pipeline.layout import judge_checkpoint_file, judge_settings_file
 __all__ = [
     "JUDGE_GRADERS",
     "JUDGE_MODES",
+    "JUDGE_PROTOCOLS",
     "JudgePrompts",
+    "check_judge_grader",
+    "graded_by",
     "judge_checkpoint",
     "judge_files",
     "judge_grader",
@@ -52,8 +62,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JUDGE_MODES = ("single", "pairwise")
-JUDGE_GRADERS = {"judge": "single", "judge_pairwise": "pairwise"}  # grader -> the judge mode it reads
+# Benchmarks' own judge protocols, by the grader that reads their verdicts.
+JUDGE_PROTOCOLS: dict[str, JudgeProtocol] = {p.grader: p for p in (FASTCHAT_JUDGE, OPENCOMPASS_JUDGE)}
+# grader -> the judge mode it reads ("single" / "pairwise" follow `judge.mode`; a protocol's grader reads its own)
+JUDGE_GRADERS = {"judge": "single", "judge_pairwise": "pairwise", **{g: g for g in JUDGE_PROTOCOLS}}
 _OUTPUT_KEYS = {"single": ("judge_generation",), "pairwise": ("judge_generation", "judge_generation_swapped")}
+GENERIC_MAX_TOKENS = 512  # the project's judge prompts: `judge.tokens_to_generate` when unset
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,29 @@ class JudgePrompts:
 
 def judge_grader(mode: str) -> str:
     """The grader that reads the verdicts of judge `mode`; ConfigError for an unknown mode."""
-    for grader, grader_mode in JUDGE_GRADERS.items():
-        if grader_mode == mode:
-            return grader
+    if mode in JUDGE_MODES:
+        return next(grader for grader, grader_mode in JUDGE_GRADERS.items() if grader_mode == mode)
     raise ConfigError(f"judge.mode must be one of {', '.join(JUDGE_MODES)}, got {mode!r}")
+
+
+def graded_by(grader: str, judge: JudgeConfig) -> str:
+    """The grader of a benchmark whose default grader is `grader`: the generic judge graders follow `judge.mode`
+    (`++judge.mode=pairwise`); a benchmark's own judge protocol, and every other grader, stays as it is. An unknown
+    `judge.mode` is a ConfigError for every judged benchmark."""
+    if grader not in JUDGE_GRADERS:
+        return grader
+    generic = judge_grader(judge.mode)
+    return generic if JUDGE_GRADERS[grader] in JUDGE_MODES else grader
+
+
+def check_judge_grader(grader: str, judge: JudgeConfig) -> None:
+    """ConfigError for an unknown `judge.mode`, or when a generic judge grader would read another mode's verdicts."""
+    expected = judge_grader(judge.mode)
+    if grader not in JUDGE_PROTOCOLS and expected != grader:
+        raise ConfigError(
+            f"grader={grader} reads judge.mode={JUDGE_GRADERS[grader]} verdicts, but "
+            f"judge.mode={judge.mode}; use grader={expected} for judge.mode={judge.mode}"
+        )
 
 
 def load_judge_prompts(judge: JudgeConfig) -> JudgePrompts:
@@ -171,8 +204,8 @@ def judge_prompts(
     }
 
 
-def _is_judged(record: Mapping[str, Any], mode: str) -> bool:
-    return all(key in record for key in _OUTPUT_KEYS[mode]) and not record.get("judge_error")
+def _is_judged(record: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
+    return all(key in record for key in keys) and not record.get("judge_error")
 
 
 def _read_checkpoint(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -189,11 +222,57 @@ def _merge(record: dict[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What to ask the judge for one record: the project's prompts (`prompts`) or a benchmark's `protocol`."""
+
+    prompts: JudgePrompts | None
+    protocol: JudgeProtocol | None
+    baseline_field: str
+
+    @property
+    def mode(self) -> str:
+        return self.protocol.grader if self.protocol is not None else self.prompts.mode  # type: ignore[union-attr]
+
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        return ("judge_generation",) if self.protocol is not None else _OUTPUT_KEYS[self.mode]
+
+    def requests(self, record: Mapping[str, Any]) -> dict[str, list[Prompt]]:
+        if self.protocol is not None:
+            return {"judge_generation": list(self.protocol.render(record))}
+        assert self.prompts is not None
+        return judge_prompts(record, self.prompts, self.baseline_field)
+
+    def sampling(self, judge: JudgeConfig) -> SamplingParams:
+        """The judge's sampling: the config's values where set, else the protocol's (generic: 512 tokens, 0.0)."""
+        max_tokens = self.protocol.max_tokens if self.protocol is not None else GENERIC_MAX_TOKENS
+        temperature = self.protocol.temperature if self.protocol is not None else 0.0
+        stop = self.prompts.plain.stop if self.prompts is not None else ()
+        return SamplingParams(
+            temperature=temperature if judge.temperature is None else judge.temperature,
+            top_p=1.0,
+            top_k=-1,
+            max_tokens=max_tokens if judge.tokens_to_generate is None else judge.tokens_to_generate,
+            seed=0,
+            stop=stop,
+        )
+
+
+def _plan(judge: JudgeConfig, grader: str | None) -> _Plan:
+    """The plan for `grader` (None: the grader of `judge.mode`)."""
+    grader = grader or judge_grader(judge.mode)
+    check_judge_grader(grader, judge)
+    if grader in JUDGE_PROTOCOLS:
+        return _Plan(None, JUDGE_PROTOCOLS[grader], judge.baseline_field)
+    return _Plan(load_judge_prompts(judge), None, judge.baseline_field)
+
+
 class _Judge:
     """One client to the judge server; its limiter (adaptive unless `judge.max_concurrent_requests` pins it) bounds
     the requests in flight."""
 
-    def __init__(self, judge: JudgeConfig, endpoint: ServerEndpoint, prompts: JudgePrompts) -> None:
+    def __init__(self, judge: JudgeConfig, endpoint: ServerEndpoint, plan: _Plan) -> None:
         self.client = OpenAIClient(
             endpoint.base_url,
             endpoint.model,
@@ -204,16 +283,8 @@ class _Judge:
                 judge.max_concurrent_requests, judge.concurrency, judge.server, endpoint.base_url, where="judge."
             ),
         )
-        self.params = SamplingParams(
-            temperature=judge.temperature,
-            top_p=1.0,
-            top_k=-1,
-            max_tokens=judge.tokens_to_generate,
-            seed=0,
-            stop=prompts.plain.stop,
-        )
-        self.baseline_field = judge.baseline_field
-        self.prompts = prompts
+        self.params = plan.sampling(judge)
+        self.plan = plan
         self.requests = self.failures = 0
 
     async def ask(self, prompt: Prompt) -> tuple[str | None, str]:
@@ -227,7 +298,7 @@ class _Judge:
         return completion.text, ""
 
     async def fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        planned = judge_prompts(record, self.prompts, self.baseline_field)
+        planned = self.plan.requests(record)
         multi = _is_multi_turn(record)
         out: dict[str, Any] = {"id": record["id"], "judge_model": self.client.model}
         errors: list[str] = []
@@ -244,10 +315,10 @@ class _Judge:
 async def _judge_all(
     judge: JudgeConfig,
     endpoint: ServerEndpoint,
-    prompts: JudgePrompts,
+    plan: _Plan,
     todo: Sequence[tuple[dict[str, Any], JsonlAppender | None]],
 ) -> list[dict[str, Any]]:
-    runner = _Judge(judge, endpoint, prompts)
+    runner = _Judge(judge, endpoint, plan)
     try:
         await runner.client.prepare()
 
@@ -279,10 +350,10 @@ async def _judge_all(
 
 
 def _judge_batches(
-    batches: Sequence[tuple[list[dict[str, Any]], Path | None]], judge: JudgeConfig, log_dir: Path
+    batches: Sequence[tuple[list[dict[str, Any]], Path | None]], judge: JudgeConfig, log_dir: Path, grader: str | None
 ) -> list[list[dict[str, Any]]]:
     """Judge several record lists with one judge server (started only when something is left to judge)."""
-    prompts = load_judge_prompts(judge)
+    plan = _plan(judge, grader)
     results: list[list[dict[str, Any]]] = []
     pending: list[tuple[int, int, Path | None]] = []  # (batch, position, checkpoint)
     for b, (records, checkpoint) in enumerate(batches):
@@ -291,10 +362,10 @@ def _judge_batches(
         for position, record in enumerate(records):
             if "id" not in record:
                 raise DataError(f"record {position} has no 'id'; judged records need stable ids")
-            if not _is_judged(record, judge.mode) and str(record["id"]) in saved:
+            if not _is_judged(record, plan.output_keys) and str(record["id"]) in saved:
                 record = _merge(record, saved[str(record["id"])])
-            if not _is_judged(record, judge.mode):
-                judge_prompts(record, prompts, judge.baseline_field)  # bad data fails before a server starts
+            if not _is_judged(record, plan.output_keys):
+                plan.requests(record)  # bad data fails before a server starts
                 pending.append((b, position, checkpoint))
             merged.append(record)
         results.append(merged)
@@ -304,7 +375,7 @@ def _judge_batches(
     try:
         with serving(judge.server, log_dir) as endpoint:
             todo = [(results[b][p], appenders.get(c) if c is not None else None) for b, p, c in pending]
-            entries = asyncio.run(_judge_all(judge, endpoint, prompts, todo))
+            entries = asyncio.run(_judge_all(judge, endpoint, plan, todo))
     finally:
         for appender in appenders.values():
             appender.close()
@@ -314,14 +385,20 @@ def _judge_batches(
 
 
 def run_judge(
-    records: list[dict[str, Any]], judge: JudgeConfig, log_dir: Path, *, checkpoint: Path | None = None
+    records: list[dict[str, Any]],
+    judge: JudgeConfig,
+    log_dir: Path,
+    *,
+    checkpoint: Path | None = None,
+    grader: str | None = None,
 ) -> list[dict[str, Any]]:
     """Return `records` (same order) with the judge fields added, judging only records that lack them.
 
-    A judge server is started from `judge.server` unless it has an address (logs in `log_dir`); with `checkpoint`,
+    `grader` picks a benchmark's judge protocol (`mt-bench`, `mt-bench-101`); None: the grader of `judge.mode`. A
+    judge server is started from `judge.server` unless it has an address (logs in `log_dir`); with `checkpoint`,
     each judged record is appended there as it finishes and read back on a rerun.
     """
-    return _judge_batches([(records, checkpoint)], judge, log_dir)[0]
+    return _judge_batches([(records, checkpoint)], judge, log_dir, grader)[0]
 
 
 # The settings that decide what the judge says; a change to any of them means judging again. The address, the
@@ -345,11 +422,13 @@ def judge_identity(judge: JudgeConfig) -> dict[str, object]:
     return {key: flat[key] for key in _IDENTITY_KEYS}
 
 
-def _forget_other_judges(path: Path, judge: JudgeConfig) -> list[dict[str, Any]]:
-    """The records of `path`; if another judge judged them, without its fields, and its checkpoint removed."""
+def _forget_other_judges(path: Path, judge: JudgeConfig, grader: str | None) -> list[dict[str, Any]]:
+    """The records of `path`; if another judge (or protocol) judged them, without its fields, and its checkpoint
+    removed."""
     records = read_jsonl(path)
     settings = judge_settings_file(path)
-    identity = judge_identity(judge)
+    protocol = grader if grader in JUDGE_PROTOCOLS else judge.mode
+    identity = {**judge_identity(judge), "judge.protocol": protocol}
     recorded = json.loads(settings.read_text()) if settings.exists() else None
     if recorded is not None and recorded != identity:
         changed = sorted(k for k in identity if recorded.get(k) != identity[k])
@@ -360,11 +439,13 @@ def _forget_other_judges(path: Path, judge: JudgeConfig) -> list[dict[str, Any]]
     return records
 
 
-def judge_files(paths: Sequence[Path], judge: JudgeConfig, log_dir: Path) -> None:
-    """Judge every record of each output file in place (one judge server for all files); resumable through
-    `judge_checkpoint(path)`. Records judged with other settings (`judge_identity`) are judged again."""
-    batches = [(_forget_other_judges(path, judge), judge_checkpoint(path)) for path in paths]
-    judged = _judge_batches(batches, judge, log_dir)
+def judge_files(paths: Sequence[Path], judge: JudgeConfig, log_dir: Path, grader: str | None = None) -> None:
+    """Judge every record of each output file in place (one judge server for all files) for `grader` (None: the
+    grader of `judge.mode`); resumable through `judge_checkpoint(path)`. Records judged with other settings
+    (`judge_identity`, or another protocol) are judged again."""
+    check_judge_grader(grader or judge_grader(judge.mode), judge)
+    batches = [(_forget_other_judges(path, judge, grader), judge_checkpoint(path)) for path in paths]
+    judged = _judge_batches(batches, judge, log_dir, grader)
     # Records stripped of another judge's fields lack them until judged again, so they always differ from `after`.
     for path, (before, _), after in zip(paths, batches, judged, strict=True):
         if after != before:

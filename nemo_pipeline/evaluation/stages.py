@@ -14,7 +14,7 @@ from nemo_pipeline.config import EvaluateConfig, MetricsConfig, SandboxConfig
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._pool import grade_all
 from nemo_pipeline.evaluation.graders import GRADERS, GraderContext
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_files, judge_grader, judge_identity
+from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_files, judge_identity
 from nemo_pipeline.evaluation.metrics import compute_metrics
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 from nemo_pipeline.layout import (
@@ -145,13 +145,7 @@ def _all_ids(path: Path) -> list[str]:
 
 def _run_judge_first(cfg: EvaluateConfig, files: list[Path], log_dir: Path) -> None:
     """The judge graders parse a judge model's outputs: ask the judge (resumably) for every record lacking them."""
-    expected = judge_grader(cfg.judge.mode)
-    if expected != cfg.grader:
-        raise ConfigError(
-            f"grader={cfg.grader} reads judge.mode={JUDGE_GRADERS[cfg.grader]} verdicts, but "
-            f"judge.mode={cfg.judge.mode}; use grader={expected} for judge.mode={cfg.judge.mode}"
-        )
-    judge_files(files, cfg.judge, log_dir)
+    judge_files(files, cfg.judge, log_dir, grader=cfg.grader)
 
 
 def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:

@@ -1,8 +1,15 @@
-"""Multi-turn generation: send an item's user `turns` one after the other, keeping the model's own answers in the
-conversation (MT-Bench style). The generate stage calls `generate_turns` for items that have `turns`."""
+"""Multi-turn generation. The generate stage calls `generate_turns` for items that have `turns`:
+
+- by default the user `turns` are sent one after the other, keeping the model's own answers in the conversation
+  (MT-Bench, FastChat's gen_model_answer);
+- items with `history_mode: "golden"` (MT-Bench-101, OpenCompass's ChatInferencer with infer_mode="last") have each
+  of their `judged_turns` answered on its own, after the dataset's golden `history` (the earlier user turns with
+  their reference `bot` answers); turns not judged get no answer (None).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
@@ -11,7 +18,9 @@ from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.inference.client import OpenAIClient, SamplingParams
 from nemo_pipeline.inference.prompts import PromptConfig
 
-__all__ = ["generate_turns", "item_turns"]
+__all__ = ["GOLDEN", "generate_turns", "golden_messages", "item_turns"]
+
+GOLDEN = "golden"
 
 
 def item_turns(item: Mapping[str, Any]) -> list[str]:
@@ -38,6 +47,8 @@ async def generate_turns(
             f"(mode: chat), got mode {prompt.mode!r}; use prompt_config=generic/chat"
         )
     turns = item_turns(item)
+    if item.get("history_mode") == GOLDEN:
+        return await _golden_turns(client, prompt, params, item, turns)
     follow_up = dataclasses.replace(prompt, system="", few_shot_examples=())
     messages: list[dict[str, str]] = []
     answers: list[str] = []
@@ -58,4 +69,56 @@ async def generate_turns(
         "generations": answers,
         "num_generated_tokens": tokens,
         "finish_reason": finish_reason,
+    }
+
+
+def _judged_turns(item: Mapping[str, Any], turns: list[str]) -> list[int]:
+    judged = item.get("judged_turns", list(range(len(turns))))
+    if (
+        not isinstance(judged, list)
+        or not judged
+        or not all(isinstance(k, int) and 0 <= k < len(turns) for k in judged)
+    ):
+        raise DataError(
+            f"item {item.get('id')!r}: 'judged_turns' must list turn numbers below {len(turns)}, got {judged!r}"
+        )
+    return judged
+
+
+def golden_messages(prompt: PromptConfig, item: Mapping[str, Any], turn: int) -> list[dict[str, str]]:
+    """The conversation the model answers for `turn` of a golden-history item: the first user turn rendered with
+    the prompt config (system text), the golden assistant answers of the earlier turns, then user turn `turn`."""
+    turns = item_turns(item)
+    history = item.get("history")
+    if not isinstance(history, list) or len(history) != len(turns):
+        raise DataError(f"item {item.get('id')!r}: a golden-history item needs one 'history' {{user, bot}} per turn")
+    follow_up = dataclasses.replace(prompt, system="", few_shot_examples=())
+    messages: list[dict[str, str]] = []
+    for number in range(turn + 1):
+        fields = {**item, "problem": turns[number]}
+        rendered = prompt.render(fields) if number == 0 else follow_up.render(fields)
+        assert isinstance(rendered, list)  # chat mode renders messages
+        messages.extend(rendered if number == 0 else rendered[-1:])
+        if number < turn:
+            bot = history[number].get("bot") if isinstance(history[number], dict) else None
+            if not isinstance(bot, str):
+                raise DataError(f"item {item.get('id')!r}: history turn {number + 1} has no string 'bot'")
+            messages.append({"role": "assistant", "content": bot})
+    return messages
+
+
+async def _golden_turns(
+    client: OpenAIClient, prompt: PromptConfig, params: SamplingParams, item: Mapping[str, Any], turns: list[str]
+) -> dict[str, Any]:
+    judged = _judged_turns(item, turns)
+    conversations = [golden_messages(prompt, item, k) for k in judged]
+    completions = await asyncio.gather(*(client.chat(messages, params) for messages in conversations))
+    answers: list[str | None] = [None] * len(turns)
+    for k, completion in zip(judged, completions, strict=True):
+        answers[k] = completion.text
+    return {
+        "generation": completions[-1].text,
+        "generations": answers,
+        "num_generated_tokens": sum(c.num_tokens for c in completions),
+        "finish_reason": completions[-1].finish_reason,
     }

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 from nemo_pipeline.config import CONF_DIR, EvalConfig, EvaluateConfig, GenerateConfig, flat_values
 from nemo_pipeline.datasets import Benchmark
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_grader
+from nemo_pipeline.evaluation.judge_stage import graded_by
 
 __all__ = ["evaluate_config", "generate_config", "grader_for", "hydra_value", "stage_overrides"]
 
@@ -58,8 +58,9 @@ def _copy_shared(source: object, target: T) -> T:
 
 
 def grader_for(bench: Benchmark, cfg: EvalConfig) -> str:
-    """A judged benchmark is graded by the grader of the configured judge mode (`++judge.mode=pairwise`)."""
-    return judge_grader(cfg.judge.mode) if bench.grader in JUDGE_GRADERS else bench.grader
+    """A benchmark judged with the project's judge prompts is graded by the grader of the configured judge mode
+    (`++judge.mode=pairwise`); a benchmark's own judge protocol (mt-bench, mt-bench-101) keeps its grader."""
+    return graded_by(bench.grader, cfg.judge)
 
 
 def generate_config(

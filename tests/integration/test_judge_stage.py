@@ -201,7 +201,9 @@ def test_judge_settings_compose_as_overrides():
         "evaluate",
         ["++input_files=[a.jsonl]", "++grader=judge", "++judge.server.address=http://h:1/v1", "++judge.mode=pairwise"],
     )
-    assert (cfg.judge.server.address, cfg.judge.mode, cfg.judge.temperature) == ("http://h:1/v1", "pairwise", 0.0)
+    # Temperature and token budget unset: the judge protocol's own (FastChat's 0 and 2048 for mt-bench, ...).
+    assert (cfg.judge.server.address, cfg.judge.mode, cfg.judge.temperature) == ("http://h:1/v1", "pairwise", None)
+    assert cfg.judge.tokens_to_generate is None
     with pytest.raises(ConfigError, match=r"judge\.tempreature"):
         compose_config(EvaluateConfig, "evaluate", ["++input_files=[a.jsonl]", "++judge.tempreature=1"])
 
