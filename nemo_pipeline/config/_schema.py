@@ -62,6 +62,9 @@ class SandboxConfig:
 class GradingConfig:
     timeout_s: float = 10.0  # per answer; a timeout is a verdict
     workers: int = 0  # 0: one per core
+    # The evaluate stage fails when more than this share of a file's verdicts are grader errors (the grader or the
+    # sandbox failed, not the answer); the graded file is written first and metrics.json counts them (grader_errors).
+    max_error_rate: float = 0.02
 
 
 @dataclass

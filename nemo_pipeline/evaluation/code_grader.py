@@ -1,8 +1,14 @@
-"""The "code" grader: runs a HumanEval-style item's tests against the model's code in the sandbox.
+"""HumanEval's code graders: the official `code` grader and the opt-in `code-extract` variant.
 
-Items carry `prompt` (signature and docstring), `test` (defines `check(candidate)`) and `entry_point`. The
-generation is either a completion of the prompt's function body or a full function, bare or in a ```python block.
-The program sent to the sandbox is prompt + code + test + `check(entry_point)`; it is correct iff it completes.
+`code` follows openai/human-eval (execution.py, `check_correctness`): the program is
+`prompt + completion + "\\n" + test + "\\n" + f"check({entry_point})"`, run with the reference's semantics and 3 s
+limit (`_code_run`). The completion is the model's continuation of the prompt, cut at the first of the Codex paper's
+stop sequences (what the generation stops at; a no-op when the server already stopped there, and it removes a stop
+string that some servers return).
+
+`code-extract` (our earlier protocol, for chat models that answer with a whole function in a fenced block): the last
+python block (preferring one that defines `entry_point`), else the raw text; top-level statements other than imports,
+definitions, assignments and `try` are dropped; 8 s (`grading.timeout_s` - 2).
 """
 
 from __future__ import annotations
@@ -12,10 +18,21 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from nemo_pipeline.errors import SandboxError
+from nemo_pipeline.evaluation._code_run import REFERENCE_TIMEOUT_S, require_sandbox, run_check
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 
-__all__ = ["build_program", "code_grader", "extract_code"]
+__all__ = [
+    "HUMANEVAL_STOP",
+    "build_extract_program",
+    "build_program",
+    "code_extract_grader",
+    "code_grader",
+    "cut_at_stop",
+    "extract_code",
+]
+
+# The stop sequences of the Codex paper (Chen et al. 2021, section 3.3), also conf/prompt/generic/codegen.yaml's.
+HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON_TAGS = {"", "python", "py", "python3"}
@@ -61,31 +78,49 @@ def _keep_definitions(program: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def build_program(item: Mapping[str, Any], code: str) -> str:
-    """prompt + the model's code (as a completion or a full function) + the tests + the call of `check`."""
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
+    """`text` up to the first occurrence of any of `stops` (all of it when none occurs)."""
+    cut = min((at for at in (text.find(stop) for stop in stops) if at >= 0), default=len(text))
+    return text[:cut]
+
+
+def build_program(item: Mapping[str, Any], completion: str) -> str:
+    """human-eval's check program: prompt + completion + "\\n" + test + "\\n" + check(entry_point)."""
+    return item["prompt"] + completion + "\n" + item["test"] + "\n" + f"check({item['entry_point']})"
+
+
+def build_extract_program(item: Mapping[str, Any], code: str) -> str:
+    """The code-extract program: prompt + the model's code (as a completion or a full function), demo code dropped,
+    then the tests and the call of `check`."""
     prompt = str(item.get("prompt", ""))
     entry_point = str(item["entry_point"])
     solution = prompt.rstrip() + "\n\n" + code + "\n" if _defines(code, entry_point) else prompt + code + "\n"
     return _keep_definitions(solution) + "\n" + str(item["test"]) + f"\n\ncheck({entry_point})\n"
 
 
+def _require(item: Mapping[str, Any], fields: tuple[str, ...]) -> None:
+    missing = [name for name in fields if name not in item]
+    if missing:
+        raise KeyError(f"item {item.get('id', '?')!r} has no {missing[0]!r}; HumanEval-style items need {fields}")
+
+
 @register_grader("code")
 def code_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
-    """Grade one HumanEval-style item by running its tests in the sandbox at `context.sandbox_url`."""
-    from nemo_pipeline.sandbox import SandboxClient
+    """HumanEval's official protocol (openai/human-eval): run prompt + completion + test + check(entry_point)."""
+    url = require_sandbox(context.sandbox_url, "code")
+    _require(item, ("prompt", "test", "entry_point"))
+    completion = cut_at_stop(str(item.get("generation") or ""), HUMANEVAL_STOP)
+    result = run_check(url, build_program(item, completion), REFERENCE_TIMEOUT_S)
+    return Verdict(correct=result.passed, predicted=completion if completion.strip() else None, reason=result.reason)
 
-    if not context.sandbox_url:
-        raise SandboxError(
-            "the code grader needs a sandbox: pass its address (sandbox_url), or let the pipeline start one"
-        )
-    for field in ("test", "entry_point"):
-        if field not in item:
-            raise KeyError(f"item {item.get('id', '?')!r} has no {field!r}; code items need prompt, test, entry_point")
+
+@register_grader("code-extract")
+def code_extract_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
+    """Our variant for chat answers: the extracted code, demo statements dropped, 8 s; see the module docstring."""
+    url = require_sandbox(context.sandbox_url, "code-extract")
+    _require(item, ("test", "entry_point"))
     code = extract_code(str(item.get("generation", "")), str(item["entry_point"]))
     if code is None:
         return Verdict(correct=False, predicted=None, reason="no_code")
-    program = build_program(item, code)
-    exec_timeout = max(1.0, context.timeout_s - 2.0)
-    with SandboxClient(context.sandbox_url, margin_s=1.5) as client:
-        result = client.execute(program, language="python", timeout=exec_timeout, max_output_characters=2000)
-    return Verdict(correct=result.process_status == "completed", predicted=code, reason=result.process_status)
+    result = run_check(url, build_extract_program(item, code), max(1.0, context.timeout_s - 2.0))
+    return Verdict(correct=result.passed, predicted=code, reason=result.reason)

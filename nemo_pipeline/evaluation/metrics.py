@@ -17,6 +17,10 @@ Conventions (docs/GRADING.md):
 - sum_item_seconds is the sum of `generation_time_s` over every record of the block (all seeds): requests overlap,
   so it is not a wall time (that comes from the job records); older metrics.json files call it gen_seconds.
   avg_tokens is the mean of `num_generated_tokens` over the same records.
+- grader_errors (every block): how many of the block's records (all seeds) carry a verdict that is a grader error
+  (`is_grader_error`: "grader_error: ...", "grader_crashed", "not_graded", "sandbox_error: ..."), i.e. the grader or
+  the sandbox failed, not the answer; they still count as wrong in accuracy, and the evaluate stage fails when there
+  are more than `grading.max_error_rate` of them.
 - Grader aggregates (`register_aggregate`): a grader whose benchmark number is not a mean of per-item scores (IFEval's
   instruction-level accuracy is a micro average) registers a function of the block's records (all seeds); its keys
   join every block whose records all carry the hook's score key.
@@ -35,11 +39,14 @@ from nemo_pipeline.registry import Registry
 
 __all__ = [
     "AGGREGATES",
+    "GRADER_ERROR_REASONS",
     "AggregateHook",
     "MajorityAtK",
     "PassAtK",
     "Sample",
     "compute_metrics",
+    "grader_error_count",
+    "is_grader_error",
     "majority_at_k",
     "majority_vote",
     "mean_std_err",
@@ -158,6 +165,21 @@ def no_answer_rate(records: Sequence[Mapping[str, Any]]) -> float:
     return 100.0 * sum(1 for r in records if r.get("predicted_answer") is None) / len(records)
 
 
+GRADER_ERROR_REASONS = ("grader_error", "grader_crashed", "not_graded", "sandbox_error")
+"""Verdict reasons (alone or before ": detail") that say the grader or the sandbox failed, not the answer."""
+
+
+def is_grader_error(reason: object) -> bool:
+    """True when a verdict's `grading_reason` is a grader error (see GRADER_ERROR_REASONS)."""
+    text = str(reason or "")
+    return any(text == name or text.startswith(name + ":") for name in GRADER_ERROR_REASONS)
+
+
+def grader_error_count(records: Sequence[Mapping[str, Any]]) -> int:
+    """How many records carry a grader-error verdict."""
+    return sum(1 for record in records if is_grader_error(record.get("grading_reason")))
+
+
 def _summary(values: Sequence[float]) -> dict[str, float]:
     if not values:
         return {"mean": 0.0, "median": 0.0, "p90": 0.0, "max": 0.0, "total": 0.0}
@@ -260,6 +282,7 @@ def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[st
         block["accuracy"] = accuracy
         block["accuracy_std_err"] = std_err
     block["no_answer"] = no_answer_rate(records)
+    block["grader_errors"] = grader_error_count(records)
     block["avg_tokens"] = token_stats(records)["mean"]
     block["sum_item_seconds"] = time_stats(records)["total"]
     score_values: dict[str, list[float]] = {}

@@ -15,7 +15,7 @@ from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._pool import grade_all
 from nemo_pipeline.evaluation.graders import GRADERS, GraderContext
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_files, judge_identity
-from nemo_pipeline.evaluation.metrics import compute_metrics
+from nemo_pipeline.evaluation.metrics import compute_metrics, is_grader_error
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 from nemo_pipeline.layout import (
     chunk_file,
@@ -38,7 +38,7 @@ __all__ = [
     "run_evaluate",
 ]
 
-GRADERS_NEEDING_SANDBOX = frozenset({"code"})
+GRADERS_NEEDING_SANDBOX = frozenset({"code", "code-extract", "mbpp", "mbpp-extract"})
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,11 @@ class EvaluateResult:
     no_answer: int
     timeouts: int
     skipped: bool = False  # already graded for this grader, judge and selection
+    grader_errors: int = 0  # verdicts that are grader or sandbox failures (metrics.is_grader_error)
 
 
 @contextlib.contextmanager
-def _sandbox_for(grader: str, cfg: SandboxConfig, log_dir: Path) -> Iterator[str | None]:
+def _sandbox_for(grader: str, cfg: SandboxConfig, log_dir: Path, workers: int) -> Iterator[str | None]:
     if grader not in GRADERS_NEEDING_SANDBOX:
         yield None
         return
@@ -61,7 +62,9 @@ def _sandbox_for(grader: str, cfg: SandboxConfig, log_dir: Path) -> Iterator[str
         return
     from nemo_pipeline.sandbox import LocalSandbox
 
-    with LocalSandbox(start_timeout_s=cfg.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
+    # As many execution slots as grading workers, so that no check waits for a slot past its client's deadline.
+    slots = min(64, max(4, workers))
+    with LocalSandbox(workers=slots, start_timeout_s=cfg.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
         yield sandbox.url
 
 
@@ -81,8 +84,14 @@ def merge_chunk_files(chunks: list[Path], target: Path) -> None:
 
 def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     """Grade every input file not yet graded for this grader, judge and selection; each file is rewritten
-    atomically with the verdict fields added and gets a graded marker recording what it was graded for."""
+    atomically with the verdict fields added and gets a graded marker recording what it was graded for.
+
+    A file whose verdicts are grader errors (the grader or the sandbox failed, not the answer) for more than
+    `grading.max_error_rate` of its items is still written, but gets no marker (a rerun grades it again), and the
+    stage fails with DataError naming the count and the first such item once every file is graded."""
     GRADERS.get(cfg.grader)  # unknown grader -> ConfigError before any work
+    if not 0.0 <= cfg.grading.max_error_rate <= 1.0:
+        raise ConfigError(f"grading.max_error_rate must be between 0 and 1, got {cfg.grading.max_error_rate}")
     files = [Path(name) for name in cfg.input_files]
     if cfg.num_chunks > 1:
         for path in files:
@@ -109,7 +118,8 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     if cfg.grader in JUDGE_GRADERS:
         _run_judge_first(cfg, todo, log_dir)
     workers = cfg.grading.workers or os.cpu_count() or 1
-    with _sandbox_for(cfg.grader, cfg.sandbox, log_dir) as sandbox_url:
+    failures: list[str] = []
+    with _sandbox_for(cfg.grader, cfg.sandbox, log_dir, workers) as sandbox_url:
         context = GraderContext(sandbox_url=sandbox_url, timeout_s=cfg.grading.timeout_s)
         for path in todo:
             records = read_jsonl(path)
@@ -126,7 +136,16 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
                     }
                 )
             write_jsonl_atomic(path, graded)
-            write_marker(graded_marker(path), {**stamps[path], "items": len(graded), "ids": selections[path]})
+            errors = [record for record in graded if is_grader_error(record["grading_reason"])]
+            if len(errors) > cfg.grading.max_error_rate * len(graded):
+                first = errors[0]
+                failures.append(
+                    f"{path}: {len(errors)} of {len(graded)} verdicts are grader errors (more than "
+                    f"grading.max_error_rate={cfg.grading.max_error_rate:g}); first: item {first.get('id')!r}: "
+                    f"{first['grading_reason']}"
+                )
+            else:
+                write_marker(graded_marker(path), {**stamps[path], "items": len(graded), "ids": selections[path]})
             results.append(
                 EvaluateResult(
                     file=path,
@@ -134,8 +153,12 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
                     correct=sum(v.correct for v in verdicts),
                     no_answer=sum(v.predicted is None for v in verdicts),
                     timeouts=sum(v.reason == "timeout" for v in verdicts),
+                    grader_errors=len(errors),
                 )
             )
+    if failures:
+        more = f" (and {len(failures) - 1} more file(s))" if len(failures) > 1 else ""
+        raise DataError(failures[0] + more)
     return results
 
 
