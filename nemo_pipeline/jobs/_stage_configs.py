@@ -22,7 +22,7 @@ from nemo_pipeline.config import CONF_DIR, EvalConfig, EvaluateConfig, GenerateC
 from nemo_pipeline.datasets import Benchmark
 from nemo_pipeline.evaluation.judge_stage import graded_by
 
-__all__ = ["evaluate_config", "generate_config", "grader_for", "hydra_value", "stage_overrides"]
+__all__ = ["evaluate_config", "generate_config", "grader_for", "hydra_value", "prompt_config_for", "stage_overrides"]
 
 T = TypeVar("T")
 
@@ -58,9 +58,19 @@ def _copy_shared(source: object, target: T) -> T:
 
 
 def grader_for(bench: Benchmark, cfg: EvalConfig) -> str:
-    """A benchmark judged with the project's judge prompts is graded by the grader of the configured judge mode
-    (`++judge.mode=pairwise`); a benchmark's own judge protocol (mt-bench, mt-bench-101) keeps its grader."""
-    return graded_by(bench.grader, cfg.judge)
+    """The grader of the chosen protocol (`++protocol`); a judged benchmark is graded by the grader of the
+    configured judge mode (`++judge.mode=pairwise`)."""
+    variant = bench.variant(cfg.protocol)
+    grader = variant.grader if variant is not None and variant.grader else bench.grader
+    return graded_by(grader, cfg.judge)  # the project's judge graders follow judge.mode; a benchmark's own stay
+
+
+def prompt_config_for(bench: Benchmark, cfg: EvalConfig) -> str:
+    """`++prompt_config` when given, else the prompt of the chosen protocol (`++protocol`), else the benchmark's."""
+    if cfg.prompt_config:
+        return cfg.prompt_config
+    variant = bench.variant(cfg.protocol)
+    return variant.prompt_config if variant is not None and variant.prompt_config else bench.prompt_config
 
 
 def generate_config(
@@ -69,7 +79,7 @@ def generate_config(
     """The generate stage's config for one output file (one seed, one chunk) of `bench`."""
     gen = _copy_shared(cfg, GenerateConfig())
     gen.input_file, gen.output_file = input_file, output_file
-    gen.prompt_config = cfg.prompt_config or bench.prompt_config
+    gen.prompt_config = prompt_config_for(bench, cfg)
     gen.chunk_id = chunk
     gen.progress = False
     inference = gen.inference

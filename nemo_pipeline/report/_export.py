@@ -24,7 +24,7 @@ def _csv_rows(summary: Summary) -> tuple[list[str], list[dict[str, Any]]]:
                 keys.update(values)
     metric_cols = metric_order(keys)
     comp_cols = ["baseline", "compared_metric", "delta", "p_value", "test", "significant", "num_paired"]
-    headers = ["model", "benchmark", "subset", "status", "num_seeds", *metric_cols]
+    headers = ["model", "benchmark", "subset", "status", "protocol", "num_seeds", *metric_cols]
     if summary.costs:
         headers += ["wall_s", "gpu_hours", "cost"]
     if summary.baseline is not None:
@@ -45,6 +45,7 @@ def _csv_rows(summary: Summary) -> tuple[list[str], list[dict[str, Any]]]:
                     "benchmark": name,
                     "subset": subset,
                     "status": "ok",
+                    "protocol": bench.protocol,
                     "num_seeds": bench.num_seeds,
                     **block,
                 }

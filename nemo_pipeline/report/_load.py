@@ -41,6 +41,7 @@ class BenchmarkRun:
     metrics: dict[str, dict[str, float]] | None
     output_files: tuple[Path, ...]
     problem: str = ""
+    protocol: str = "official"  # the benchmark protocol its numbers follow (metrics.json "protocol")
 
     @property
     def ok(self) -> bool:
@@ -87,7 +88,7 @@ def _upgrade(block: dict[str, float], num_seeds: int) -> dict[str, float]:
     return block
 
 
-def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]]]:
+def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]], str]:
     """Parse metrics.json; raise DataError saying what is wrong with it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -105,7 +106,10 @@ def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]]]:
     num_seeds = data.get("num_seeds", 0)
     if not isinstance(num_seeds, int) or isinstance(num_seeds, bool) or num_seeds < 0:
         raise DataError(f"{path}: 'num_seeds' should be a non-negative integer, got {num_seeds!r}")
-    return num_seeds, {subset: _upgrade(block, num_seeds) for subset, block in blocks.items()}
+    protocol = data.get("protocol", "official")  # files written before protocols were recorded: the default
+    if not isinstance(protocol, str) or not protocol:
+        raise DataError(f"{path}: 'protocol' should be a protocol name, got {protocol!r}")
+    return num_seeds, {subset: _upgrade(block, num_seeds) for subset, block in blocks.items()}, protocol
 
 
 def _load_benchmark(directory: Path) -> BenchmarkRun:
@@ -119,10 +123,10 @@ def _load_benchmark(directory: Path) -> BenchmarkRun:
             why = "no metrics.json and no output files (generation did not run or failed)"
         return BenchmarkRun(directory.name, directory, 0, None, outputs, why)
     try:
-        num_seeds, blocks = _load_metrics(metrics_path)
+        num_seeds, blocks, protocol = _load_metrics(metrics_path)
     except (DataError, OSError, UnicodeDecodeError) as exc:
         return BenchmarkRun(directory.name, directory, 0, None, outputs, f"unreadable metrics.json: {exc}")
-    return BenchmarkRun(directory.name, directory, num_seeds, blocks, outputs)
+    return BenchmarkRun(directory.name, directory, num_seeds, blocks, outputs, protocol=protocol)
 
 
 def _model_name(directory: Path) -> str:

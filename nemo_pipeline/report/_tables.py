@@ -161,7 +161,7 @@ def comparison_table(summary: Summary, benchmarks: list[str] | None = None, max_
     Subset rows are left out for a benchmark with more than `max_subsets` subsets (None: never).
     """
     names = [r.name for r in summary.runs]
-    headers: list[str] = ["benchmark", "subset", "metric"]
+    headers: list[str] = ["benchmark", "subset", "metric", "protocol"]
     for name in names:
         headers.append(name + (" (baseline)" if name == summary.baseline else ""))
         if summary.baseline is not None and name != summary.baseline:
@@ -171,8 +171,11 @@ def comparison_table(summary: Summary, benchmarks: list[str] | None = None, max_
         for subset in _shown_subsets(summary, bench_name, max_subsets):
             cells: list[str] = []
             metric = ""
+            protocols: list[str] = []  # each run's protocol for this benchmark, in run order
             for name in names:
                 bench = summary.run(name).benchmarks.get(bench_name)
+                if bench is not None and bench.ok and bench.protocol not in protocols:
+                    protocols.append(bench.protocol)
                 value = headline(bench, subset)
                 if value is None:
                     missing = bench is None or not bench.ok
@@ -185,8 +188,9 @@ def comparison_table(summary: Summary, benchmarks: list[str] | None = None, max_
                     cells.append("" if comp is None else fmt_delta(comp))
             if all(c in ("", "MISSING") for c in cells) and subset != ALL:
                 continue
-            rows.append((bench_name if subset == ALL else "", _subset_label(subset), metric, *cells))
-    return Table(tuple(headers), tuple(rows), ("l", "l", "l") + ("r",) * (len(headers) - 3))
+            protocol = " / ".join(protocols) if subset == ALL else ""
+            rows.append((bench_name if subset == ALL else "", _subset_label(subset), metric, protocol, *cells))
+    return Table(tuple(headers), tuple(rows), ("l", "l", "l", "l") + ("r",) * (len(headers) - 4))
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -176,14 +176,23 @@ def test_cluster_jobs_run_server_and_sandboxes_as_components_on_their_own_ports(
 
 @pytest.mark.timeout(10)
 def test_judged_benchmarks_get_the_judge_grader_and_only_changed_judge_settings(tmp_path):
-    plain = _graph(tmp_path, "mt-bench:0").get("evaluate-mt-bench").main.argv
-    assert "++grader=judge" in plain
+    official = _graph(tmp_path, "mt-bench:0")
+    plain = official.get("evaluate-mt-bench").main.argv
+    assert "++grader=mt-bench" in plain  # FastChat's protocol by default
     assert not [a for a in plain if a.startswith("++judge.")]
+    assert not [a for a in official.get("metrics-mt-bench").main.argv if a.startswith("++protocol")]
+    # The project's judge prompts are an opt-in protocol; its graders follow judge.mode, and metrics record it.
+    variant = _graph(tmp_path, "mt-bench:0", "++protocol=project-judge")
+    assert "++grader=judge" in variant.get("evaluate-mt-bench").main.argv
+    assert "++protocol=project-judge" in variant.get("metrics-mt-bench").main.argv
+    with pytest.raises(ConfigError, match=r"protocol.*no protocol 'lenient'.*official, project-judge"):
+        _graph(tmp_path, "mt-bench:0", "++protocol=lenient")
     argv = (
-        _graph(tmp_path, "mt-bench:0", "++judge.mode=pairwise", "++judge.server.address=http://h:1/v1")
+        _graph(tmp_path, "mt-bench:0", "++protocol=project-judge", "++judge.mode=pairwise",
+               "++judge.server.address=http://h:1/v1")
         .get("evaluate-mt-bench")
         .main.argv
-    )
+    )  # fmt: skip
     assert "++grader=judge_pairwise" in argv
     assert _value(argv, "judge.server.address") == "http://h:1/v1"
     assert _value(argv, "judge.mode") == "pairwise"

@@ -1,6 +1,7 @@
 """llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`): serves a GGUF on CPU or GPU and, unlike
 llama.cpp's own llama-server, returns prompt log-probabilities (`echo` + `logprobs` on /v1/completions), so it can
-score log-likelihood benchmarks on the embedded model. It serves one request at a time.
+score log-likelihood benchmarks on the embedded model. It serves one request at a time, each from an empty KV cache
+(see `_llamacpp_python_main`).
 
 Needs `llama-cpp-python[server]` (the `[loglik]` extra; it builds from source, about 6 minutes on 2 cores).
 """
@@ -20,12 +21,14 @@ def _one_at_a_time(parallel_requests: int) -> int:
 
 
 def launch(spec: ServerSpec) -> ServerLaunch:
-    """`python -m llama_cpp.server --model GGUF` with every position's logits kept (prompt log-probabilities)."""
+    """llama-cpp-python's server (`llama_cpp.server`'s arguments) with every position's logits kept (prompt
+    log-probabilities) and every request evaluated from an empty KV cache (`_llamacpp_python_main`), so a prompt's
+    log-probabilities do not depend on the requests served before it."""
     model = spec.model or default_model_path()
     # The embedded GGUF is a base model without a chat template: use Gemma's own turn format for chat requests.
     chat = () if spec.model else ("--chat_format", "gemma")
     argv = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "nemo_pipeline.inference.servers._llamacpp_python_main",
         "--model", model,
         "--host", spec.host,
         "--port", str(spec.port),
