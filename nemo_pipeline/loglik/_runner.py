@@ -1,6 +1,9 @@
 """The generate stage for log-likelihood items: score every choice through `/v1/completions` with `echo` and
 `logprobs`, and append one output line per item (its log-likelihoods and chosen answer) as soon as it is scored.
 
+Which echoed tokens are the continuation's is told by the server's own token counts: each item also sends its
+context alone (no echo, one token) to read `usage.prompt_tokens` (see `_score.continuation_logprob`).
+
 Resumable like generation: finished ids are skipped, the settings file and done marker are the same ones.
 """
 
@@ -23,7 +26,7 @@ from nemo_pipeline.inference.client import OpenAIClient
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import JsonlAppender
 from nemo_pipeline.loglik._items import Request, is_loglik_item, loglik_fields, requests_of
-from nemo_pipeline.loglik._score import ContinuationScore, continuation_logprob, score_item
+from nemo_pipeline.loglik._score import ContinuationScore, continuation_logprob, score_item, split_context
 
 __all__ = [
     "check_loglik_task",
@@ -76,7 +79,34 @@ def is_loglik_input(input_file: Path) -> bool:
     return False
 
 
-async def _score_request(client: OpenAIClient, request: Request) -> ContinuationScore:
+def _usage_count(data: dict[str, Any], key: str) -> int | None:
+    """`usage[key]` of a completion response; None when the server gives no such count."""
+    usage = data.get("usage")
+    value = usage.get(key) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _needed(count: int | None, key: str) -> int:
+    if count is None:
+        raise DataError(f"the server's completion has no usage.{key}, which aligning the echoed tokens needs")
+    return count
+
+
+async def _count_tokens(client: OpenAIClient, text: str) -> int:
+    """How many tokens the server makes of `text` as a prompt (BOS included): `usage.prompt_tokens` of a one-token
+    completion without echo."""
+    body = {"model": client.model, "prompt": text, "max_tokens": 1, "temperature": 0.0}
+    count = await client._request("POST", "/completions", body, lambda data: _usage_count(data, "prompt_tokens"))
+    return _needed(count, "prompt_tokens")
+
+
+def _echo_of(data: dict[str, Any]) -> tuple[Any, int | None, int | None]:
+    return data["choices"][0]["logprobs"], _usage_count(data, "prompt_tokens"), _usage_count(data, "completion_tokens")
+
+
+async def _score_request(
+    client: OpenAIClient, request: Request, context_tokens: asyncio.Future[int]
+) -> ContinuationScore:
     prompt = request.context + request.continuation
     body = {
         "model": client.model,
@@ -86,19 +116,39 @@ async def _score_request(client: OpenAIClient, request: Request) -> Continuation
         "echo": True,
         "logprobs": 1,
     }
-    # The client's bounded, retrying request (a body without choices[0].logprobs counts as an invalid answer).
-    logprobs = await client._request("POST", "/completions", body, lambda data: data["choices"][0]["logprobs"])
+    # The client's bounded, retrying request (a body without choices[0].logprobs or usage counts as invalid).
+    logprobs, prompt_tokens, generated = await client._request("POST", "/completions", body, _echo_of)
     if not logprobs:
         raise DataError(
             f"{client.base_url}/completions returned no log-probabilities for echo=true, logprobs=1; "
             f"this server cannot score log-likelihood (use one of: {', '.join(scoring_server_types())})"
         )
-    return continuation_logprob(logprobs, len(request.context), len(prompt))
+    return continuation_logprob(
+        logprobs,
+        prompt_tokens=_needed(prompt_tokens, "prompt_tokens"),
+        generated_tokens=_needed(generated, "completion_tokens"),
+        context_tokens=await context_tokens,
+    )
 
 
 async def _score_one(client: OpenAIClient, item: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
-    scores = await asyncio.gather(*(_score_request(client, r) for r in requests_of(item)))
+    requests = requests_of(item)
+    # One token count per distinct context (lm-eval's split: the context without its trailing whitespace).
+    contexts = sorted({split_context(r.context, r.continuation)[0] for r in requests})
+    if not all(contexts):
+        raise DataError(f"item {item.get('id')!r}: the context is empty or only whitespace: nothing to condition on")
+    counts = {text: asyncio.ensure_future(_count_tokens(client, text)) for text in contexts}
+    try:
+        scores = await asyncio.gather(
+            *(_score_request(client, r, counts[split_context(r.context, r.continuation)[0]]) for r in requests)
+        )
+    except DataError as exc:
+        raise DataError(f"item {item.get('id')!r}: {exc}") from None
+    finally:
+        for task in counts.values():
+            task.cancel()
+        await asyncio.gather(*counts.values(), return_exceptions=True)
     fields = loglik_fields(item)
     lls = [s.logprob for s in scores]
     result = score_item(fields, lls)

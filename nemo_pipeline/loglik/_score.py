@@ -10,7 +10,7 @@ from typing import Any
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.loglik._items import LoglikFields
 
-__all__ = ["ContinuationScore", "ItemScore", "continuation_logprob", "score_item"]
+__all__ = ["ContinuationScore", "ItemScore", "continuation_logprob", "score_item", "split_context"]
 
 
 @dataclass(frozen=True)
@@ -20,15 +20,28 @@ class ContinuationScore:
     num_tokens: int
 
 
-def continuation_logprob(logprobs: Mapping[str, Any], context_chars: int, prompt_chars: int) -> ContinuationScore:
-    """Sum the log-probabilities of the echoed prompt tokens that start at or after character `context_chars` and
-    before `prompt_chars` (the end of context + continuation; later tokens were generated).
+def split_context(context: str, continuation: str) -> tuple[str, str]:
+    """The context and continuation as lm-evaluation-harness tokenizes them: trailing whitespace of the context
+    moves to the start of the continuation (the whole text is unchanged)."""
+    kept = context.rstrip()
+    return kept, context[len(kept) :] + continuation
 
-    This is lm-evaluation-harness's `gguf` rule (tokens chosen by `text_offset`), except that generated tokens are
-    told apart by their offset rather than assumed to be exactly one.
+
+def continuation_logprob(
+    logprobs: Mapping[str, Any], *, prompt_tokens: int, generated_tokens: int, context_tokens: int
+) -> ContinuationScore:
+    """Sum the log-probabilities of the continuation's tokens in an echoed completion of context + continuation.
+
+    The continuation's tokens are the last `prompt_tokens - context_tokens` tokens of the prompt, where both counts
+    are the server's own (`usage.prompt_tokens` of the whole text and of the context alone, BOS included): the rule
+    of lm-evaluation-harness's `hf` and `local-completions` models (`whole[len(context_tokens):]`). It needs no
+    token text: servers echo a BOS token the text does not contain (vLLM, with offsets that count it), or leave it
+    out (llama-cpp-python), and decode byte tokens to replacement characters, so text offsets do not locate tokens.
+
+    The echo holds the prompt's tokens (with or without a leading BOS) then `generated_tokens` generated ones;
+    DataError (one line) when the counts do not fit it.
     """
     try:
-        offsets = [int(o) for o in logprobs["text_offset"]]
         tokens = list(logprobs["tokens"])
         values = list(logprobs["token_logprobs"])
     except (KeyError, TypeError) as exc:
@@ -36,23 +49,26 @@ def continuation_logprob(logprobs: Mapping[str, Any], context_chars: int, prompt
             f"the completion has no echoed prompt log-probabilities ({exc}); the server must support "
             "`echo` with `logprobs` on /v1/completions"
         ) from None
-    tops = logprobs.get("top_logprobs") or [None] * len(tokens)
-    picked = [i for i, offset in enumerate(offsets) if context_chars <= offset < prompt_chars]
-    if not picked:
+    if len(values) != len(tokens):
+        raise DataError(f"the echo has {len(tokens)} tokens but {len(values)} log-probabilities")
+    echoed = len(tokens) - generated_tokens  # the prompt's tokens as echoed
+    wanted = prompt_tokens - context_tokens
+    if echoed not in (prompt_tokens, prompt_tokens - 1) or not 0 < wanted < prompt_tokens:
         raise DataError(
-            f"no echoed token starts inside the continuation (characters {context_chars}..{prompt_chars}); "
-            "was the prompt echoed?"
+            f"cannot align the echo with the prompt: {len(tokens)} echoed tokens, {generated_tokens} generated, "
+            f"but the server counts {prompt_tokens} prompt tokens of which {context_tokens} are the context's"
         )
+    tops = logprobs.get("top_logprobs") or [None] * len(tokens)
     total, greedy = 0.0, True
-    for i in picked:
+    for i in range(echoed - wanted, echoed):
         value = values[i]
         if value is None:
-            raise DataError(f"echoed token {i} ({tokens[i]!r}) has no log-probability")
+            raise DataError(f"echoed token {i} ({tokens[i]!r}) of the continuation has no log-probability")
         total += float(value)
         top = tops[i] if i < len(tops) else None
         if greedy and isinstance(top, Mapping) and top:
             greedy = max(top, key=lambda t: top[t]) == tokens[i]
-    return ContinuationScore(total, greedy, len(picked))
+    return ContinuationScore(total, greedy, wanted)
 
 
 @dataclass(frozen=True)

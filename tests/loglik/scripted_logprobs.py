@@ -3,8 +3,8 @@
 
 Tokens are whitespace-led words (`\\s*\\S+`). A token's log-probability is `table[token]` when the token (with its
 leading space) is in the table, else `default`; the first token has none, as on real servers. With `echo`, one
-generated token " ." follows the prompt. Without `echo`, no logprobs come back when `refuse_echo` (like
-llama.cpp's llama-server, which rejects echo).
+generated token " ." follows the prompt. Every answer counts the prompt's tokens in `usage.prompt_tokens`. With
+`refuse_echo`, a request with `echo` is refused (like llama.cpp's llama-server).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ class LogprobScript:
     table: dict[str, float] = field(default_factory=dict)
     default: float = -1.0
     refuse_echo: bool = False
+    # Tokens echoed before the prompt's own and counted nowhere (a server whose echo cannot be aligned).
+    uncounted_prefix: tuple[str, ...] = ()
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     def echo(self, prompt: str) -> dict[str, Any]:
@@ -32,6 +34,9 @@ class LogprobScript:
             tokens.append(match.group())
             offsets.append(match.start())
             values.append(self.table.get(match.group(), self.default))
+        tokens[:0] = self.uncounted_prefix
+        offsets[:0] = [0] * len(self.uncounted_prefix)
+        values[:0] = [-1.0] * len(self.uncounted_prefix)
         values[0] = None
         tokens.append(" .")
         offsets.append(len(prompt))
@@ -71,7 +76,8 @@ class LogprobServer:
                 logprobs = outer.script.echo(body["prompt"]) if body.get("echo") else None
                 text = body["prompt"] + " ." if body.get("echo") else " ."
                 choice = {"text": text, "index": 0, "finish_reason": "length", "logprobs": logprobs}
-                self._send(200, {"choices": [choice], "usage": {"completion_tokens": 1}})
+                usage = {"prompt_tokens": len(_TOKEN.findall(body["prompt"])), "completion_tokens": 1}
+                self._send(200, {"choices": [choice], "usage": usage})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"

@@ -15,7 +15,7 @@ from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation.stages import run_compute_metrics, run_evaluate
 from nemo_pipeline.inference import run_generate
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
-from nemo_pipeline.loglik import LoglikFields, continuation_logprob, loglik_record, requests_of
+from nemo_pipeline.loglik import LoglikFields, loglik_record, requests_of
 from tests.loglik.scripted_logprobs import LogprobScript, LogprobServer
 
 # Token log-probabilities (whitespace-led words). Hand-computed truth:
@@ -78,9 +78,13 @@ def test_acc_and_acc_norm_equal_the_hand_computed_truth(tmp_path: Path) -> None:
     assert [records[i]["is_correct"] for i in "abc"] == [False, True, False]  # per-item verdicts: paired tests
     assert records["a"]["scores"] == {"acc": 0.0, "acc_norm": 1.0}
     assert records["a"]["predicted_answer"] == "A"
-    # every request echoes context + continuation and asks for one token with its logprobs
-    assert {r["prompt"] for r in script.requests} >= {"Q: agree?\nA: yes", "Q: agree?\nA: no way"}
-    assert all(r["echo"] is True and r["logprobs"] >= 1 and r["max_tokens"] == 1 for r in script.requests)
+    # each choice echoes context + continuation and asks for one token with its logprobs; each context is sent once
+    # alone, without echo, for its token count
+    echoed = [r for r in script.requests if r.get("echo")]
+    assert {r["prompt"] for r in echoed} == {f"{ctx} {c}" for _, ctx, choices, _ in MC_ITEMS for c in choices}
+    assert all(r["logprobs"] >= 1 and r["max_tokens"] == 1 for r in echoed)
+    counted = sorted(r["prompt"] for r in script.requests if not r.get("echo"))
+    assert counted == sorted(ctx for _, ctx, _, _ in MC_ITEMS)
 
 
 @pytest.mark.timeout(120)
@@ -104,11 +108,11 @@ def test_a_rerun_scores_only_missing_items(tmp_path: Path) -> None:
     data, out = _mc_file(tmp_path / "data.jsonl"), tmp_path / "bench" / "output.jsonl"
     with LogprobServer(script) as server:
         run_generate(_generate_cfg(server.url, data, out))
-        first = len(script.requests)
+        first = sum(bool(r.get("echo")) for r in script.requests)
         lines = out.read_text().splitlines()
         out.write_text("\n".join(lines[:2]) + "\n")  # as if killed after two items
         run_generate(_generate_cfg(server.url, data, out))
-    assert first == 6 and len(script.requests) == 8  # the third item's two choices only
+    assert first == 6 and sum(bool(r.get("echo")) for r in script.requests) == 8  # the third item's choices only
     assert len(read_jsonl(out)) == 3
 
 
@@ -129,17 +133,16 @@ def test_a_server_that_refuses_echo_is_a_clear_error(tmp_path: Path) -> None:
     assert "Only no echo is supported" in str(raised.value)
 
 
-def test_continuation_tokens_are_chosen_by_character_offset() -> None:
-    logprobs = {
-        "tokens": ["<bos>", "Q", ":", " yes", " sir", " ."],
-        "token_logprobs": [None, -5.0, -4.0, -1.0, -2.0, -0.5],
-        "text_offset": [0, 0, 1, 2, 6, 10],
-        "top_logprobs": [None, {"Q": -5.0}, {":": -4.0}, {" yes": -1.0}, {" no": -0.1}, {" .": -0.5}],
-    }
-    score = continuation_logprob(logprobs, context_chars=2, prompt_chars=10)
-    assert score.logprob == -3.0 and score.num_tokens == 2 and score.is_greedy is False
-    with pytest.raises(DataError, match="no echoed token"):
-        continuation_logprob(logprobs, context_chars=11, prompt_chars=12)
+@pytest.mark.timeout(60)
+def test_an_echo_that_cannot_be_aligned_fails_naming_the_item(tmp_path: Path) -> None:
+    out = tmp_path / "bench" / "output.jsonl"
+    script = LogprobScript(table=TABLE, uncounted_prefix=("<x>", "<y>"))
+    with LogprobServer(script) as server, pytest.raises(DataError) as raised:
+        run_generate(_generate_cfg(server.url, _mc_file(tmp_path / "data.jsonl"), out))
+    message = str(raised.value)
+    assert "cannot align" in message and "\n" not in message
+    assert any(f"item '{item_id}'" in message for item_id, *_ in MC_ITEMS)
+    assert not out.exists() or not out.read_text().strip()  # no number was reported
 
 
 def test_winogrande_style_items_vary_the_context() -> None:
