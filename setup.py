@@ -5,8 +5,10 @@ setup(
     version="0.1.0",
     description="Evaluate large language models on benchmarks, locally or on a Slurm cluster",
     python_requires=">=3.10",
-    packages=find_packages(include=["nemo_pipeline", "nemo_pipeline.*"]),
-    package_data={"nemo_pipeline": ["py.typed"]},
+    # The checkout's conf/ travels inside the package as nemo_pipeline/conf (layout.CONF_DIR finds either).
+    packages=[*find_packages(include=["nemo_pipeline", "nemo_pipeline.*"]), "nemo_pipeline.conf"],
+    package_dir={"nemo_pipeline.conf": "conf"},
+    package_data={"nemo_pipeline": ["py.typed"], "nemo_pipeline.conf": ["*.yaml", "**/*.yaml", "**/*.jsonl"]},
     install_requires=[
         "hydra-core>=1.3,<1.4",
         "omegaconf>=2.3",

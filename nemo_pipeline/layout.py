@@ -15,6 +15,10 @@ A run directory (one model) looks like this::
 A campaign directory holds one run directory per model (`<out>/<name>/`) and the comparison summary. Stages,
 the graph builder, the backends and the reports ask this module; nothing else composes these paths or parses
 these markers.
+
+It also owns where the code's own files are: `REPO_ROOT` (the folder holding the package: a checkout, or
+site-packages when installed from a wheel) and `CONF_DIR`, the stage configs, which travel inside an installed
+package as `nemo_pipeline/conf` (package data mapped from the checkout's `conf/`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from typing import Any
 from nemo_pipeline.errors import DataError
 
 __all__ = [
+    "CONF_DIR",
+    "PACKAGE_DIR",
     "REPO_ROOT",
     "JobRecord",
     "RunLayout",
@@ -63,7 +69,17 @@ __all__ = [
     "write_summary_stamp",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout holding pipeline/ and conf/
+PACKAGE_DIR = Path(__file__).resolve().parent  # nemo_pipeline/
+REPO_ROOT = PACKAGE_DIR.parent  # the folder holding the package: a checkout (pipeline/, conf/) or site-packages
+
+
+def _conf_dir() -> Path:
+    """An installed package's own copy of the configs when it has one, else the checkout's conf/."""
+    packaged = PACKAGE_DIR / "conf"
+    return packaged if (packaged / "eval.yaml").is_file() else REPO_ROOT / "conf"
+
+
+CONF_DIR = _conf_dir()  # the stage configs (<stage>.yaml), cluster/, prompt/, benchmark/ and models/
 
 _SEED_FILE = re.compile(r"^output(?:-rs(\d+))?\.jsonl$")
 

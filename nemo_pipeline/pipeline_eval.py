@@ -168,7 +168,7 @@ def plan(request: EvalRequest, backend: Backend) -> JobGraph:
             summaries.append(jobs.summarize)
     if request.campaign and (summaries or not summary_complete(request.output_dir)):
         where = paths.remote_output_dir or str(request.output_dir)
-        argv = (paths.python, paths.script("summarize_results.py"), where)
+        argv = (*paths.command("summarize_results"), where)
         graph.add(Job(name="compare", components=(Component("main", argv),), after_any=tuple(summaries)))
     return graph
 

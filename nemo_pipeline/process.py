@@ -1,10 +1,14 @@
 """Child processes with bounded waits: start in their own process group, wait for health with a deadline
-(checking the child is alive, showing its log tail on failure), and always stop the whole group."""
+(checking the child is alive, explaining its log on failure), and always stop the whole group.
+
+`explain_log` is the one way a failure's log is shown (server and sandbox starts, failed jobs): its path, the
+lines that say why (the first exception and error lines, often far above the end), and its last lines."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,7 +22,7 @@ import httpx
 
 from nemo_pipeline.errors import ServerStartError
 
-__all__ = ["ManagedProcess", "die_with_parent", "free_port", "http_ok", "tail"]
+__all__ = ["ManagedProcess", "die_with_parent", "explain_log", "free_port", "http_ok", "tail"]
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -41,6 +45,88 @@ def tail(path: str | Path, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
     except OSError:
         return ""
     return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
+
+
+# `ValueError: ...`, `torch.OutOfMemoryError: CUDA out of memory`, a bare `KeyboardInterrupt`, after any prefix a
+# logger adds (vLLM: `(EngineCore_DP0 pid=7) ERROR 01-02 03:04:05 [core.py:708] ValueError: ...`).
+_EXCEPTION = re.compile(r"(?:^|[\s\]|:])((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)(?::\s.*)?)\s*$")
+_TRACEBACK = "Traceback (most recent call last):"
+_ERROR_WORD = re.compile(
+    r"\b(?:ERROR|CRITICAL|FATAL|[Ee]rror|[Ff]atal|[Ff]ailed|FAILED|[Aa]borted|[Pp]anic|[Ss]egmentation fault|Killed|"
+    r"[Oo]ut of memory|[Nn]o such file|[Ii]nvalid argument|[Uu]nknown argument|[Uu]nrecognized)\b"
+)
+_NOT_AN_ERROR = re.compile(r"\b(?:WARNING|WARN|INFO|DEBUG)\b")
+_FRAME = re.compile(r'File "[^"]*", line \d+')  # a traceback frame; the line after it is its source
+
+
+def _clip(line: str, max_chars: int) -> str:
+    return line if len(line) <= max_chars else line[: max_chars - 3] + "..."
+
+
+def _cause_lines(lines: list[str], limit: int) -> list[int]:
+    """Indices of the lines that say why, in log order: the first distinct exception lines, the first traceback's
+    header, then error-level lines, `limit` in all."""
+    exceptions: dict[str, int] = {}
+    traceback_at: int | None = None
+    errors: list[int] = []
+    after_frame = False
+    for index, line in enumerate(lines):
+        frame, source = _FRAME.search(line) is not None, after_frame
+        after_frame = frame
+        match = None if frame or line.startswith((" ", "\t")) else _EXCEPTION.search(line)
+        if match:
+            exceptions.setdefault(match.group(1), index)
+        elif _TRACEBACK in line:
+            traceback_at = index if traceback_at is None else traceback_at
+        elif not (frame or source) and _ERROR_WORD.search(line) and not _NOT_AN_ERROR.search(line):
+            errors.append(index)
+    chosen = []
+    for index in list(exceptions.values())[: max(1, limit // 2)]:
+        chosen.append(index)
+        # a message on several lines (pydantic's "1 validation error for X" then "  Value error, ..."): its next
+        # indented lines, up to 3
+        for follow in range(index + 1, min(index + 4, len(lines))):
+            if not lines[follow].startswith((" ", "\t")) or not lines[follow].strip() or _FRAME.search(lines[follow]):
+                break
+            chosen.append(follow)
+    if traceback_at is not None:
+        chosen.append(traceback_at)
+    chosen += [i for i in errors if i not in chosen][: max(0, limit - len(chosen))]
+    return sorted(set(chosen))[:limit]
+
+
+def explain_log(
+    path: str | Path,
+    tail_lines: int = 40,
+    cause_lines: int = 12,
+    max_line_chars: int = 400,
+    scan_bytes: int = 8 * 1024 * 1024,
+) -> str:
+    """Why a process failed, from its log: the log path, the first lines naming an error (exception lines such as
+    `ValueError: ...`, the first traceback, ERROR/fatal/failed lines) when they lie above the last lines, then the
+    last `tail_lines` lines. Bounded: the first `scan_bytes` are searched, and each line is cut to `max_line_chars`."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(scan_bytes)
+            whole = len(head) < scan_bytes or not handle.read(1)
+    except OSError as exc:
+        return f"log: {path} (cannot be read: {exc.strerror or exc})"
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    if whole:
+        last = lines[-tail_lines:] if tail_lines > 0 else []
+        first_of_tail = len(lines) - len(last)
+    else:
+        last = tail(path, tail_lines).splitlines() if tail_lines > 0 else []
+        first_of_tail = len(lines)
+    parts = [f"log: {path}" + ("" if lines else " (empty)")]
+    causes = _cause_lines(lines[:first_of_tail], cause_lines)
+    if causes:
+        parts.append("--- first error lines of the log (line numbers) ---")
+        parts += [f"{i + 1:>6}: {_clip(lines[i], max_line_chars)}" for i in causes]
+    if last:
+        parts.append(f"--- last {len(last)} lines of the log ---")
+        parts += [_clip(line, max_line_chars) for line in last]
+    return "\n".join(parts)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -106,15 +192,12 @@ class ManagedProcess:
             if code is not None:
                 raise ServerStartError(
                     self.name,
-                    f"exited with code {code} before {health_url} became healthy (log: {self.log_path})",
-                    tail(self.log_path),
+                    f"exited with code {code} before {health_url} became healthy\n{explain_log(self.log_path)}",
                 )
             if time.monotonic() > deadline:
                 self.stop()
                 raise ServerStartError(
-                    self.name,
-                    f"{health_url} not healthy after {timeout_s:.0f} s (log: {self.log_path})",
-                    tail(self.log_path),
+                    self.name, f"{health_url} not healthy after {timeout_s:.0f} s\n{explain_log(self.log_path)}"
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)

@@ -19,12 +19,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.layout import REPO_ROOT
+from nemo_pipeline.layout import CONF_DIR
 from nemo_pipeline.registry import closest
 
 __all__ = ["CONF_DIR", "check_overrides", "compose_config", "schema_keys", "to_yaml"]
-
-CONF_DIR = REPO_ROOT / "conf"
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""Job states shared by the backends, the done-file check and log tails."""
+"""Job states shared by the backends, the done-file check and the failure report (`explain_log`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ from enum import Enum
 from pathlib import Path
 
 from nemo_pipeline.errors import JobFailedError
-from nemo_pipeline.process import tail
+from nemo_pipeline.process import explain_log, tail
 
-__all__ = ["JobState", "JobStatus", "describe_all", "parse_slurm_state", "raise_for_failed", "tail"]
+__all__ = [
+    "JobState",
+    "JobStatus",
+    "describe_all",
+    "explain_log",
+    "parse_slurm_state",
+    "raise_for_failed",
+    "tail",
+]
 
 
 class JobState(str, Enum):
@@ -95,10 +103,14 @@ class JobStatus:
     log_tail: str = ""
 
     def describe(self) -> str:
-        """A few lines: name, id, state, reason, log path and, for failures, the log tail."""
+        """A few lines: name, id, state, reason, log path and, for failures, what the log says (`explain_log`)."""
         line = f"{self.name} (job {self.job_id or '-'}): {self.state.value}"
         if self.reason and self.reason not in ("None", "(null)"):
             line += f" [{self.reason}]"
+        if self.log_tail and self.log_path is not None and self.log_path.is_file():
+            # the lines that say why (often far above the end of the log), then the last lines
+            explained = explain_log(self.log_path, tail_lines=len(self.log_tail.splitlines()))
+            return line + "\n" + "\n".join("  " + x for x in explained.splitlines())
         if self.log_path is not None:
             line += f"\n  log: {self.log_path}"
         if self.log_tail:

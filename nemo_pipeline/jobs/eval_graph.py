@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from nemo_pipeline.commands import command_argv
 from nemo_pipeline.config import EvalConfig, GenerateConfig, SandboxConfig, ServerConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, Benchmark
 from nemo_pipeline.errors import ConfigError
@@ -85,15 +86,18 @@ def parse_benchmarks(text: str) -> list[BenchmarkRequest]:
 
 @dataclass(frozen=True)
 class ClusterPaths:
-    """Where the jobs find things, as the machines that run them see them: the interpreter, the checkout holding
-    `pipeline/`, and (on a remote cluster) the run directory that mirrors the local output directory."""
+    """Where the jobs find things, as the machines that run them see them: the interpreter, the folder holding the
+    `nemo_pipeline` package (on PYTHONPATH in cluster jobs), and (on a remote cluster) the run directory that
+    mirrors the local output directory."""
 
     python: str = sys.executable
     code_root: str = str(REPO_ROOT)
     remote_output_dir: str | None = None  # None: jobs use the local output directory's paths
 
-    def script(self, name: str) -> str:
-        return f"{self.code_root}/pipeline/{name}"
+    def command(self, name: str) -> tuple[str, ...]:
+        """The argv start of a pipeline command (`generate`, ...): `python -m nemo_pipeline.commands.generate`, which
+        an installed package has too (a checkout's `pipeline/<name>.py` runs the same `main`)."""
+        return (self.python, *command_argv(name))
 
 
 class _Where:
@@ -278,18 +282,18 @@ class _ModelBuilder:
                 port = next(self.ports)
                 components.append(_sandbox_component(self.python, port))
                 job_cfg.sandbox.address = f"http://127.0.0.1:{port}"
-        script = self.where.paths.script("generate.py")
+        command = self.where.paths.command("generate")
         if len(tasks) == 1:
             task = tasks[0].cfg
             task.server, task.sandbox, task.log_dir = job_cfg.server, job_cfg.sandbox, job_cfg.log_dir
-            argv = (self.python, script, *stage_overrides(task, "generate", keep=_GENERATE_KEEP))
+            argv = (*command, *stage_overrides(task, "generate", keep=_GENERATE_KEEP))
         else:
             tasks_file = self.run.job_tasks_file(name)
             tasks_file.parent.mkdir(parents=True, exist_ok=True)
             rendered = [stage_overrides(_task_only(t.cfg), "generate", keep=_GENERATE_KEEP) for t in tasks]
             tasks_file.write_text(json.dumps(rendered, indent=1) + "\n", encoding="utf-8")
             job_cfg.tasks_file = self.where(tasks_file)
-            argv = (self.python, script, *stage_overrides(job_cfg, "generate"))
+            argv = (*command, *stage_overrides(job_cfg, "generate"))
         benches = {t.bench.name for t in tasks}
         return Job(
             name=name,
@@ -349,8 +353,7 @@ class _ModelBuilder:
             components.append(_sandbox_component(self.python, port))
             evaluate.sandbox.address = f"http://127.0.0.1:{port}"
         argv = (
-            self.python,
-            self.where.paths.script("evaluate.py"),
+            *self.where.paths.command("evaluate"),
             *stage_overrides(evaluate, "evaluate", keep=_EVALUATE_KEEP),
         )
         # A server job shared with other benchmarks may fail for their sake: wait for it to end (afterany) and let
@@ -374,8 +377,7 @@ class _ModelBuilder:
             "input_files": [f.name for f in files],
         }
         argv = (
-            self.python,
-            self.where.paths.script("compute_metrics.py"),
+            *self.where.paths.command("compute_metrics"),
             *(f"++{k}={hydra_value(v)}" for k, v in overrides.items()),
         )
         return Job(
@@ -410,7 +412,7 @@ class _ModelBuilder:
         if up_to_date and summary_complete(self.run.root):
             return self.result
         name = f"{self.prefix}summarize"
-        argv = (self.python, self.where.paths.script("summarize_results.py"), self.where(self.run.root))
+        argv = (*self.where.paths.command("summarize_results"), self.where(self.run.root))
         self.graph.add(
             Job(
                 name=name,

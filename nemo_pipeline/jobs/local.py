@@ -26,7 +26,7 @@ from nemo_pipeline.jobs._status import JobState, JobStatus
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
 from nemo_pipeline.layout import JobRecord, RunLayout
-from nemo_pipeline.process import die_with_parent, tail
+from nemo_pipeline.process import die_with_parent, explain_log, tail
 from nemo_pipeline.progress import read_progress
 
 __all__ = [
@@ -96,9 +96,7 @@ class LocalRun:
             return
         names = "; ".join(f"{o.name}: {o.state.value} {o.reason} (log: {o.log_path})" for o in bad)
         tails = [
-            f"--- last lines of {o.log_path} ---\n{tail(o.log_path, 15)}"
-            for o in bad
-            if o.state is JobState.FAILED and o.log_path is not None
+            explain_log(o.log_path, tail_lines=15) for o in bad if o.state is JobState.FAILED and o.log_path is not None
         ]
         raise JobFailedError("\n".join([f"{len(bad)} job(s) did not complete: {names}", *tails]))
 
@@ -373,5 +371,5 @@ class LocalBackend:
         if code == 0:
             self._say(f"[{job.name}] COMPLETED in {seconds:.1f} s")
             return JobOutcome(job.name, JobState.COMPLETED, seconds, code, log_path)
-        self._say(f"[{job.name}] FAILED with exit code {code} (log: {log_path})\n{tail(log_path, 20)}")
+        self._say(f"[{job.name}] FAILED with exit code {code}\n{explain_log(log_path, tail_lines=20)}")
         return JobOutcome(job.name, JobState.FAILED, seconds, code, log_path, reason=f"exit code {code}")

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nemo_pipeline.jobs._status import tail
+from nemo_pipeline.jobs._status import explain_log
 from nemo_pipeline.layout import JobRecord, write_marker
 
 __all__ = [
@@ -274,15 +274,9 @@ def _supervise(spec: SupervisorSpec) -> int:
 
 
 def _report_failure(job: str, component: str, why: str, log: Path) -> None:
-    lines = [
-        f"job '{job}' FAILED: component '{component}' {why}",
-        f"log: {log}",
-        f"--- last {TAIL_LINES} lines of {log} ---",
-        tail(log, TAIL_LINES),
-        "--- end of log ---",
-    ]
+    lines = [f"job '{job}' FAILED: component '{component}' {why}", explain_log(log, TAIL_LINES), "--- end of log ---"]
     print(
-        "\n".join("supervise: " + line if i < 3 else line for i, line in enumerate(lines)),
+        "\n".join("supervise: " + line if i < 2 else line for i, line in enumerate(lines)),
         file=sys.stderr,
     )
     sys.stderr.flush()

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from nemo_pipeline.errors import ServerStartError
-from nemo_pipeline.process import tail
+from nemo_pipeline.process import explain_log, tail
 from nemo_pipeline.sandbox._client import SandboxClient
 
 __all__ = ["LocalSandbox"]
@@ -78,11 +78,11 @@ class LocalSandbox:
         assert self.proc is not None
         code = self.proc.poll()
         if code is not None:
-            raise ServerStartError("sandbox", f"exited with code {code} while starting", tail(self.log_path))
+            raise ServerStartError("sandbox", f"exited with code {code} while starting\n{explain_log(self.log_path)}")
         if time.monotonic() > deadline:
             self.stop()
             raise ServerStartError(
-                "sandbox", f"not healthy within {self.start_timeout_s:g}s (log: {self.log_path})", tail(self.log_path)
+                "sandbox", f"not healthy within {self.start_timeout_s:g}s\n{explain_log(self.log_path)}"
             )
 
     def stop(self) -> None:

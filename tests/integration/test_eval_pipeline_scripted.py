@@ -116,8 +116,8 @@ def test_a_failing_job_is_reported_with_the_tail_of_its_log(tmp_path, repo, env_
     assert done.returncode == 2
     assert "generate-gsm8k: FAILED" in done.stderr and "evaluate-gsm8k: CANCELLED" in done.stderr
     log = out / "logs" / "generate-gsm8k" / "main.log"
-    assert f"--- last lines of {log} ---" in done.stderr
-    assert "HTTP 400" in done.stderr.split("--- last lines of", 1)[1]  # the cause, from the job's own log
+    assert f"log: {log}" in done.stderr
+    assert "HTTP 400" in done.stderr.split(f"log: {log}", 1)[1]  # the cause, from the job's own log
     assert (out / "summary.json").exists()  # summarize still ran and says what is missing
     status = subprocess.run(
         [sys.executable, str(repo / "pipeline" / "status.py"), str(out)],
