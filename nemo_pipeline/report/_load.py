@@ -42,6 +42,7 @@ class BenchmarkRun:
     output_files: tuple[Path, ...]
     problem: str = ""
     protocol: str = "official"  # the benchmark protocol its numbers follow (metrics.json "protocol")
+    headline: str | None = None  # the benchmark's headline metric as its protocol names it (metrics.json "headline")
 
     @property
     def ok(self) -> bool:
@@ -88,7 +89,7 @@ def _upgrade(block: dict[str, float], num_seeds: int) -> dict[str, float]:
     return block
 
 
-def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]], str]:
+def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]], str, str | None]:
     """Parse metrics.json; raise DataError saying what is wrong with it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -109,7 +110,10 @@ def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]], str]:
     protocol = data.get("protocol", "official")  # files written before protocols were recorded: the default
     if not isinstance(protocol, str) or not protocol:
         raise DataError(f"{path}: 'protocol' should be a protocol name, got {protocol!r}")
-    return num_seeds, {subset: _upgrade(block, num_seeds) for subset, block in blocks.items()}, protocol
+    headline = data.get("headline")  # absent in files written before it was recorded
+    if headline is not None and not isinstance(headline, str):
+        raise DataError(f"{path}: 'headline' should be a metric name, got {headline!r}")
+    return num_seeds, {subset: _upgrade(block, num_seeds) for subset, block in blocks.items()}, protocol, headline
 
 
 def _load_benchmark(directory: Path) -> BenchmarkRun:
@@ -123,10 +127,10 @@ def _load_benchmark(directory: Path) -> BenchmarkRun:
             why = "no metrics.json and no output files (generation did not run or failed)"
         return BenchmarkRun(directory.name, directory, 0, None, outputs, why)
     try:
-        num_seeds, blocks, protocol = _load_metrics(metrics_path)
+        num_seeds, blocks, protocol, headline = _load_metrics(metrics_path)
     except (DataError, OSError, UnicodeDecodeError) as exc:
         return BenchmarkRun(directory.name, directory, 0, None, outputs, f"unreadable metrics.json: {exc}")
-    return BenchmarkRun(directory.name, directory, num_seeds, blocks, outputs, protocol=protocol)
+    return BenchmarkRun(directory.name, directory, num_seeds, blocks, outputs, protocol=protocol, headline=headline)
 
 
 def _model_name(directory: Path) -> str:

@@ -130,8 +130,11 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part]
 
 
-def headline_metric(block: dict[str, float]) -> str:
-    """pass@1 (mean over seeds) when the run has seeds, else accuracy."""
+def headline_metric(block: dict[str, float], declared: str | None = None) -> str:
+    """The metric metrics.json names as the benchmark's headline (`declared`, e.g. mt_bench_score) when the block
+    has it; else pass@1 (mean over seeds) when the run has seeds, else accuracy."""
+    if declared and declared in block:
+        return declared
     return "pass@1" if "pass@1" in block else "accuracy"
 
 
@@ -140,7 +143,7 @@ def headline(bench: BenchmarkRun | None, subset: str) -> tuple[str, float, float
     if bench is None or bench.metrics is None or subset not in bench.metrics:
         return None
     block = bench.metrics[subset]
-    metric = headline_metric(block)
+    metric = headline_metric(block, bench.headline)
     if metric not in block:
         return None
     return metric, block[metric], block.get(f"{metric}_std_err")

@@ -100,11 +100,12 @@ def test_mt_bench_on_slurm_with_the_judge_server_as_a_component(slurm, embedded_
     assert (out / "logs" / "evaluate-mt-bench" / "judge-server.log").stat().st_size > 0
     # Whatever the small judge said, the metrics are the mean of the ratings parsed from it.
     metrics = json.loads((out / "eval-results" / "mt-bench" / "metrics.json").read_text())["metrics"]["all"]
-    rating = record["scores"].get("judge_rating")  # absent when the small judge gave no parseable rating
-    if rating is None:
-        assert record["scores"]["judge_unparseable"] == 1.0 and metrics["judge_unparseable"] == pytest.approx(1.0)
+    rated = [record["scores"][k] for k in ("mt_bench_turn1", "mt_bench_turn2") if k in record["scores"]]
+    assert metrics["mt_bench_turns_dropped"] == 2 - len(rated)  # a turn without a parseable rating is dropped alone
+    if rated:
+        assert metrics["mt_bench_score"] == pytest.approx(sum(rated) / len(rated))
     else:
-        assert 1.0 <= rating <= 10.0 and metrics["judge_rating"] == pytest.approx(rating)
+        assert "mt_bench_score" not in metrics
 
 
 @pytest.mark.timeout(600)
@@ -112,8 +113,8 @@ def test_mt_bench_on_slurm_with_a_scripted_judge_reports_its_ratings(slurm, tmp_
     out = tmp_path / "run4"
     items = 2
     model = Script(default="Paris is the capital of France.")
-    # The judge rates every first turn 8 and every follow-up 3 (only turn 2 shows the earlier conversation).
-    judge = Script(answers={"Earlier conversation": "Too short. Rating: [[3]]"}, default="Correct. Rating: [[8]]")
+    # The judge rates every first turn 8 and every follow-up 3 (FastChat's turn-2 prompt holds the conversation).
+    judge = Script(answers={"Assistant A's Conversation": "Too short. Rating: [[3]]"}, default="Correct. [[8]]")
     with ScriptedServer(model) as model_server, ScriptedServer(judge) as judge_server:
         done = _run(
             repo, env_with_repo, "--cluster", str(repo / FAST_CLUSTER), "--benchmarks", "mt-bench:0",
@@ -125,10 +126,10 @@ def test_mt_bench_on_slurm_with_a_scripted_judge_reports_its_ratings(slurm, tmp_
     assert (len(model.requests), len(judge.requests)) == (2 * items, 2 * items)  # two turns, each judged once
     records = read_jsonl(out / "eval-results" / "mt-bench" / "output.jsonl")
     assert len(records) == items and len({r["id"] for r in records}) == items
-    assert all(r["scores"]["judge_rating"] == pytest.approx(5.5) for r in records)
+    assert all(r["scores"]["mt_bench_turn1"] == 8.0 and r["scores"]["mt_bench_turn2"] == 3.0 for r in records)
     metrics = json.loads((out / "eval-results" / "mt-bench" / "metrics.json").read_text())["metrics"]["all"]
     assert metrics["num_entries"] == items
-    assert (metrics["judge_rating_turn1"], metrics["judge_rating_turn2"]) == (pytest.approx(8.0), pytest.approx(3.0))
-    assert metrics["judge_rating"] == pytest.approx(5.5)
+    assert (metrics["mt_bench_turn1"], metrics["mt_bench_turn2"]) == (pytest.approx(8.0), pytest.approx(3.0))
+    assert metrics["mt_bench_score"] == pytest.approx(5.5)
     summary = json.loads((out / "summary.json").read_text())
     assert "mt-bench" in json.dumps(summary)

@@ -81,13 +81,13 @@ def test_a_changed_judge_judges_again_on_slurm(slurm, tmp_path, repo, env_with_r
         first = _eval(repo, env_with_repo, out, model_server.url, *common, f"++judge.server.address={a.url}",
                       "++judge.server.model=judge-a")  # fmt: skip
         assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-        assert _metrics(out, "mt-bench")["judge_rating"] == pytest.approx(8.0)
+        assert _metrics(out, "mt-bench")["mt_bench_score"] == pytest.approx(8.0)
         second = _eval(repo, env_with_repo, out, model_server.url, *common, f"++judge.server.address={b.url}",
                        "++judge.server.model=judge-b")  # fmt: skip
         assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
         assert "submitted evaluate-mt-bench" in second.stdout and "submitted generate" not in second.stdout
         assert len(judge_b.requests) == 2  # both turns judged by the new judge
-        assert _metrics(out, "mt-bench")["judge_rating"] == pytest.approx(2.0)
+        assert _metrics(out, "mt-bench")["mt_bench_score"] == pytest.approx(2.0)
         assert len(model.requests) == 2  # the model was not asked again
 
 
