@@ -8,7 +8,11 @@ setup(
     # The checkout's conf/ travels inside the package as nemo_pipeline/conf (layout.CONF_DIR finds either).
     packages=[*find_packages(include=["nemo_pipeline", "nemo_pipeline.*"]), "nemo_pipeline.conf"],
     package_dir={"nemo_pipeline.conf": "conf"},
-    package_data={"nemo_pipeline": ["py.typed"], "nemo_pipeline.conf": ["*.yaml", "**/*.yaml", "**/*.jsonl"]},
+    # Data files the package reads at run time (benchmark exemplars, ...) travel with it too.
+    package_data={
+        "nemo_pipeline": ["py.typed", "datasets/benchmarks/data/*"],
+        "nemo_pipeline.conf": ["*.yaml", "**/*.yaml", "**/*.jsonl"],
+    },
     install_requires=[
         "hydra-core>=1.3,<1.4",
         "omegaconf>=2.3",

@@ -76,6 +76,11 @@ def test_the_installed_package_is_the_wheel_with_its_configs(installed, tmp_path
         str(p.relative_to(REPO / "conf")) for p in (REPO / "conf").rglob("*") if p.suffix in (".yaml", ".jsonl")
     )
     assert shipped == in_checkout  # every config, and nothing else
+    # Every data file inside the package (not Python) is in the installed copy too.
+    data = [p.relative_to(REPO / "nemo_pipeline") for p in (REPO / "nemo_pipeline").rglob("*") if p.is_file()]
+    data = [p for p in data if p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    missing = [str(p) for p in data if not (Path(package_file).parent / p).is_file()]
+    assert data and not missing, missing
 
 
 def test_an_evaluation_runs_end_to_end_from_the_installed_wheel(installed, tmp_path):
