@@ -9,7 +9,7 @@ from nemo_pipeline.evaluation.ifeval._checks import (
     follows_strict,
     loose_variants,
 )
-from nemo_pipeline.evaluation.ifeval._language import LANGDETECT_SEED, SUPPORTED_LANGUAGES, detect_language
+from nemo_pipeline.evaluation.ifeval._language import LANGDETECT_SEED, detect_language
 from nemo_pipeline.evaluation.ifeval._punkt import PUNKT_SOURCE, nltk_data_dir
 from nemo_pipeline.evaluation.ifeval._text import (
     count_bullets,
@@ -25,7 +25,6 @@ __all__ = [
     "INSTRUCTION_IDS",
     "LANGDETECT_SEED",
     "PUNKT_SOURCE",
-    "SUPPORTED_LANGUAGES",
     "check_instruction",
     "count_bullets",
     "count_highlights",

@@ -353,7 +353,8 @@ def follows_strict(instruction_id: str, response: str, kwargs: Mapping[str, Any]
 
 
 def follows_loose(instruction_id: str, response: str, kwargs: Mapping[str, Any] | None = None) -> bool:
-    """Loose: one of `loose_variants(response)` that is not blank follows the instruction."""
+    """Loose: one of `loose_variants(response)` that is not blank follows the instruction (each distinct variant
+    checked once)."""
     bound = _bind(instruction_id, kwargs)
     check = INSTRUCTION_CHECKS[instruction_id]
-    return any(v.strip() and check(v, **bound) for v in loose_variants(response))
+    return any(v.strip() and check(v, **bound) for v in dict.fromkeys(loose_variants(response)))

@@ -10,21 +10,11 @@ langdetect's global factory are not affected.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
-__all__ = ["LANGDETECT_SEED", "SUPPORTED_LANGUAGES", "detect_language"]
+__all__ = ["LANGDETECT_SEED", "detect_language"]
 
 LANGDETECT_SEED = 0
-
-
-def _profiles() -> frozenset[str]:
-    from langdetect.detector_factory import PROFILES_DIRECTORY
-
-    return frozenset(name for name in os.listdir(PROFILES_DIRECTORY) if not name.startswith("."))
-
-
-SUPPORTED_LANGUAGES: frozenset[str] = _profiles()  # the 55 languages langdetect knows
 
 
 @functools.lru_cache(maxsize=1)
