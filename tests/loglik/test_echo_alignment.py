@@ -60,6 +60,19 @@ VLLM_BYTES = {
 }  # fmt: skip
 
 
+# llama-cpp-python, embedded Gemma 3 270M (BOS model): "Q: café?\nA:" + " naïve"; 8 prompt tokens echoed, 9 counted.
+LLAMA_CPP_PYTHON_BOS = {
+    "logprobs": {
+        "tokens": ["Q", ":", " café", "?", "\n", "A", ":", " naïve", ","],
+        "token_logprobs": [None, -0.053882699459791183, -22.096755981445312, -5.276010513305664, -0.3716568052768707,
+                           -0.23348288238048553, -0.5226083993911743, -16.56829833984375, -1.8214826583862305],
+        "text_offset": [0, 1, 2, 7, 8, 9, 10, 11, 17],
+    },
+    "usage": {"prompt_tokens": 9, "completion_tokens": 1},
+    "context_prompt_tokens": 8,
+}  # fmt: skip
+
+
 def _score(response: dict[str, Any]) -> tuple[float, int]:
     score = continuation_logprob(
         response["logprobs"],
@@ -90,16 +103,7 @@ def test_characters_split_over_byte_tokens_count_every_byte_token() -> None:
 
 
 def test_llama_cpp_python_leaves_the_bos_token_out_of_the_echo() -> None:
-    response = {
-        "logprobs": {
-            "tokens": ["Question", ":", " Hi", "\n", "Answer", ":", " yes", " no"],
-            "token_logprobs": [None, -3.0, -5.0, -2.0, -1.0, -0.5, -4.0, -0.25],
-            "text_offset": [0, 8, 9, 12, 13, 19, 20, 24],
-        },
-        "usage": {"prompt_tokens": 8, "completion_tokens": 1},  # BOS + 7 prompt tokens
-        "context_prompt_tokens": 7,
-    }
-    assert _score(response) == (pytest.approx(-4.0), 1)
+    assert _score(LLAMA_CPP_PYTHON_BOS) == (pytest.approx(-16.56829833984375), 1)  # " naïve" alone
 
 
 def test_greedy_means_every_continuation_token_was_the_top_choice() -> None:

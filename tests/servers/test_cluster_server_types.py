@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -13,9 +14,13 @@ from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 SPEC = ServerSpec(model="/models/Qwen3-8B", port=5000, host="127.0.0.1", gpus=8, tensor_parallel=4,
                   parallel_requests=64, context_length=32768, extra_args=("--seed", "1"))  # fmt: skip
 
+# vLLM runs under this interpreter when it is installed here, else under the image's python3 (test_vllm_argv.py).
+VLLM_PYTHON = sys.executable if importlib.util.find_spec("vllm") is not None else "python3"
+
 CASES = {
     "vllm": (
-        ["vllm", "serve", "/models/Qwen3-8B", "--host", "127.0.0.1", "--port", "5000",
+        [VLLM_PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", "/models/Qwen3-8B", "--host",
+         "127.0.0.1", "--port", "5000",
          "--tensor-parallel-size", "4", "--data-parallel-size", "2", "--max-model-len", "32768", "--seed", "1"],
         "http://127.0.0.1:5000/health",
         "vllm/vllm-openai:",

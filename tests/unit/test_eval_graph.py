@@ -209,7 +209,8 @@ def test_on_a_cluster_the_judge_server_is_a_component_of_the_evaluate_job(tmp_pa
     evaluate = graph.get("evaluate-mt-bench")
     assert [c.name for c in evaluate.components] == ["judge-server", "main"]
     judge, main = evaluate.components
-    assert judge.argv[:3] == ("vllm", "serve", "/models/judge") and evaluate.gpus == 2
+    assert judge.argv[1:5] == ("-m", "vllm.entrypoints.openai.api_server", "--model", "/models/judge")
+    assert evaluate.gpus == 2
     port = int(judge.health_url.split(":")[2].split("/")[0])
     assert _value(main.argv, "judge.server.address") == f"http://127.0.0.1:{port}/v1"
     server_port = int(graph.get("generate-mt-bench").components[0].health_url.split(":")[2].split("/")[0])
