@@ -99,7 +99,7 @@ def explain_log(
     path: str | Path,
     tail_lines: int = 40,
     cause_lines: int = 12,
-    max_line_chars: int = 400,
+    max_line_chars: int = 1500,
     scan_bytes: int = 8 * 1024 * 1024,
 ) -> str:
     """Why a process failed, from its log: the log path, the first lines naming an error (exception lines such as

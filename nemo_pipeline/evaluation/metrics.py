@@ -212,17 +212,21 @@ class AggregateHook:
     name: str
     score_key: str
     compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]]
+    headline: str | None = None  # the key that is the benchmark's number as its users know it (e.g. mt_bench_score)
 
 
 AGGREGATES: Registry[AggregateHook] = Registry("metric aggregate")
 
 
 def register_aggregate(
-    name: str, score_key: str, compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]]
+    name: str,
+    score_key: str,
+    compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]],
+    headline: str | None = None,
 ) -> AggregateHook:
     """Add `compute(records)`'s keys to every metrics block whose records all carry `score_key`; a name registered
-    twice raises."""
-    hook = AggregateHook(name, score_key, compute)
+    twice raises. `headline` names the key that metrics.json declares as the benchmark's headline metric."""
+    hook = AggregateHook(name, score_key, compute, headline)
     AGGREGATES.add(name, hook)
     return hook
 
@@ -233,7 +237,7 @@ def _ifeval_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, floa
     return ifeval_aggregate(records)
 
 
-register_aggregate("ifeval", "instructions_total", _ifeval_aggregate)
+register_aggregate("ifeval", "instructions_total", _ifeval_aggregate, headline="prompt_strict_accuracy")
 
 
 def _aggregates(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
@@ -246,6 +250,15 @@ def _aggregates(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
                     raise DataError(f"metric aggregate {name!r}: key {key!r} is also produced by another aggregate")
                 values[key] = float(value)
     return values
+
+
+def _headline(records: Sequence[Mapping[str, Any]]) -> str | None:
+    """The headline key declared by the aggregate that applies to all of `records`, if any."""
+    for name in AGGREGATES:
+        hook = AGGREGATES.get(name)
+        if hook.headline and records and all(hook.score_key in (r.get("scores") or {}) for r in records):
+            return hook.headline
+    return None
 
 
 def _index(records: Sequence[Mapping[str, Any]], seed: int | None) -> dict[str, Mapping[str, Any]]:
@@ -338,4 +351,8 @@ def compute_metrics(
     if not benchmark:
         names = {str(r["benchmark"]) for r in runs[first_seed].values() if r.get("benchmark")}
         benchmark = names.pop() if len(names) == 1 else ""
-    return {"benchmark": benchmark, "num_seeds": len(seeds), "metrics": metrics}
+    result: dict[str, Any] = {"benchmark": benchmark, "num_seeds": len(seeds), "metrics": metrics}
+    headline = _headline(list(runs[first_seed].values()))
+    if headline is not None and headline in metrics["all"]:
+        result["headline"] = headline
+    return result

@@ -135,4 +135,4 @@ def mt_bench_101_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str,
     return {"mt_bench_101_score": sum(task_means) / len(task_means), "mt_bench_101_tasks": float(len(by_task))}
 
 
-register_aggregate("mt-bench-101", RATED_KEY, mt_bench_101_aggregate)
+register_aggregate("mt-bench-101", RATED_KEY, mt_bench_101_aggregate, headline="mt_bench_101_score")

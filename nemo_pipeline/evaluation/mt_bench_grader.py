@@ -141,4 +141,4 @@ def mt_bench_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, flo
     return result
 
 
-register_aggregate("mt-bench", RATED_KEY, mt_bench_aggregate)
+register_aggregate("mt-bench", RATED_KEY, mt_bench_aggregate, headline="mt_bench_score")

@@ -137,7 +137,7 @@ def metrics_table(summary: Summary, run_name: str, max_subsets: int | None = Non
     for name in summary.benchmarks:
         bench = run.benchmarks.get(name)
         if bench is None or bench.metrics is None:
-            rows.append((name, "", "MISSING") + ("",) * len(columns))
+            rows.append((name, "", "MISSING", "", "") + ("",) * len(columns))
             continue
         for subset in _shown_subsets(summary, name, max_subsets):
             block = bench.metrics.get(subset)
@@ -145,9 +145,12 @@ def metrics_table(summary: Summary, run_name: str, max_subsets: int | None = Non
                 continue
             cells = [metric_cell(block, key) for key in columns]
             seeds = str(bench.num_seeds) if bench.num_seeds else "greedy"
-            rows.append((name if subset == ALL else "", _subset_label(subset), seeds, *cells))
-    headers = ("benchmark", "subset", "seeds", *columns)
-    return Table(headers, tuple(rows), ("l", "l", "l") + ("r",) * len(columns))
+            top = headline(bench, subset)
+            shown = "" if top is None else f"{top[0]} {fmt(top[1], top[0])}"
+            protocol = bench.protocol if subset == ALL else ""
+            rows.append((name if subset == ALL else "", _subset_label(subset), seeds, protocol, shown, *cells))
+    headers = ("benchmark", "subset", "seeds", "protocol", "headline", *columns)
+    return Table(headers, tuple(rows), ("l", "l", "l", "l", "l") + ("r",) * len(columns))
 
 
 def _shown_subsets(summary: Summary, benchmark: str, max_subsets: int | None) -> list[str]:

@@ -48,6 +48,12 @@ def test_mt_bench_generates_two_turns_then_judges_each(tmp_path, repo, env_with_
         assert metrics["all"]["mt_bench_turn2"] == pytest.approx(4.0)
         assert metrics["all"]["mt_bench_turns_dropped"] == 0
         assert set(metrics) - {"all"}  # per-category blocks
+        # The headline is MT-Bench's own score, under its name, with its protocol, in every table.
+        assert json.loads((out / "eval-results" / "mt-bench" / "metrics.json").read_text())["headline"] == (
+            "mt_bench_score"
+        )
+        row = next(line for line in (out / "summary.md").read_text().splitlines() if line.startswith("| mt-bench "))
+        assert "mt_bench_score" in row and "official" in row and "6.50" in row
         script = (out / "jobs" / "evaluate-mt-bench.sh").read_text()
         assert "++grader=mt-bench" in script and judge_server.url in script
         # A rerun asks neither the model nor the judge again.
