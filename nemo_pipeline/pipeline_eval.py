@@ -26,6 +26,7 @@ from nemo_pipeline.inference.prompts import load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jobs import Component, Job, JobGraph
 from nemo_pipeline.jobs._backend import Backend, create_backend, load_cluster_spec, record_submission
+from nemo_pipeline.jobs._stage_configs import prompt_config_for
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, add_model_jobs, parse_benchmarks
 from nemo_pipeline.layout import RunLayout, campaign_runs, summary_complete
 from nemo_pipeline.loglik import check_server_can_score
@@ -147,7 +148,7 @@ def plan(request: EvalRequest, backend: Backend) -> JobGraph:
     for model in request.models:
         for bench in request.benchmarks:
             benchmark = BENCHMARKS.get(bench.name)
-            load_prompt(model.cfg.prompt_config or benchmark.prompt_config)
+            load_prompt(prompt_config_for(benchmark, model.cfg))  # also: does the benchmark know ++protocol?
             if benchmark.grader == "loglik":  # before anything starts: can this server type score it?
                 check_server_can_score(model.cfg.server.server_type, benchmark.name)
         _check_address(model, request)

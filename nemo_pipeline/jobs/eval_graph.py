@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from nemo_pipeline.commands import command_argv
 from nemo_pipeline.config import EvalConfig, GenerateConfig, SandboxConfig, ServerConfig, flat_values
-from nemo_pipeline.datasets import BENCHMARKS, Benchmark
+from nemo_pipeline.datasets import BENCHMARKS, OFFICIAL, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_identity
 from nemo_pipeline.inference.generate import check_same_settings, generation_settings, selection_stamp
@@ -376,6 +376,8 @@ class _ModelBuilder:
             "benchmark_dir": self.where(self.run.bench_dir(bench.name)),
             "input_files": [f.name for f in files],
         }
+        if self.cfg.protocol != OFFICIAL:
+            overrides["protocol"] = self.cfg.protocol
         argv = (
             *self.where.paths.command("compute_metrics"),
             *(f"++{k}={hydra_value(v)}" for k, v in overrides.items()),
