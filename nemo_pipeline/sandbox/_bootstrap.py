@@ -7,7 +7,9 @@ the server, so it works under any uid that can run the interpreter.
 One-shot mode (argv: ``oneshot CTRL_FD STATUS_FD``): the control pipe carries one header line
 ``language cpu_s as_bytes fsize_bytes nproc nofile tool_path`` and then the program until EOF. The bootstrap lowers
 its rlimits, closes both control fds and runs the program: python in this interpreter's ``__main__`` module, other
-languages by writing the program to the private /tmp and exec'ing the tool, so rlimits carry over.
+languages by writing the program to the private /tmp and exec'ing the tool, so rlimits carry over. A python program
+that ends (normally or with an uncaught exception) leaves through ``quick_exit``: what shutdown does that a program
+can see (non-daemon threads joined, atexit callbacks, its globals dropped, streams flushed), then ``os._exit``.
 
 Session mode (argv: ``session CTRL_FD STATUS_FD AS_BYTES FSIZE NPROC NOFILE``): a stateful python interpreter.
 Each cell arrives as an 8-byte big-endian length plus UTF-8 code; output goes to the real stdout/stderr and one
@@ -54,6 +56,32 @@ def _nemo_sandbox_bootstrap():
             tb = None
         traceback.print_exception(type(exc), exc, tb)
 
+    def quick_exit(code):
+        # What interpreter shutdown does that a program can observe (wait for its non-daemon threads, run its
+        # atexit callbacks, drop its globals so their finalizers run, flush stdout/stderr), then _exit: the
+        # teardown of every other module is skipped (about 2 ms of CPU per program).
+        try:
+            shutdown = getattr(sys.modules.get("threading"), "_shutdown", None)
+            if shutdown is not None:
+                shutdown()
+            import atexit
+            atexit._run_exitfuncs()
+            for first_pass in (True, False):  # as the interpreter clears a module: "_name"s first, then the rest
+                for name in list(main_dict):
+                    private = name.startswith("_") and not name.startswith("__")
+                    if name != "__builtins__" and (private or not first_pass):
+                        main_dict[name] = None
+        except BaseException as exc:
+            print_user_traceback(exc)
+            code = code or 1
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except BaseException:
+                code = code or 120
+        os._exit(code)
+
     mode, ctrl, status = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     session_limits = [int(value) for value in sys.argv[4:8]]
     os.write(status, b"R")
@@ -75,15 +103,15 @@ def _nemo_sandbox_bootstrap():
                 import traceback
                 traceback.print_exception(type(exc), exc, None)
                 sys.exit(1)
+            exit_code = 0
             try:
                 exec(compiled, main_dict)
             except SystemExit:
                 raise
             except BaseException as exc:
                 print_user_traceback(exc)
-                sys.stdout.flush()
-                sys.exit(1)
-            return
+                exit_code = 1
+            quick_exit(exit_code)
         path = "/tmp/" + {"shell": "main.sh", "pypy3": "main.py", "lean4": "Main.lean"}[language]
         with open(path, "wb") as handle:
             handle.write(code)

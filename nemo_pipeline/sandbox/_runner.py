@@ -24,13 +24,22 @@ from dataclasses import dataclass
 
 from nemo_pipeline.sandbox._isolation import Cgroup, CgroupFactory, IsolationOptions, Launcher, kill_uid
 
-__all__ = ["Job", "RunResult", "SandboxBusyError", "SessionManager", "SlotPool", "languages_available"]
+__all__ = [
+    "Job",
+    "RunResult",
+    "SandboxBusyError",
+    "SessionManager",
+    "SlotPool",
+    "languages_available",
+    "slot_count",
+]
 
 LOG = logging.getLogger(__name__)
 
 _READ_CHUNK = 1 << 16
 _SPAWN_TIMEOUT_S = 30.0
 _SESSION_UID_OFFSET = 64  # session uids follow the slot uids; slots are capped at this many
+_SPARE_SLOTS = 4  # slots per worker (see slot_count)
 
 
 class SandboxBusyError(Exception):
@@ -301,8 +310,17 @@ class _Slot:
         self.spawn_error = ""
 
 
+def slot_count(workers: int) -> int:
+    """Slots (uids, each with a warm sandbox) for `workers` parallel runs: up to four times as many.
+
+    Starting a sandbox takes several runs' time under load; spare slots let a request find a ready sandbox while
+    the slots that just ran start their next one.
+    """
+    return min(_SPARE_SLOTS * workers, max(workers, _SESSION_UID_OFFSET))
+
+
 class SlotPool:
-    """Worker slots, each with its own uid (and cgroup) and one warm sandbox."""
+    """Worker slots, each with its own uid (and cgroup) and one warm sandbox; at most `workers` run at once."""
 
     def __init__(
         self,
@@ -315,10 +333,13 @@ class SlotPool:
         self.options = launcher.options
         self.cgroups = cgroups
         self.slots = [
-            _Slot(i, uid_base + i, cgroups.create(f"u{uid_base + i}") if cgroups else None) for i in range(workers)
+            _Slot(i, uid_base + i, cgroups.create(f"u{uid_base + i}") if cgroups else None)
+            for i in range(slot_count(workers))
         ]
         self.free: queue.Queue[_Slot] = queue.Queue()
-        self.refill = ThreadPoolExecutor(max_workers=min(4, workers), thread_name_prefix="sandbox-warm")
+        self.running = threading.BoundedSemaphore(workers)
+        self.workers = workers
+        self.refill = ThreadPoolExecutor(max_workers=len(self.slots), thread_name_prefix="sandbox-warm")
         self.closed = False
         for slot in self.slots:
             self.refill.submit(self._prepare, slot)
@@ -342,10 +363,19 @@ class SlotPool:
 
     def run(self, job: Job, wait_s: float) -> RunResult:
         """Run `job` in the next free slot, waiting at most `wait_s` for one."""
+        deadline = time.monotonic() + wait_s
+        if not self.running.acquire(timeout=wait_s):
+            raise SandboxBusyError(f"all {self.workers} sandbox workers stayed busy for {wait_s:.0f}s")
         try:
-            slot = self.free.get(timeout=wait_s)
-        except queue.Empty:
-            raise SandboxBusyError(f"all {len(self.slots)} sandbox slots stayed busy for {wait_s:.0f}s") from None
+            try:
+                slot = self.free.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise SandboxBusyError(f"all {len(self.slots)} sandbox slots stayed busy for {wait_s:.0f}s") from None
+            return self._run_in(slot, job)
+        finally:
+            self.running.release()
+
+    def _run_in(self, slot: _Slot, job: Job) -> RunResult:
         try:
             if slot.warm is None:
                 try:

@@ -34,6 +34,7 @@ from nemo_pipeline.sandbox._runner import (
     SlotPool,
     languages_available,
     periodic,
+    slot_count,
 )
 
 __all__ = ["SandboxServer", "ServerOptions", "main"]
@@ -92,7 +93,7 @@ class SandboxServer:
         self.options = options
         self.report, self.launcher, self.cgroups = detect_isolation(options.isolation)
         self.report.uids = (
-            f"{options.isolation.uid_base}-{options.isolation.uid_base + options.workers - 1} (slots), "
+            f"{options.isolation.uid_base}-{options.isolation.uid_base + slot_count(options.workers) - 1} (slots), "
             f"{options.isolation.uid_base + 64}-{options.isolation.uid_base + 63 + options.max_sessions} (sessions)"
             if self.launcher.drop_uid
             else f"{os.geteuid()} (the server's own)"
@@ -234,14 +235,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False) -> None:
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        head = [
+            f"{self.protocol_version} {status.value} {status.phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(data)}",
+        ]
         if close:
-            self.send_header("Connection", "close")
+            head.append("Connection: close")
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
+        if LOG.isEnabledFor(logging.DEBUG):
+            self.log_request(status.value)
+        # One write for headers and body: one segment, one wake-up of the client.
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
 
     def _error(self, status: HTTPStatus, message: str, close: bool = False) -> None:
         LOG.info("%s %s -> %d: %s", self.command, self.path, status, message)
