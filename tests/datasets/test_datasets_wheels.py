@@ -19,7 +19,7 @@ from nemo_pipeline.jsonl import read_jsonl
 WHEEL_BENCHMARKS = {
     "gsm8k": 1319,
     "aime25": 30,
-    "gpqa-diamond": 198,
+    "gpqa-diamond": 4 * 198,  # simple-evals: every question 4 times, each with its own permutation
     "mmlu": 14042,
     "humaneval": 164,
     "ifeval": 541,
@@ -77,23 +77,23 @@ def test_math_items(wheel_cache: Path) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_gpqa_choices_are_shuffled_with_the_recorded_seed(wheel_cache: Path) -> None:
+def test_gpqa_repeats_each_question_with_simple_evals_permutations(wheel_cache: Path) -> None:
     items = load_items("gpqa-diamond")
     letters = collections.Counter(item["expected_answer"] for item in items)
     assert set(letters) == {"A", "B", "C", "D"}
-    assert max(letters.values()) < 80  # shuffled, not always the first option
-    first = items[0]
-    assert first["id"] == "gpqa-diamond-rec06pnAkLOr2t2mp" and first["shuffle_seed"] == gpqa_diamond.SHUFFLE_SEED
-    assert first["options"][first["expected_answer"]] == "10^-4 eV"  # the correct answer in the source CSV
-    assert sorted(first["options"]) == ["A", "B", "C", "D"]
-    assert first["options_text"].splitlines()[0] == f"A) {first['options']['A']}"
-    assert collections.Counter(item["subset"] for item in items) == {"chemistry": 93, "physics": 86, "biology": 19}
-    # the order depends on the seed and the question only
-    choices, correct = gpqa_diamond.shuffled_choices("rec06pnAkLOr2t2mp", "right", ["w1", "w2", "w3"])
-    assert choices[correct] == "right"
-    assert (choices, correct) == gpqa_diamond.shuffled_choices("rec06pnAkLOr2t2mp", "right", ["w1", "w2", "w3"])
-    orders = {tuple(gpqa_diamond.shuffled_choices("q", "r", ["a", "b", "c"], seed=s)[0]) for s in range(20)}
-    assert len(orders) > 1
+    assert max(letters.values()) < 4 * 80  # permuted, not always the first option
+    # Repeats outermost, one random.Random(0) stream: the permutations are exactly GPQAEval's, in its order.
+    assert [item["permutation"] for item in items] == gpqa_diamond.permutations(198)
+    assert [item["repeat"] for item in items] == [r for r in range(4) for _ in range(198)]
+    first, again = items[0], items[198]
+    assert first["id"] == "gpqa-diamond-rec06pnAkLOr2t2mp-r0" and again["id"] == "gpqa-diamond-rec06pnAkLOr2t2mp-r1"
+    for item in (first, again):
+        assert item["options"][item["expected_answer"]] == "10^-4 eV"  # the correct answer in the source CSV
+        assert sorted(item["options"]) == ["A", "B", "C", "D"]
+        assert item["options_text"].startswith(f"A) {item['options']['A']}")  # texts as the CSV has them
+    assert first["permutation"] != again["permutation"]
+    counts = collections.Counter(item["subset"] for item in items)
+    assert counts == {"chemistry": 4 * 93, "physics": 4 * 86, "biology": 4 * 19}
 
 
 @pytest.mark.timeout(600)
