@@ -63,7 +63,9 @@ def test_eval_graph_runs_as_a_nemo_run_experiment_and_reruns_skip_what_is_done(
 ) -> None:
     # The scripted server knows three of the five answers: accuracy must come out at 60%.
     rows = [json.loads(line) for line in tiny_gsm8k.read_text().splitlines()]
-    answers = {row["problem"]: f"The answer is {row['expected_answer']}." for row in rows[:3]}
+    answers = {
+        row["problem"]: f"The answer is {row['expected_answer']}.\n#### {row['expected_answer']}" for row in rows[:3]
+    }
     backend = NemoRunBackend(CLUSTER)
     with ScriptedServer(Script(answers=answers, default="The answer is 12345.")) as server:
         graph = _graph(tmp_path, tiny_gsm8k, server.url, backend)

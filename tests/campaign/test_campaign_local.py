@@ -26,8 +26,14 @@ def _metrics(run: Path) -> dict[str, float]:
 @pytest.mark.timeout(600)
 def test_two_models_one_command_one_comparison(tmp_path, repo, env_with_repo):
     items = load_items("gsm8k")[:6]
-    right = {item["problem"][:60]: f"The answer is {item['expected_answer']}." for item in items}
-    half = {item["problem"][:60]: f"The answer is {item['expected_answer']}." for item in items[:3]}
+    right = {
+        item["problem"][:60]: f"The answer is {item['expected_answer']}.\n#### {item['expected_answer']}"
+        for item in items
+    }
+    half = {
+        item["problem"][:60]: f"The answer is {item['expected_answer']}.\n#### {item['expected_answer']}"
+        for item in items[:3]
+    }
     strong, weak = Script(answers=right, default="?"), Script(answers=half, default="The answer is -1.")
     out = tmp_path / "campaign"
     with ScriptedServer(strong) as a, ScriptedServer(weak) as b:

@@ -24,7 +24,10 @@ def gsm8k_head():
 @pytest.mark.timeout(300)
 def test_openai_server_type_full_pipeline(tmp_path, repo, env_with_repo, gsm8k_head):
     # Correct answers for the first four items, a wrong one for the fifth, nothing parseable for the sixth.
-    answers = {item["problem"][:60]: f"The answer is {item['expected_answer']}." for item in gsm8k_head[:4]}
+    answers = {
+        item["problem"][:60]: f"The answer is {item['expected_answer']}.\n#### {item['expected_answer']}"
+        for item in gsm8k_head[:4]
+    }
     answers[gsm8k_head[4]["problem"][:60]] = "The answer is 123456789."
     answers[gsm8k_head[5]["problem"][:60]] = "I cannot say."
     out = tmp_path / "out"
@@ -61,7 +64,10 @@ def test_openai_server_type_full_pipeline(tmp_path, repo, env_with_repo, gsm8k_h
 
 @pytest.mark.timeout(300)
 def test_seeds_give_pass_and_majority_metrics(tmp_path, repo, env_with_repo, gsm8k_head):
-    answers = {item["problem"][:60]: f"The answer is {item['expected_answer']}." for item in gsm8k_head[:2]}
+    answers = {
+        item["problem"][:60]: f"The answer is {item['expected_answer']}.\n#### {item['expected_answer']}"
+        for item in gsm8k_head[:2]
+    }
     out = tmp_path / "out"
     with ScriptedServer(Script(answers=answers, default="The answer is 0.")) as server:
         done = _eval(
