@@ -1,10 +1,11 @@
 """Sandbox latency and throughput against plain `subprocess` (no isolation), measured in the same run.
 
-    python benchmarks/sandbox_bench.py [--requests 200] [--workers 4]
+    python benchmarks/sandbox_bench.py [--requests 200] [--workers 4] [--rounds 1]
 
 Prints p50/p99 latency of a trivial program (sequential requests) and throughput at 1, 8 and 32 concurrent
 requests, for the sandbox (HTTP + bubblewrap + uid + rlimits + cgroups) and for `python3 -c` run directly with
-the same interpreter, and the ratios sandbox/plain.
+the same interpreter, and the ratios sandbox/plain. With --rounds N each throughput pair is measured N times,
+alternating which side goes first (on a shared machine the load drifts), and the medians are printed.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def sandbox_throughput(url: str, n: int, concurrency: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
-    parser.add_argument("--workers", type=int, default=4, help="sandbox worker slots")
+    parser.add_argument("--workers", type=int, default=4, help="sandbox workers (parallel runs)")
+    parser.add_argument("--rounds", type=int, default=1, help="throughput pairs per concurrency (medians printed)")
     args = parser.parse_args()
     with LocalSandbox(workers=args.workers) as sandbox:
         client = SandboxClient(sandbox.url)
@@ -98,12 +100,25 @@ def main() -> int:
             print(f"{name:24}{1000 * statistics.median(values):10.1f}{1000 * percentile(values, 0.99):10.1f}")
         print(f"{'ratio sandbox/plain':24}{statistics.median(box) / statistics.median(plain):10.2f}"
               f"{percentile(box, 0.99) / percentile(plain, 0.99):10.2f}")  # fmt: skip
-        print(f"\nthroughput (programs/s), {args.workers} sandbox workers")
+        rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+        print(f"\nthroughput (programs/s), {args.workers} sandbox workers{rounds}")
         print(f"{'concurrency':14}{'sandbox':>10}{'plain':>10}{'ratio':>8}")
         for concurrency in (1, 8, 32):
-            sandboxed = sandbox_throughput(sandbox.url, args.requests, concurrency)
-            direct = plain_throughput(python, args.requests, concurrency)
-            print(f"{concurrency:<14}{sandboxed:10.1f}{direct:10.1f}{sandboxed / direct:8.2f}")
+            boxed, direct, ratios = [], [], []
+            for round_ in range(args.rounds):
+                pair = {}
+                for side in ("sandbox", "plain") if round_ % 2 == 0 else ("plain", "sandbox"):
+                    if side == "sandbox":
+                        pair[side] = sandbox_throughput(sandbox.url, args.requests, concurrency)
+                    else:
+                        pair[side] = plain_throughput(python, args.requests, concurrency)
+                boxed.append(pair["sandbox"])
+                direct.append(pair["plain"])
+                ratios.append(pair["sandbox"] / pair["plain"])
+            print(
+                f"{concurrency:<14}{statistics.median(boxed):10.1f}{statistics.median(direct):10.1f}"
+                f"{statistics.median(ratios):8.2f}"
+            )
         client.close()
     return 0
 
