@@ -77,7 +77,7 @@ def test_two_model_campaign_renders_valid_skypilot_tasks(offline: bool, tmp_path
         servers = [j for j in jobs if any(c.name == "server" for c in j.components)]
         assert len(servers) == 1
         server_task = tasks[servers[0].name]
-        assert f"serve {mount}" in server_task["run"]
+        assert f"-m vllm.entrypoints.openai.api_server --model {mount}" in server_task["run"]
         documents = list(yaml.safe_load_all((jobs_dir / "pipeline.sky.yaml").read_text()))
         assert documents[0] == {"name": f"campaign-{model}"}
         assert [d["name"] for d in documents[1:]] == [j.name for j in jobs]  # graph order keeps dependencies
