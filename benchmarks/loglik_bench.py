@@ -15,6 +15,9 @@ request at a time: the context alone (no echo, one token, for `usage.prompt_toke
   every position's logits computed (`logits_all`, which an echo response's per-token log-probabilities need).
 - **allowed items/s** = reference tokens/s / tokens the echo requests of an item must evaluate (the context-only
   request is the scorer's own extra cost).
+- **server's engine rate**: llama.cpp's own prompt-evaluation timing of the same requests in the server
+  (`llama_perf_context_print`, every request of the run, with every position's logits), measured at the same
+  moment as the wall time: on shared cores the most direct reference.
 - **ours**: the `llamacpp-python` server type (`_llamacpp_python_main`: fresh start, echo `logprobs` from numpy).
 - **stock**: llama-cpp-python's own echo path on the same fresh-start server (the server type before the fast
   path); so slow that only `--stock-requests` echo requests of the first mmlu-ll-like item are timed and its
@@ -27,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -135,14 +139,28 @@ def prompt_rate(model: str, prompts: Sequence[str], logits_all: bool = False) ->
     return sum(len(t) for t in token_lists) / elapsed
 
 
-def run_ours(items: Sequence[Item], log_dir: Path) -> tuple[float, int]:
-    """(seconds, echo tokens) for scoring `items` on the llamacpp-python server type."""
+ENGINE_LINE = re.compile(r"prompt eval time =\s*([0-9.]+) ms /\s*([0-9]+) tokens")
+
+
+def engine_rate(log_lines: Sequence[str]) -> float:
+    """Tokens/s of llama.cpp's own prompt evaluation in the server, from its `llama_perf_context_print` lines."""
+    matches = [m for m in map(ENGINE_LINE.search, log_lines) if m]
+    seconds = sum(float(m.group(1)) for m in matches) / 1000
+    return sum(int(m.group(2)) for m in matches) / seconds if seconds else float("nan")
+
+
+def run_ours(items: Sequence[Item], log_dir: Path) -> tuple[float, int, float]:
+    """(seconds, echo tokens, the server's own prompt-evaluation tokens/s) for scoring `items` on the
+    llamacpp-python server type."""
     config = ServerConfig(server_type="llamacpp-python", context_length=CONTEXT_LENGTH)
     with serving(config, log_dir) as endpoint:
         score_item(endpoint.base_url, items[0])  # warm-up
+        log = max(log_dir.glob("server-llamacpp-python-*.log"), key=lambda path: path.stat().st_mtime)
+        skip = len(log.read_text(errors="replace").splitlines())
         started = time.perf_counter()
         tokens = sum(score_item(endpoint.base_url, item) for item in items)
-        return time.perf_counter() - started, tokens
+        seconds = time.perf_counter() - started
+        return seconds, tokens, engine_rate(log.read_text(errors="replace").splitlines()[skip:])
 
 
 def run_stock(item: Item, requests: int, log_dir: Path) -> tuple[float, float]:
@@ -175,11 +193,11 @@ def main() -> None:
     print(f"load average: {os.getloadavg()}")
     rate_before = prompt_rate(model, echo_prompts)
     log_dir = Path(tempfile.mkdtemp(prefix="loglik_bench_"))
-    results: dict[str, tuple[float, int, int]] = {}
+    results: dict[str, tuple[float, int, int, float]] = {}
     for benchmark in ("mmlu-ll", "hellaswag"):
         subset = [item for item in items if item.benchmark == benchmark]
-        seconds, tokens = run_ours(subset, log_dir)
-        results[benchmark] = (seconds, tokens, len(subset))
+        seconds, tokens, engine = run_ours(subset, log_dir)
+        results[benchmark] = (seconds, tokens, len(subset), engine)
     stock = None
     if args.stock_requests > 0:
         stock = run_stock(items[0], min(args.stock_requests, len(items[0].continuations)), log_dir)
@@ -191,16 +209,17 @@ def main() -> None:
     print(f"load average: {os.getloadavg()}")
     print(
         "| benchmark | items | echo tokens/item | ours items/s | echo tokens/s | allowed items/s | ratio"
-        " | ratio, all logits |"
+        " | ratio, all logits | server's engine tokens/s | ratio to it |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for benchmark, (seconds, tokens, count) in results.items():
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for benchmark, (seconds, tokens, count, engine) in results.items():
         per_item = tokens / count
         allowed = rate / per_item
         ours = count / seconds
         print(
             f"| {benchmark} | {count} | {per_item:.0f} | {ours:.2f} | {tokens / seconds:.0f} | {allowed:.2f} |"
-            f" {ours / allowed:.2f} | {ours / (all_logits / per_item):.2f} |"
+            f" {ours / allowed:.2f} | {ours / (all_logits / per_item):.2f} | {engine:.0f} |"
+            f" {ours / (engine / per_item):.2f} |"
         )
     if stock is not None:
         context_s, echo_s = stock
