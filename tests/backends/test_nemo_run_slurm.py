@@ -51,7 +51,14 @@ def _graph(tmp_path: Path, data: Path, url: str, backend: NemoRunBackend) -> Job
     cfg = compose_config(
         EvalConfig,
         "eval",
-        ["++server.server_type=openai", f"++server.address={url}", "++server.model=scripted", "++max_samples=5"],
+        # The tiny data file has no lm-eval few-shot prompts: the "The answer is N" protocol (cot) grades it.
+        [
+            "++server.server_type=openai",
+            f"++server.address={url}",
+            "++server.model=scripted",
+            "++max_samples=5",
+            "++protocol=cot",
+        ],
     )
     out = tmp_path / "out"
     return build_eval_graph(parse_benchmarks("gsm8k:0"), cfg, out, {"gsm8k": data}, backend.cluster_paths(out), True)

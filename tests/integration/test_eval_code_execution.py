@@ -39,7 +39,7 @@ def test_code_blocks_run_in_the_sandbox_during_generation(tmp_path, repo, env_wi
         argv = [
             sys.executable, str(repo / "pipeline" / "eval.py"), "--benchmarks", "gsm8k:0", "--server_type", "openai",
             "--server_address", server.url, "--output_dir", str(out), f"++max_samples={ITEMS}",
-            "++code_execution=true", "++prompt_config=generic/math-code",
+            "++code_execution=true", "++prompt_config=generic/math-code", "++protocol=cot",  # \boxed answers
         ]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env_with_repo, cwd=repo)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -29,7 +29,8 @@ def test_mmlu_ll_on_slurm_reports_acc_per_subject(slurm, tmp_path, repo, env_wit
         done = subprocess.run(argv, capture_output=True, text=True, timeout=540, env=env_with_repo, cwd=repo)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert list((out / "jobs").glob("generate-mmlu-ll*.sbatch"))
-    assert len(script.requests) == ITEMS * 4
+    assert sum(bool(r.get("echo")) for r in script.requests) == ITEMS * 4  # one echo per choice
+    assert sum(not r.get("echo") for r in script.requests) == ITEMS  # one token count per item's context
     records = read_jsonl(out / "eval-results" / "mmlu-ll" / "output.jsonl")
     assert [r["predicted_answer"] for r in records] == ["A"] * ITEMS
     truth = sum(r["loglik"]["gold"] == 0 for r in records) / ITEMS

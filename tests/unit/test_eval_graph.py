@@ -118,7 +118,7 @@ def test_graded_and_summarized_steps_are_left_out_only_while_their_stamps_match(
     ids = [f"i{n}" for n in range(5)]
     output = _done(out, "gsm8k", "output.jsonl", 5, ids)
     output.write_text("")
-    write_marker(output.with_name("output.jsonl.graded"), {**grading_stamp("math", None, ids), "ids": ids})
+    write_marker(output.with_name("output.jsonl.graded"), {**grading_stamp("gsm8k", None, ids), "ids": ids})
     run = RunLayout(out)
     run.metrics_file("gsm8k").write_text("{}")
     write_marker(run.metrics_stamp_file("gsm8k"), metrics_stamp([output]))
