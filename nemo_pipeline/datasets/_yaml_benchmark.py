@@ -114,6 +114,13 @@ def _records(spec_path: Path, name: str, data: Path, fields: dict[str, str], sub
     return records
 
 
+def _grader_needs_sandbox(grader: str) -> bool:
+    """Whether `grader` runs programs (code, code-extract, mbpp, ...): the evaluate stage's own list decides."""
+    from nemo_pipeline.evaluation.stages import GRADERS_NEEDING_SANDBOX  # imported here: evaluation imports datasets
+
+    return grader in GRADERS_NEEDING_SANDBOX
+
+
 def load_benchmark_file(path: Path) -> Benchmark:
     """The Benchmark a YAML file defines; ConfigError/DataError naming the file and the key for any mistake."""
     from nemo_pipeline.evaluation import GRADERS  # graders register on import of the evaluation package
@@ -199,7 +206,7 @@ def load_benchmark_file(path: Path) -> Benchmark:
             num_items=len(records),
             tokens_to_generate=int(spec.get("tokens_to_generate", 512)),
             seeds_temperature=float(spec.get("seeds_temperature", 0.7)),
-            needs_sandbox=bool(spec.get("needs_sandbox", spec["grader"] == "code")),
+            needs_sandbox=bool(spec.get("needs_sandbox", _grader_needs_sandbox(str(spec["grader"])))),
             multi_turn="turns" in fields,
             default_server_type=server_type,
             # Prepared items are rebuilt when the file's mapping or this loader changes.

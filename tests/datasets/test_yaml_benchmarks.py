@@ -60,6 +60,15 @@ def test_a_good_file_defines_a_benchmark(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("grader", "sandbox"),
+    [("math", False), ("code", True), ("code-extract", True), ("mbpp", True), ("mbpp-extract", True)],
+)
+def test_a_grader_that_runs_programs_gets_a_sandbox(tmp_path: Path, grader: str, sandbox: bool) -> None:
+    bench = load_benchmark_file(_write(tmp_path, {**GOOD, "grader": grader}))
+    assert bench.needs_sandbox is sandbox
+
+
+@pytest.mark.parametrize(
     ("change", "key", "error"),
     [
         ({"grader": "nonesuch"}, "grader", ConfigError),
