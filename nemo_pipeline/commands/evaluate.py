@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
     for result in run_evaluate(cfg):
         print(
             f"evaluate: {result.file}: {result.correct}/{result.graded} correct, "
-            f"{result.no_answer} without an answer, {result.timeouts} timed out"
+            f"{result.no_answer} without an answer, {result.timeouts} timed out, {result.grader_errors} grader error(s)"
         )
     return 0
 

@@ -111,3 +111,15 @@ def test_evaluate_script_prints_the_one_line(tmp_path: Path, failing_sandbox: st
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "2 of 2 verdicts are grader errors" in errors[0] and "'item-0'" in errors[0]
+
+
+@pytest.mark.timeout(120)
+def test_evaluate_script_shows_the_count_when_within_the_rate(
+    tmp_path: Path, failing_sandbox: str, repo: Path, env_with_repo
+) -> None:
+    path = _output(tmp_path, 2)
+    argv = [sys.executable, str(repo / "pipeline" / "evaluate.py"), f"++input_files=[{path}]", "++grader=code",
+            f"++sandbox.address={failing_sandbox}", "++grading.workers=1", "++grading.max_error_rate=1.0"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=100, env=env_with_repo, cwd=repo, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "0/2 correct" in done.stdout and "2 grader error(s)" in done.stdout
