@@ -20,9 +20,11 @@ def test_embedded_model_gets_gemma_turns_and_a_users_model_keeps_its_own(monkeyp
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(("name", "install"), [("vllm", "[vllm]"), ("sglang", "[sglang]"), ("trtllm", "[trtllm]")])
-def test_a_gpu_server_type_without_its_engine_says_which_extra_to_install(name, install):
+def test_a_gpu_server_type_without_its_engine_says_which_extra_to_install(name, install, tmp_path, monkeypatch):
     from nemo_pipeline.errors import ConfigError
     from nemo_pipeline.inference.servers import SERVER_TYPES
+
+    monkeypatch.setenv("NEMO_PIPELINE_VLLM_VENV", str(tmp_path / "no-venv"))  # hide the dev install's vLLM venv
 
     server_type = SERVER_TYPES.get(name)
     try:
