@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nemo_pipeline.datasets._benchmark import Reference
 from nemo_pipeline.datasets._formats import read_records
 from nemo_pipeline.datasets._source import UserFile
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.loglik import LoglikFields, fewshot_prefix, loglik_record
 
-__all__ = ["PROMPT", "McDoc", "fewshot_file", "mc_records"]
+__all__ = ["PROMPT", "McDoc", "fewshot_file", "lm_eval_reference", "mc_records"]
 
 # Every log-likelihood benchmark builds its contexts at prepare time with lm-eval's templates; this prompt only
 # passes them through (`{problem}` in completion mode).
@@ -85,3 +86,16 @@ def mc_records(
 def read_split(path: Path) -> list[dict[str, Any]]:
     """Rows of one split file (.jsonl, .json or .parquet)."""
     return read_records(path)
+
+
+def lm_eval_reference(*task_files: str) -> Reference:
+    """lm-evaluation-harness 0.4.13's own task, which a log-likelihood benchmark's items, requests and metrics
+    follow (tests/loglik/test_lm_eval_contexts.py builds both from the same rows and compares them)."""
+    return Reference(
+        repository="EleutherAI/lm-evaluation-harness (PyPI lm-eval==0.4.13)",
+        commit="v0.4.13",
+        files=tuple(f"lm_eval/tasks/{name}" for name in task_files),
+        protocol="lm-eval's task: its context, target delimiter, choices and few-shot setting; the sum of the "
+        "continuation tokens' log-probabilities per choice; acc, acc_norm (per character) or mc2 with lm-eval's "
+        "standard errors",
+    )

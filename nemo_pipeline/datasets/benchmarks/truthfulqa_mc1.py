@@ -8,7 +8,7 @@ from typing import Any
 from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._source import UserFile
 from nemo_pipeline.datasets.benchmarks import _truthfulqa
-from nemo_pipeline.datasets.benchmarks._loglik import PROMPT
+from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, lm_eval_reference
 
 SOURCE = _truthfulqa.source("truthfulqa_mc1")
 
@@ -28,5 +28,6 @@ register_benchmark(
         num_items=817,
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
+        reference=lm_eval_reference("truthfulqa/truthfulqa_mc1.yaml"),
     )
 )

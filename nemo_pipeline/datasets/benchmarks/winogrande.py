@@ -9,7 +9,7 @@ from typing import Any
 from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._formats import require_fields
 from nemo_pipeline.datasets._source import UserFile
-from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, fewshot_file, read_split
+from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, fewshot_file, lm_eval_reference, read_split
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.loglik import LoglikFields, fewshot_prefix, loglik_record
 
@@ -66,5 +66,6 @@ register_benchmark(
         num_items=1267,
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
+        reference=lm_eval_reference("winogrande/default.yaml"),
     )
 )
