@@ -55,18 +55,8 @@ _WORD_TEXT = (
 )
 WORDS = _WORD_TEXT.split()
 
-STOCK_FRESH_START = """
-import llama_cpp
-
-class FreshStart(llama_cpp.Llama):
-    def generate(self, tokens, *args, **kwargs):
-        self.reset()
-        return super().generate(tokens, *args, **kwargs)
-
-llama_cpp.Llama = FreshStart
-from llama_cpp.server.__main__ import main
-main()
-"""
+# llama-cpp-python's own server and echo path, every request evaluated from position 0 (the launcher's stock mode).
+STOCK_SERVER = "from nemo_pipeline.inference.servers._llamacpp_python_main import serve; serve(fast_echo=False)"
 
 
 @dataclass(frozen=True)
@@ -167,9 +157,7 @@ def run_stock(item: Item, requests: int, log_dir: Path) -> tuple[float, float]:
     """(seconds of the context request, mean seconds of an echo request) on llama-cpp-python's own echo path."""
     spec = ServerSpec(model="", port=free_port(), context_length=CONTEXT_LENGTH)
     ours = launch(spec)
-    script = log_dir / "stock_server.py"
-    script.write_text(STOCK_FRESH_START)
-    argv = [sys.executable, str(script), *ours.argv[3:]]
+    argv = [sys.executable, "-c", STOCK_SERVER, *ours.argv[3:]]
     with ManagedProcess("stock llama-cpp-python server", argv, log_dir / "stock.log") as server:
         server.wait_healthy(ours.health_url, 300)
         started = time.perf_counter()

@@ -28,19 +28,8 @@ from tests.conftest import DEV_INSTALL, require
 PROMPTS = ("The capital of France is Paris.", "Héllo wörld ✓ 日本語 🙂", "  two  spaces\n\nand a tab\tend")
 LAUNCHER = "nemo_pipeline.inference.servers._llamacpp_python_main"
 
-# llama-cpp-python's own server, every request evaluated from position 0 (nothing else changed).
-STOCK_FRESH_START = """
-import llama_cpp
-
-class FreshStart(llama_cpp.Llama):
-    def generate(self, tokens, *args, **kwargs):
-        self.reset()
-        return super().generate(tokens, *args, **kwargs)
-
-llama_cpp.Llama = FreshStart
-from llama_cpp.server.__main__ import main
-main()
-"""
+# llama-cpp-python's own server and echo path, every request evaluated from position 0 (the launcher's stock mode).
+STOCK_SERVER = "from nemo_pipeline.inference.servers._llamacpp_python_main import serve; serve(fast_echo=False)"
 
 
 def _completion(base_url: str, prompt: str, logprobs: int) -> dict[str, Any]:
@@ -70,9 +59,7 @@ def test_fast_echo_equals_llama_cpp_pythons_own_server(tmp_path: Path) -> None:
     fast = _answers(list(ours.argv), ours.base_url, ours.health_url, tmp_path / "fast.log")
 
     stock_launch = launch(ServerSpec(model="", port=free_port(), context_length=128))
-    script = tmp_path / "stock_server.py"
-    script.write_text(STOCK_FRESH_START)
-    stock_argv = [sys.executable, str(script), *stock_launch.argv[3:]]
+    stock_argv = [sys.executable, "-c", STOCK_SERVER, *stock_launch.argv[3:]]
     stock = _answers(stock_argv, stock_launch.base_url, stock_launch.health_url, tmp_path / "stock.log")
 
     assert len(fast) == len(stock) == 2 * len(PROMPTS)

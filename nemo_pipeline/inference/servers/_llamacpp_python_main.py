@@ -40,9 +40,9 @@ def _fast_echo(llama: Any, arguments: dict[str, Any]) -> bool:
     )
 
 
-def _install_fresh_start() -> None:
+def _install_fresh_start(fast_echo: bool = True) -> None:
     """Make `llama_cpp.Llama` (which the server looks up when it loads the model) forget its cached prefix, and
-    serve echoed `logprobs` from numpy."""
+    (with `fast_echo`) serve echoed `logprobs` from numpy."""
     import inspect
 
     import llama_cpp
@@ -69,7 +69,7 @@ def _install_fresh_start() -> None:
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             arguments.pop("self")
-            if not _fast_echo(self, arguments):
+            if not (fast_echo and _fast_echo(self, arguments)):
                 yield from super()._create_completion(*args, **kwargs)
                 return
             top_n = arguments["logprobs"]
@@ -95,11 +95,18 @@ def _recording(tokens: Generator[int, Any, None], record: list[int]) -> Generato
         yield token
 
 
-def main() -> None:
-    """Start llama-cpp-python's server (its own argument parser and app) with fresh-start evaluation."""
-    _install_fresh_start()
-    from llama_cpp.server.__main__ import main as serve
+def serve(fast_echo: bool = True) -> None:
+    """Start llama-cpp-python's server (its own argument parser and app) with fresh-start evaluation; without
+    `fast_echo`, echoed log-probabilities take llama-cpp-python's own path (the reference the fast one is measured
+    and tested against)."""
+    _install_fresh_start(fast_echo)
+    from llama_cpp.server.__main__ import main as llama_cpp_main
 
+    llama_cpp_main()
+
+
+def main() -> None:
+    """The server type's process: `serve` with the fast echo path."""
     serve()
 
 
