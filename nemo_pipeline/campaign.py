@@ -11,6 +11,8 @@ A models file is a YAML list (or a mapping with a `models:` list) of entries::
       prompt_config: generic/math
       overrides: ["++inference.temperature=0.6"]
       baseline: true                  # at most one entry
+      published: Llama-3.1-8B         # compare with its published scores (conf/published/baselines.yaml)
+      published_file: my_scores.yaml  # your own published scores (relative to the models file)
 
 The whole file is checked before anything starts; an error names the entry and the key.
 """
@@ -29,6 +31,7 @@ import yaml
 from nemo_pipeline.config import typed_from_mapping
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.layout import campaign_record_file
+from nemo_pipeline.report import find_published, load_published
 
 __all__ = ["CampaignRecord", "ModelEntry", "load_models_file", "write_campaign_record"]
 
@@ -49,6 +52,8 @@ class ModelEntry:
     prompt_config: str | None = None
     overrides: tuple[str, ...] = ()
     baseline: bool = False
+    published: str | None = None  # the published model its summary compares with
+    published_file: str | None = None  # a file of published scores besides the shipped one
 
     def eval_overrides(self) -> list[str]:
         """This model's settings as EvalConfig overrides (its own `overrides` last, so they win)."""
@@ -73,6 +78,8 @@ class ModelEntry:
             "server_address": self.server_address,
             "overrides": [*self.eval_overrides()],
             "baseline": self.baseline,
+            "published": self.published,
+            "published_file": self.published_file,
         }
 
 
@@ -90,7 +97,18 @@ def _entry(path: Path, number: int, data: object) -> ModelEntry:
     for override in entry.overrides:
         if not override.startswith("++") or "=" not in override:
             raise ConfigError(f"{label}: key 'overrides': '{override}' is not of the form ++key=value")
-    return entry
+    return _check_published(path, label, entry)
+
+
+def _check_published(path: Path, label: str, entry: ModelEntry) -> ModelEntry:
+    """The entry with its published-scores file made absolute, once the file and the name are known good."""
+    if entry.published_file is not None and entry.published is None:
+        raise ConfigError(f"{label}: key 'published_file' needs 'published' (the model to compare with)")
+    if entry.published is None:
+        return entry
+    file = None if entry.published_file is None else (path.parent / entry.published_file).resolve()
+    find_published(load_published(file), entry.published, f"{label}: key 'published'")
+    return dataclasses.replace(entry, published_file=None if file is None else str(file))
 
 
 def load_models_file(path: Path) -> list[ModelEntry]:

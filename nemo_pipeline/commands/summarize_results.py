@@ -2,6 +2,7 @@
 
 python pipeline/summarize_results.py OUT_DIR [OUT_DIR2 ...] [--baseline DIR] [--output DIR] [--html PATH]
 python pipeline/summarize_results.py CAMPAIGN_DIR      # holds campaign.json: every model, against its baseline
+python pipeline/summarize_results.py OUT_DIR --published Llama-3.1-8B [--published-file my_scores.yaml]
 """
 
 from __future__ import annotations
@@ -10,9 +11,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from nemo_pipeline.datasets import BENCHMARKS
 from nemo_pipeline.errors import NemoPipelineError
 from nemo_pipeline.layout import write_summary_stamp
-from nemo_pipeline.report import SummaryOptions, build_summary, to_text, write_reports
+from nemo_pipeline.report import (
+    Summary,
+    SummaryOptions,
+    build_summary,
+    choose_published,
+    find_published,
+    load_published,
+    to_text,
+    with_published,
+    write_reports,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,8 +39,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--cost-per-gpu-hour", type=float, help="price of a GPU-hour (default: campaign.json's or run.json's)"
     )
+    parser.add_argument(
+        "--published",
+        metavar="NAME",
+        help="compare every run with the published scores of NAME (e.g. Llama-3.1-8B; see conf/published/)",
+    )
+    parser.add_argument(
+        "--published-file", type=Path, metavar="PATH", help="your own published scores (YAML, as conf/published/)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser.parse_args(argv)
+
+
+def _shots_of(benchmarks: list[str]) -> dict[str, int | None]:
+    """The shots of each benchmark's official protocol, from the registry (None: not declared or not known)."""
+    return {name: BENCHMARKS.get(name).num_fewshot if name in BENCHMARKS else None for name in benchmarks}
+
+
+def _with_published(summary: Summary, args: argparse.Namespace) -> Summary:
+    chosen = choose_published([r.name for r in summary.runs], summary.models, args.published, args.published_file)
+    return with_published(summary, chosen, _shots_of(summary.benchmarks)) if chosen else summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         cost_per_gpu_hour=args.cost_per_gpu_hour,
     )
     try:
-        summary = build_summary(list(args.out_dirs), args.baseline, options)
+        if args.published:  # a bad name or file fails before any run is read
+            find_published(load_published(args.published_file), args.published)
+        summary = _with_published(build_summary(list(args.out_dirs), args.baseline, options), args)
         written = write_reports(summary, args.output or args.out_dirs[0], args.html)
         if len(args.out_dirs) == 1 and args.output is None and args.baseline is None:
             write_summary_stamp(args.out_dirs[0])  # a rerun with no new metrics skips the summarize job

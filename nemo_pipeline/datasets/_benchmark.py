@@ -70,6 +70,8 @@ class Benchmark:
     # log-probabilities); None: the run's default.
     default_server_type: str | None = None
     reference: Reference | None = None  # the official protocol the defaults follow
+    num_fewshot: int | None = None  # shots of the official protocol's prompt (None: not declared); published
+    # baselines are compared only with the same shots
     variants: tuple[tuple[str, Variant], ...] = ()  # (name, variant): opt-in protocols, `++protocol=<name>`
 
     def variant(self, name: str) -> Variant | None:

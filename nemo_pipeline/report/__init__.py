@@ -6,6 +6,17 @@ from nemo_pipeline.report._cost import RunCost, Usage, run_cost
 from nemo_pipeline.report._export import summary_dict, to_csv, to_json
 from nemo_pipeline.report._html import to_html, verdict_of
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
+from nemo_pipeline.report._published import (
+    PublishedComparison,
+    PublishedModel,
+    PublishedRow,
+    PublishedScore,
+    choose_published,
+    compare_published,
+    find_published,
+    load_published,
+    shipped_baselines_file,
+)
 from nemo_pipeline.report._stats import (
     SIGNIFICANCE_LEVEL,
     PairedTest,
@@ -22,6 +33,7 @@ from nemo_pipeline.report._summary import (
     build_campaign_summary,
     build_summary,
     headline_metric,
+    with_published,
 )
 from nemo_pipeline.report._svg import Bar, grouped_bars
 from nemo_pipeline.report._tables import (
@@ -30,6 +42,7 @@ from nemo_pipeline.report._tables import (
     fmt_duration,
     metrics_table,
     models_table,
+    published_table,
     to_markdown,
     to_text,
 )
@@ -46,6 +59,10 @@ __all__ = [
     "ModelInfo",
     "ModelRun",
     "PairedTest",
+    "PublishedComparison",
+    "PublishedModel",
+    "PublishedRow",
+    "PublishedScore",
     "RunCost",
     "Summary",
     "SummaryOptions",
@@ -53,12 +70,16 @@ __all__ = [
     "WrittenReport",
     "build_campaign_summary",
     "build_summary",
+    "choose_published",
+    "compare_published",
     "comparison_table",
     "cost_table",
+    "find_published",
     "fmt_duration",
     "grouped_bars",
     "headline_metric",
     "is_campaign",
+    "load_published",
     "load_run",
     "mcnemar_exact",
     "metrics_table",
@@ -66,10 +87,12 @@ __all__ = [
     "paired_bootstrap",
     "paired_test",
     "proportion_std_err",
+    "published_table",
     "read_campaign",
     "read_graded_items",
     "read_run_info",
     "run_cost",
+    "shipped_baselines_file",
     "summary_dict",
     "to_csv",
     "to_html",
@@ -77,5 +100,6 @@ __all__ = [
     "to_markdown",
     "to_text",
     "verdict_of",
+    "with_published",
     "write_reports",
 ]

@@ -24,6 +24,8 @@ class ModelInfo:
     overrides: tuple[str, ...] = ()
     baseline: bool = False
     cost_per_gpu_hour: float | None = None  # a single run's own rate (run.json); campaigns set one for all
+    published: str = ""  # the published model to compare it with ("": none)
+    published_file: str = ""  # the user's file of published scores that names it ("": the shipped file only)
 
     def describe(self) -> str:
         """One line: model path, server type and overrides."""
@@ -121,6 +123,8 @@ def read_campaign(directory: Path) -> Campaign:
                 server_type=_text(entry.get("server_type"), f"{where}.server_type"),
                 overrides=_strings(entry.get("overrides"), f"{where}.overrides"),
                 baseline=entry.get("baseline") is True,
+                published=_text(entry.get("published"), f"{where}.published"),
+                published_file=_text(entry.get("published_file"), f"{where}.published_file"),
             )
         )
     names = [m.name for m in models]
@@ -150,6 +154,7 @@ def read_run_info(directory: Path, name: str) -> ModelInfo:
     except DataError:
         return ModelInfo(name)
     model, server_type, overrides = data.get("model"), data.get("server_type"), data.get("overrides")
+    published, published_file = data.get("published"), data.get("published_file")
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         overrides = []
     return ModelInfo(
@@ -158,4 +163,6 @@ def read_run_info(directory: Path, name: str) -> ModelInfo:
         server_type=server_type if isinstance(server_type, str) else "",
         overrides=tuple(overrides),
         cost_per_gpu_hour=_rate(data.get("cost_per_gpu_hour"), str(path)),
+        published=published if isinstance(published, str) else "",
+        published_file=published_file if isinstance(published_file, str) else "",
     )

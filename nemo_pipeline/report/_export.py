@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from typing import Any
 
 from nemo_pipeline.report._campaign import ModelInfo
 from nemo_pipeline.report._cost import RunCost, Usage
+from nemo_pipeline.report._published import PublishedComparison
 from nemo_pipeline.report._stats import SIGNIFICANCE_LEVEL
 from nemo_pipeline.report._summary import ALL, Summary
 from nemo_pipeline.report._tables import metric_order
@@ -29,6 +31,9 @@ def _csv_rows(summary: Summary) -> tuple[list[str], list[dict[str, Any]]]:
         headers += ["wall_s", "gpu_hours", "cost"]
     if summary.baseline is not None:
         headers += comp_cols
+    published = {(c.run, r.score.benchmark): (c.published, r) for c in summary.published for r in c.rows}
+    if published:
+        headers += ["published_model", "published", "published_setting", "published_status", "published_delta"]
     rows: list[dict[str, Any]] = []
     for run in summary.runs:
         for name in summary.benchmarks:
@@ -55,6 +60,15 @@ def _csv_rows(summary: Summary) -> tuple[list[str], list[dict[str, Any]]]:
                         wall_s=usage.wall_s,
                         gpu_hours=usage.gpu_hours,
                         cost=summary.costs[run.name].cost(usage),
+                    )
+                if subset == ALL and (run.name, name) in published:
+                    model, found = published[(run.name, name)]
+                    row.update(
+                        published_model=model,
+                        published=found.score.value,
+                        published_setting=found.score.setting,
+                        published_status=found.status,
+                        published_delta=found.delta,
                     )
                 comp = summary.comparison(run.name, name, subset)
                 if comp is not None:
@@ -185,7 +199,23 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             {"model": m, "benchmark": n, "problem": summary.missing_reason(m, b, n)} for m, b, n in summary.missing()
         ],
         "warnings": list(summary.warnings),
+        "published": [_published_dict(comp) for comp in summary.published],
     }
+
+
+def _published_dict(comp: PublishedComparison) -> dict[str, Any]:
+    rows = [
+        {
+            **dataclasses.asdict(row.score),
+            "status": row.status,
+            "run": row.detail,
+            "run_value": row.value,
+            "run_std_err": row.std_err,
+            "delta": row.delta,
+        }
+        for row in comp.rows
+    ]
+    return {"run": comp.run, "published": comp.published, "verdict": comp.verdict(), "benchmarks": rows}
 
 
 def to_json(summary: Summary) -> str:

@@ -18,6 +18,8 @@ from nemo_pipeline.report._tables import (
     metric_cell,
     metric_order,
     models_table,
+    published_sources,
+    published_table,
 )
 
 __all__ = ["to_html", "verdict_of"]
@@ -309,6 +311,14 @@ def _cost_section(summary: Summary) -> str:
     return f'<h2 id="cost">Time and cost</h2><div class="card">{_table_html(table)}</div>{text}'
 
 
+def _published_section(summary: Summary) -> str:
+    table = published_table(summary)
+    if table is None:
+        return ""
+    notes = "".join(f'<p class="note">{escape(line)}</p>' for line in published_sources(summary))
+    return f'<h2 id="published">Against published scores</h2><div class="card">{_table_html(table)}</div>{notes}'
+
+
 def to_html(summary: Summary) -> str:
     """Render the whole report as one HTML document with everything inline."""
     opts = summary.options
@@ -353,6 +363,7 @@ def to_html(summary: Summary) -> str:
             "for multiple comparisons: with 50 subsets, expect two or three below 0.05 by chance.</p>"
         )
     body.append(_cost_section(summary))
+    body.append(_published_section(summary))
     body.append('<h2 id="benchmarks">Per benchmark and subset</h2>')
     body += [_benchmark_section(summary, name) for name in summary.benchmarks]
     body.append('<h2 id="browser">Items</h2>')

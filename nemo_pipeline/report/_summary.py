@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, rea
 from nemo_pipeline.report._cost import RunCost, run_cost
 from nemo_pipeline.report._failures import job_failures
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
+from nemo_pipeline.report._published import PublishedComparison, PublishedModel, compare_published
 from nemo_pipeline.report._stats import PairedTest, paired_test
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "build_campaign_summary",
     "build_summary",
     "headline_metric",
+    "with_published",
 ]
 
 ALL = "all"
@@ -89,6 +92,7 @@ class Summary:
     campaign: Campaign | None = None
     expected_benchmarks: tuple[str, ...] = ()  # requested ones, listed even where no run has a folder
     failures: dict[tuple[str, str], str] = field(default_factory=dict)  # (run, benchmark) -> jobs that failed it
+    published: tuple[PublishedComparison, ...] = ()  # runs against their published baselines
 
     @property
     def benchmarks(self) -> list[str]:
@@ -349,3 +353,14 @@ def build_campaign_summary(directory: str | Path, options: SummaryOptions | None
         warnings = (f"the baseline {base.name} has no results, so no deltas are shown",)
     summary = _assemble(runs, base, {m.name: m for m in ordered}, options, campaign, campaign.benchmark_names)
     return replace(summary, warnings=warnings + summary.warnings)
+
+
+def with_published(
+    summary: Summary, chosen: Mapping[str, PublishedModel], shots_of: Mapping[str, int | None]
+) -> Summary:
+    """The summary with each run named in `chosen` compared with its published scores (`shots_of`: the shots of
+    each benchmark's official protocol, None where it declares none)."""
+    comparisons = tuple(
+        compare_published(run, chosen[run.name], shots_of) for run in summary.runs if run.name in chosen
+    )
+    return replace(summary, published=comparisons)

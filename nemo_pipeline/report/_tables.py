@@ -20,6 +20,8 @@ __all__ = [
     "metric_order",
     "metrics_table",
     "models_table",
+    "published_sources",
+    "published_table",
     "to_markdown",
     "to_text",
 ]
@@ -258,6 +260,38 @@ def models_table(summary: Summary) -> Table:
     return Table(("name", "model", "server", "overrides", ""), tuple(rows), ("l",) * 5)
 
 
+def published_table(summary: Summary) -> Table | None:
+    """Each run beside its published scores: the published value and setting, the run's value and the delta where
+    shots and metric match; where they do not, both settings and no delta. None when no run has published scores."""
+    if not summary.published:
+        return None
+    rows = []
+    for comp in summary.published:
+        for row in comp.rows:
+            score = row.score
+            mine = row.detail
+            if row.value is not None:
+                mine = fmt(row.value) + ("" if row.std_err is None else f" ± {row.std_err:.2f}")
+            delta = "" if row.delta is None else f"{row.delta:+.2f}"
+            name = f"{comp.run} / {comp.published}"
+            rows.append((name, score.benchmark, f"{score.value:.1f}", score.setting, mine, delta, row.status))
+    headers = ("model / published", "benchmark", "published", "published setting", "this run", "Δ", "status")
+    return Table(headers, tuple(rows), ("l", "l", "r", "l", "l", "r", "l"))
+
+
+def published_sources(summary: Summary) -> list[str]:
+    """The verdict of each run against its published scores, then where the published numbers come from."""
+    lines = [comp.verdict() for comp in summary.published]
+    seen: list[tuple[str, str, str]] = []
+    for comp in summary.published:
+        for row in comp.rows:
+            key = (comp.published, row.score.source, row.score.date)
+            if key not in seen:
+                seen.append(key)
+    lines += [f"published {name}: {source} ({date})" for name, source, date in seen]
+    return lines
+
+
 TERMINAL_MAX_SUBSETS = 12
 
 
@@ -326,6 +360,9 @@ def to_text(summary: Summary) -> str:
     costs = cost_table(summary)
     if costs is not None:
         parts += ["", _render_text(costs)]
+    published = published_table(summary)
+    if published is not None:
+        parts += ["", _render_text(published), *published_sources(summary), ""]
     parts.extend(_footer(summary, terminal=True))
     return "\n".join(parts) + "\n"
 
@@ -353,6 +390,10 @@ def to_markdown(summary: Summary) -> str:
     costs = cost_table(summary)
     if costs is not None:
         out += ["## Time and cost", "", _render_md(costs), ""]
+    published = published_table(summary)
+    if published is not None:
+        out += ["## Against published scores", "", _render_md(published), ""]
+        out += [f"- {_md_cell(line)}" for line in published_sources(summary)] + [""]
     for run in summary.runs:
         out += [f"## Metrics of `{run.name}`", "", _render_md(metrics_table(summary, run.name)), ""]
         extra = extra_metrics_table(summary, run.name)

@@ -81,3 +81,39 @@ def test_two_models_one_command_one_comparison(tmp_path, repo, env_with_repo):
         assert "[strong-generate" not in third.stdout and "[third-generate-gsm8k] running" in third.stdout
         summary = json.loads((out / "summary.json").read_text())
         assert [run["name"] for run in summary["runs"]] == ["strong", "weak", "third"]
+
+
+@pytest.mark.timeout(600)
+def test_models_file_published_entry_reaches_the_comparison(tmp_path, repo, env_with_repo):
+    items = load_items("gsm8k")[:4]
+    right = {
+        item["problem"][:60]: f"The answer is {item['expected_answer']}.\n#### {item['expected_answer']}"
+        for item in items
+    }
+    scores = tmp_path / "scores.yaml"
+    scores.write_text(
+        "models:\n  ours-7B:\n"
+        "    - {benchmark: gsm8k, shots: 5, metric: accuracy, value: 40.0, source: 'https://example.org/card',"
+        " date: '2026-01-05'}\n"
+    )
+    out = tmp_path / "campaign"
+    with ScriptedServer(Script(answers=right, default="?")) as server:
+        models = tmp_path / "models.yaml"
+        entry = f"- name: ours\n  server_type: openai\n  server_address: {server.url}\n  published: ours-7B\n"
+        models.write_text(entry.replace("ours-7B", "ours-8B") + "  published_file: scores.yaml\n")
+        bad = _eval(repo, env_with_repo, "--models", str(models), "--benchmarks", "gsm8k:0",
+                    "--output_dir", str(out), "++max_samples=4")  # fmt: skip
+        assert bad.returncode != 0 and not server.script.requests and not out.exists()
+        assert "key 'published': no published scores for 'ours-8B'. Did you mean 'ours-7B'?" in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+        models.write_text(entry + "  published_file: scores.yaml\n")
+        done = _eval(repo, env_with_repo, "--models", str(models), "--benchmarks", "gsm8k:0",
+                     "--output_dir", str(out), "++max_samples=4")  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (published,) = json.loads((out / "summary.json").read_text())["published"]
+    (gsm8k,) = published["benchmarks"]
+    assert (published["run"], published["published"], gsm8k["status"]) == ("ours", "ours-7B", "compared")
+    assert gsm8k["run_value"] == _metrics(out / "ours")["accuracy"] == pytest.approx(100.0)
+    assert gsm8k["delta"] == pytest.approx(60.0)
+    assert published["verdict"] == "ours against published ours-7B: above on 1 of 1 compared benchmark(s), below on 0"

@@ -33,5 +33,6 @@ register_benchmark(
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
         reference=lm_eval_reference("arc/arc_easy.yaml"),
+        num_fewshot=_arc.NUM_FEWSHOT,
     )
 )

@@ -99,5 +99,6 @@ register_benchmark(
                 ),
             ),
         ),
+        num_fewshot=NUM_FEWSHOT,
     )
 )

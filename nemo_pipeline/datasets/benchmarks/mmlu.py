@@ -55,5 +55,6 @@ register_benchmark(
         prompt_config="generic/mcq",
         num_items=14042,
         tokens_to_generate=1024,
+        num_fewshot=0,
     )
 )

@@ -58,5 +58,6 @@ register_benchmark(
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
         reference=lm_eval_reference("mmlu/default/_default_template_yaml", "mmlu/default/_mmlu.yaml"),
+        num_fewshot=0,
     )
 )

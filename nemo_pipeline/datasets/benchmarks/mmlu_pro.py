@@ -185,5 +185,6 @@ register_benchmark(
                 ),
             ),
         ),
+        num_fewshot=NUM_FEWSHOT,
     )
 )

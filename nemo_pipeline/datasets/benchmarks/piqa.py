@@ -70,5 +70,6 @@ register_benchmark(
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
         reference=lm_eval_reference("piqa/piqa.yaml"),
+        num_fewshot=NUM_FEWSHOT,
     )
 )

@@ -67,5 +67,6 @@ register_benchmark(
         tokens_to_generate=1,
         default_server_type="llamacpp-python",
         reference=lm_eval_reference("winogrande/default.yaml"),
+        num_fewshot=NUM_FEWSHOT,
     )
 )
