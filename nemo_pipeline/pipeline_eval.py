@@ -122,6 +122,10 @@ def _compose(overrides: list[str], where: str) -> EvalConfig:
         raise ConfigError(f"{where}: server type openai needs --server_address (an OpenAI-compatible base URL)")
     if cfg.num_chunks < 1:
         raise ConfigError(f"{where}: num_chunks must be >= 1, got {cfg.num_chunks}")
+    if cfg.max_samples_per_subset == 0 or cfg.max_samples_per_subset < -1:
+        raise ConfigError(
+            f"{where}: max_samples_per_subset must be -1 (all) or at least 1, got {cfg.max_samples_per_subset}"
+        )
     if cfg.num_jobs < 0:
         raise ConfigError(f"{where}: num_jobs must be >= 0 (0: one job per generate task), got {cfg.num_jobs}")
     return cfg

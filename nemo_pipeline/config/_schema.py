@@ -110,6 +110,7 @@ class GenerateConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     max_samples: int = -1  # -1: all items
+    max_samples_per_subset: int = -1  # the first N items of every subset (-1: all); before max_samples
     max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     request_timeout_s: float = 300.0
@@ -153,6 +154,7 @@ class EvalConfig:
     """What `pipeline/eval.py` accepts as `++` overrides; it fills each stage's config from these."""
 
     max_samples: int = -1
+    max_samples_per_subset: int = -1  # the first N items of every subset (category, subject), in file order
     # "official" (each benchmark's reference protocol) or a benchmark's named variant; tables name it
     protocol: str = "official"
     prompt_config: str | None = None  # None: the benchmark's default prompt

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,26 @@ class GenerateResult:
     seconds: float
 
 
-def select_items(items: list[dict[str, Any]], max_samples: int, num_chunks: int, chunk_id: int) -> list[dict[str, Any]]:
-    """The first `max_samples` items (all if -1), then the `chunk_id`-th of `num_chunks` contiguous chunks."""
+def select_items(
+    items: list[dict[str, Any]], max_samples: int, num_chunks: int, chunk_id: int, max_samples_per_subset: int = -1
+) -> list[dict[str, Any]]:
+    """The first `max_samples_per_subset` items of every subset (items without one form one group; -1: all), in file
+    order, so every rerun and every model gets the same ones; then the first `max_samples` of those (all if -1);
+    then the `chunk_id`-th of `num_chunks` contiguous chunks."""
     if num_chunks < 1 or not 0 <= chunk_id < num_chunks:
         raise ConfigError(f"chunk_id={chunk_id} must be in [0, num_chunks={num_chunks})")
+    if max_samples_per_subset == 0 or max_samples_per_subset < -1:
+        raise ConfigError(f"max_samples_per_subset must be -1 (all) or at least 1, got {max_samples_per_subset}")
+    if max_samples_per_subset > 0:
+        taken: Counter[str | None] = Counter()
+        kept = []
+        for item in items:
+            subset = item.get("subset")
+            key = None if subset is None else str(subset)
+            if taken[key] < max_samples_per_subset:
+                taken[key] += 1
+                kept.append(item)
+        items = kept
     if max_samples >= 0:
         items = items[:max_samples]
     size, extra = divmod(len(items), num_chunks)
@@ -256,9 +273,16 @@ def check_same_settings(output_file: Path, settings: dict[str, Any]) -> None:
         )
 
 
-def selection_stamp(cfg: GenerateConfig) -> dict[str, int]:
-    """What the done marker records besides the ids: a rerun with another selection must not be skipped."""
-    return {"max_samples": cfg.max_samples, "num_chunks": cfg.num_chunks, "chunk_id": cfg.chunk_id}
+def selection_stamp(cfg: GenerateConfig) -> dict[str, int | None]:
+    """What the done marker records besides the ids: a rerun with another selection must not be skipped.
+    (`max_samples_per_subset` is None when unset, which markers written before it existed read as.)"""
+    per_subset = cfg.max_samples_per_subset if cfg.max_samples_per_subset >= 0 else None
+    return {
+        "max_samples": cfg.max_samples,
+        "max_samples_per_subset": per_subset,
+        "num_chunks": cfg.num_chunks,
+        "chunk_id": cfg.chunk_id,
+    }
 
 
 def generation_complete(cfg: GenerateConfig) -> bool:
@@ -284,7 +308,9 @@ def _prepare(cfg: GenerateConfig) -> _Task:
     if not input_file.exists():
         raise DataError(f"input_file {input_file} does not exist")
     prompt = load_prompt(cfg.prompt_config)  # fail on a bad prompt before any server starts
-    items = select_items(read_jsonl(input_file), cfg.max_samples, cfg.num_chunks, cfg.chunk_id)
+    items = select_items(
+        read_jsonl(input_file), cfg.max_samples, cfg.num_chunks, cfg.chunk_id, cfg.max_samples_per_subset
+    )
     _check_items_fit_prompt(items, prompt, cfg)
     settings = generation_settings(flat_values(cfg))
     check_same_settings(output_file, settings)
