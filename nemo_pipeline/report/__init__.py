@@ -4,8 +4,8 @@ baseline, and a self-contained static HTML report with charts and a per-item bro
 from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
 from nemo_pipeline.report._cost import RunCost, Usage, run_cost
 from nemo_pipeline.report._export import summary_dict, to_csv, to_json
-from nemo_pipeline.report._html import to_html, verdict_of
-from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
+from nemo_pipeline.report._html import to_html
+from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items, verdict_of
 from nemo_pipeline.report._published import (
     PublishedComparison,
     PublishedModel,
@@ -28,6 +28,7 @@ from nemo_pipeline.report._stats import (
 from nemo_pipeline.report._summary import (
     BenchmarkItems,
     Comparison,
+    ItemAnswer,
     Summary,
     SummaryOptions,
     build_campaign_summary,
@@ -56,6 +57,7 @@ __all__ = [
     "Campaign",
     "Comparison",
     "GradedItem",
+    "ItemAnswer",
     "ModelInfo",
     "ModelRun",
     "PairedTest",

@@ -6,7 +6,8 @@ import json
 from html import escape
 from typing import Any
 
-from nemo_pipeline.report._load import GradedItem
+from nemo_pipeline.report._load import verdict_of
+from nemo_pipeline.report._matrix import MATRIX_JS, matrix_payload, matrix_section
 from nemo_pipeline.report._stats import SIGNIFICANCE_LEVEL
 from nemo_pipeline.report._summary import ALL, Summary, headline
 from nemo_pipeline.report._svg import PALETTE, Bar, grouped_bars
@@ -64,11 +65,14 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f7f9;border:1px sol
 padding:8px;margin:6px 0;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;max-height:420px;overflow:auto}
 .sect{font-size:12px;font-weight:600;color:var(--muted);margin-top:6px}
 button{font:inherit;padding:4px 12px;border:1px solid #c9ced8;border-radius:5px;background:#fff;cursor:pointer}
+#matrix-table td.q{white-space:normal;min-width:260px;max-width:480px}
+#matrix-table td.id{font-family:ui-monospace,monospace}
+.mv-correct{color:var(--ok)}.mv-wrong{color:var(--bad)}.mv-no-answer{color:var(--warn)}.mv-ungraded,.mv-none{color:#888}
 """
 
 _JS = r"""
 (function(){
-  const data = JSON.parse(document.getElementById('np-items').textContent);
+  const data = NP_DATA;
   const PAGE = 200;
   const $ = (id) => document.getElementById(id);
   const fields = {model: $('f-model'), bench: $('f-bench'), verdict: $('f-verdict'), q: $('f-q')};
@@ -91,9 +95,9 @@ _JS = r"""
     }
   }
   function writeHash(){
-    const params = new URLSearchParams();
-    for (const k of Object.keys(fields)) if (fields[k].value) params.set(k, fields[k].value);
-    if (openAll) params.set('open', '1');
+    const params = new URLSearchParams(location.hash.replace(/^#/, ''));  // the matrix's keys stay
+    for (const k of Object.keys(fields)){ if (fields[k].value) params.set(k, fields[k].value); else params.delete(k); }
+    if (openAll) params.set('open', '1'); else params.delete('open');
     const h = params.toString();
     if (location.hash.replace(/^#/, '') !== h) history.replaceState(null, '', h ? '#' + h : location.pathname);
   }
@@ -164,15 +168,6 @@ _JS = r"""
 """
 
 
-def verdict_of(item: GradedItem) -> str:
-    """'correct', 'wrong', 'no-answer' (nothing extracted and not correct) or 'ungraded'."""
-    if item.correct is None:
-        return "ungraded"
-    if item.correct:
-        return "correct"
-    return "no-answer" if item.predicted is None else "wrong"
-
-
 def _clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -215,7 +210,7 @@ def _items_payload(summary: Summary) -> tuple[dict[str, Any], list[str]]:
                         ", ".join(f"{k} {v:g}" for k, v in it.scores),
                     ]
                 )
-    return {"runs": runs, "benchmarks": benchmarks, "items": rows}, notes
+    return {"runs": runs, "benchmarks": benchmarks, "items": rows, "matrix": matrix_payload(summary)}, notes
 
 
 def _table_html(table: Table, subset_column: bool = False) -> str:
@@ -366,6 +361,7 @@ def to_html(summary: Summary) -> str:
     body.append(_published_section(summary))
     body.append('<h2 id="benchmarks">Per benchmark and subset</h2>')
     body += [_benchmark_section(summary, name) for name in summary.benchmarks]
+    body.append(matrix_section(summary))
     body.append('<h2 id="browser">Items</h2>')
     cap_text = (
         f"Up to {opts.max_items} graded lines per benchmark and model are embedded (all seeds of an item together), "
@@ -395,5 +391,6 @@ def to_html(summary: Summary) -> str:
         f"<title>{title}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(body)}{noscript}</main>"
         f'<script type="application/json" id="np-items">{_script_json(payload)}</script>'
-        f"<script>{_JS}</script></body></html>\n"
+        f"<script>const NP_DATA = JSON.parse(document.getElementById('np-items').textContent);{_JS}{MATRIX_JS}"
+        "</script></body></html>\n"
     )

@@ -12,7 +12,7 @@ from nemo_pipeline.errors import DataError
 from nemo_pipeline.layout import is_seed_file, seed_of
 from nemo_pipeline.report._stats import proportion_std_err
 
-__all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items"]
+__all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items", "verdict_of"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,15 @@ class GradedItem:
     generation: str
     reason: str
     scores: tuple[tuple[str, float], ...] = ()  # extra per-item scores (ifeval strict/loose, judge ratings)
+
+
+def verdict_of(item: GradedItem) -> str:
+    """'correct', 'wrong', 'no-answer' (nothing extracted and not correct) or 'ungraded'."""
+    if item.correct is None:
+        return "ungraded"
+    if item.correct:
+        return "correct"
+    return "no-answer" if item.predicted is None else "wrong"
 
 
 @dataclass(frozen=True)

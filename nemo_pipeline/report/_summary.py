@@ -4,6 +4,7 @@ campaign directory (campaign.json and one run directory per model)."""
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from nemo_pipeline.layout import RunLayout
 from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
 from nemo_pipeline.report._cost import RunCost, run_cost
 from nemo_pipeline.report._failures import job_failures
-from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items
+from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items, verdict_of
 from nemo_pipeline.report._published import PublishedComparison, PublishedModel, compare_published
 from nemo_pipeline.report._stats import PairedTest, paired_test
 
@@ -23,6 +24,7 @@ __all__ = [
     "ALL",
     "BenchmarkItems",
     "Comparison",
+    "ItemAnswer",
     "Summary",
     "SummaryOptions",
     "build_campaign_summary",
@@ -44,6 +46,22 @@ class SummaryOptions:
     resamples: int = 2_000  # paired-bootstrap resamples (only for runs with seeds)
     seed: int = 0  # bootstrap random seed, for reproducible p-values
     cost_per_gpu_hour: float | None = None  # overrides the rate in campaign.json / run.json
+    matrix_max_items: int = 20_000  # items per benchmark and model in the side-by-side matrix (two or more runs)
+    matrix_text_chars: int = 160  # problem text per matrix row (the item browser has the whole text)
+
+
+@dataclass(frozen=True)
+class ItemAnswer:
+    """One item of one run, as the side-by-side matrix shows it: the verdict (with seeds: correct when most samples
+    are), the first sample's answer, and how many samples were correct."""
+
+    subset: str | None
+    verdict: str  # correct | wrong | no-answer | ungraded
+    predicted: str | None
+    correct: int
+    samples: int
+    expected: str | None
+    problem: str  # clipped to SummaryOptions.matrix_text_chars
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,8 @@ class BenchmarkItems:
     browser: list[GradedItem]  # capped at SummaryOptions.max_items
     total: int  # graded lines read
     ungraded: int  # lines without is_correct
+    answers: dict[str, ItemAnswer] = field(default_factory=dict)  # item id -> its cell in the matrix (file order)
+    num_ids: int = 0  # distinct item ids read (answers holds up to SummaryOptions.matrix_max_items of them)
 
 
 @dataclass(frozen=True)
@@ -189,7 +209,29 @@ def _collect_items(bench: BenchmarkRun, options: SummaryOptions) -> tuple[Benchm
     if ungraded:
         warnings.append(f"{bench.directory}: {ungraded} of {total} output line(s) are not graded (no is_correct)")
     plain = {subset: dict(ids) for subset, ids in outcomes.items()}
-    return BenchmarkItems(plain, browser, total, ungraded), warnings
+    answers = {
+        item_id: _answer(group, options.matrix_text_chars)
+        for item_id, group in itertools.islice(by_id.items(), options.matrix_max_items)
+    }
+    return BenchmarkItems(plain, browser, total, ungraded, answers, len(by_id)), warnings
+
+
+def _answer(group: list[GradedItem], text_chars: int) -> ItemAnswer:
+    """The matrix cell of one item from all its samples (one per seed)."""
+    first = group[0]
+    graded = [g for g in group if g.correct is not None]
+    correct = sum(1 for g in graded if g.correct)
+    if len(group) == 1:
+        verdict = verdict_of(first)
+    elif not graded:
+        verdict = "ungraded"
+    elif correct * 2 > len(graded):
+        verdict = "correct"
+    else:
+        verdict = "no-answer" if all(g.predicted is None for g in graded) else "wrong"
+    problem = " ".join(first.problem.split())
+    problem = problem if len(problem) <= text_chars else problem[: text_chars - 1] + "…"
+    return ItemAnswer(first.subset, verdict, first.predicted, correct, len(graded), first.expected, problem)
 
 
 def _compare(
@@ -240,8 +282,11 @@ def _compare(
 
 
 def _check(options: SummaryOptions) -> None:
-    if options.max_items < 0 or options.resamples < 1:
-        raise ConfigError(f"max_items must be >= 0 and resamples >= 1, got {options.max_items}, {options.resamples}")
+    if options.max_items < 0 or options.resamples < 1 or options.matrix_max_items < 0:
+        raise ConfigError(
+            f"max_items and matrix_max_items must be >= 0 and resamples >= 1, got {options.max_items}, "
+            f"{options.matrix_max_items}, {options.resamples}"
+        )
     if options.cost_per_gpu_hour is not None and options.cost_per_gpu_hour < 0:
         raise ConfigError(f"cost_per_gpu_hour must be >= 0, got {options.cost_per_gpu_hour}")
 
