@@ -206,6 +206,8 @@ def _write_records(request: EvalRequest, cost_per_gpu_hour: float | None) -> Non
         }
         if model.entry is not None:
             record["overrides"] = model.entry.eval_overrides()
+            if model.entry.published:  # the model's own summary compares with them too
+                record["published"], record["published_file"] = model.entry.published, model.entry.published_file
         run.run_record.write_text(json.dumps(record, indent=2) + "\n")
     if request.campaign:
         write_campaign_record(

@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--html", type=Path, help="path of the HTML report (default: <output>/report.html)")
     parser.add_argument("--title", default="Evaluation summary", help="title of the tables and the report")
     parser.add_argument("--max-items", type=int, default=2000, help="items per benchmark and model in the browser")
+    parser.add_argument(
+        "--matrix-max-items", type=int, default=20_000, help="items per benchmark and model in the side-by-side matrix"
+    )
     parser.add_argument("--resamples", type=int, default=2000, help="paired-bootstrap resamples (runs with seeds)")
     parser.add_argument(
         "--cost-per-gpu-hour", type=float, help="price of a GPU-hour (default: campaign.json's or run.json's)"
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     options = SummaryOptions(
         title=args.title,
         max_items=args.max_items,
+        matrix_max_items=args.matrix_max_items,
         resamples=args.resamples,
         cost_per_gpu_hour=args.cost_per_gpu_hour,
     )

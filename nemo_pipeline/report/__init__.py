@@ -6,6 +6,7 @@ from nemo_pipeline.report._cost import RunCost, Usage, run_cost
 from nemo_pipeline.report._export import summary_dict, to_csv, to_json
 from nemo_pipeline.report._html import to_html
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items, verdict_of
+from nemo_pipeline.report._matrix import matrix_payload
 from nemo_pipeline.report._published import (
     PublishedComparison,
     PublishedModel,
@@ -83,6 +84,7 @@ __all__ = [
     "is_campaign",
     "load_published",
     "load_run",
+    "matrix_payload",
     "mcnemar_exact",
     "metrics_table",
     "models_table",

@@ -117,3 +117,5 @@ def test_models_file_published_entry_reaches_the_comparison(tmp_path, repo, env_
     assert gsm8k["run_value"] == _metrics(out / "ours")["accuracy"] == pytest.approx(100.0)
     assert gsm8k["delta"] == pytest.approx(60.0)
     assert published["verdict"] == "ours against published ours-7B: above on 1 of 1 compared benchmark(s), below on 0"
+    (own,) = json.loads((out / "ours" / "summary.json").read_text())["published"]  # the model's own summary too
+    assert own["published"] == "ours-7B" and own["benchmarks"][0]["delta"] == pytest.approx(60.0)

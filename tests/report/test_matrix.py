@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nemo_pipeline.report import SummaryOptions, build_summary, write_reports
+from nemo_pipeline.report import SummaryOptions, build_summary, matrix_payload, to_html, write_reports
 
 from .conftest import write_run
 
@@ -171,3 +171,13 @@ def test_matrix_of_10000_items_and_5_models_loads_and_filters_within_a_second(tm
     assert perf["load_ms"] < 1000, perf
     for label in ("disagree", "allwrong", "subset", "search", "all"):
         assert perf[f"{label}_ms"] < 1000, perf
+
+
+def test_matrix_cap_is_stated_and_one_run_has_no_matrix(tmp_path: Path) -> None:
+    ids = [f"q-{n}" for n in range(8)]
+    runs = [write_run(tmp_path / f"m{m}", "gsm8k", {i: [_right(m, n)] for n, i in enumerate(ids)}) for m in range(2)]
+    summary = build_summary(runs, options=SummaryOptions(resamples=10, matrix_max_items=5))
+    payload = matrix_payload(summary)
+    assert payload is not None and [row[2] for row in payload["rows"]] == ids[:5]
+    assert payload["capped"] == ["gsm8k (m0): 5 of 8 items", "gsm8k (m1): 5 of 8 items"]
+    assert matrix_payload(build_summary(runs[:1])) is None and 'id="matrix"' not in to_html(build_summary(runs[:1]))
