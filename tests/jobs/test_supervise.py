@@ -145,7 +145,13 @@ def test_main_success_stops_background_component(tmp_path: Path) -> None:
 @pytest.mark.timeout(30)
 def test_background_death_fails_job_with_log_tail(tmp_path: Path) -> None:
     pid_file = tmp_path / "main.pid"
-    bad = "import sys\nfor i in range(100): print('line', i)\nprint('server crashed: CUDA OOM'); sys.exit(3)"
+    # The server dies once the main component is running (it waits, bounded, for main's pid file): on a loaded
+    # machine main could otherwise be stopped before it wrote the file the test reads.
+    bad = (
+        f"import os, sys, time\ndeadline = time.monotonic() + 20\n"
+        f"while not os.path.exists({str(pid_file)!r}) and time.monotonic() < deadline: time.sleep(0.01)\n"
+        "for i in range(100): print('line', i)\nprint('server crashed: CUDA OOM'); sys.exit(3)"
+    )
     main = f"import os,time; open({str(pid_file)!r},'w').write(str(os.getpid())); time.sleep(300)"
     proc = _run(
         [
