@@ -47,7 +47,6 @@ __all__ = [
     "client_stats_file",
     "directory_stamp",
     "done_marker",
-    "file_digest",
     "generated_ids",
     "graded_marker",
     "grading_stamp",
@@ -63,6 +62,7 @@ __all__ = [
     "read_marker",
     "seed_of",
     "settings_file",
+    "sha256_file",
     "summary_complete",
     "summary_stamp",
     "write_marker",
@@ -180,8 +180,9 @@ def is_complete(marker: Path, stamp: Mapping[str, Any]) -> bool:
     return recorded is not None and all(recorded.get(key) == value for key, value in stamp.items())
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes (a stamp that changes whenever its content does)."""
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks: a stamp that changes whenever the content does, and the
+    checksum a pinned data source is checked against."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -219,13 +220,13 @@ def metrics_stamp(graded_files: list[Path]) -> dict[str, Any]:
     inputs = {}
     for path in graded_files:
         marker = graded_marker(path)
-        inputs[path.name] = file_digest(marker) if marker.exists() else None
+        inputs[path.name] = sha256_file(marker) if marker.exists() else None
     return {"inputs": inputs}
 
 
 def summary_stamp(run: RunLayout) -> dict[str, Any]:
     """What summary.json.stamp records: the metrics files (by content) the run's summary was made from."""
-    return {"metrics": {b: file_digest(run.metrics_file(b)) for b in run.benchmarks() if run.metrics_file(b).exists()}}
+    return {"metrics": {b: sha256_file(run.metrics_file(b)) for b in run.benchmarks() if run.metrics_file(b).exists()}}
 
 
 def campaign_record_file(output_dir: Path) -> Path:
@@ -365,6 +366,7 @@ class RunLayout:
 
     @property
     def local_status(self) -> Path:
+        """Every job's state as a local run goes (`jobs/local-status.json`), for status.py."""
         return self.jobs_dir / "local-status.json"
 
     def log_dir(self, job: str) -> Path:

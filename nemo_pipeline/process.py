@@ -22,7 +22,9 @@ import httpx
 
 from nemo_pipeline.errors import ServerStartError
 
-__all__ = ["ManagedProcess", "die_with_parent", "explain_log", "free_port", "http_ok", "tail"]
+__all__ = ["TAIL_LINES", "ManagedProcess", "die_with_parent", "explain_log", "free_port", "http_ok", "tail"]
+
+TAIL_LINES = 40  # how many last lines of a log a failure shows
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -34,7 +36,7 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child between f
         pass
 
 
-def tail(path: str | Path, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
+def tail(path: str | Path, lines: int = TAIL_LINES, max_bytes: int = 64 * 1024) -> str:
     """The last `lines` lines of a text file ('' if it cannot be read); reads at most `max_bytes` from the end."""
     try:
         with open(path, "rb") as handle:
@@ -97,7 +99,7 @@ def _cause_lines(lines: list[str], limit: int) -> list[int]:
 
 def explain_log(
     path: str | Path,
-    tail_lines: int = 40,
+    tail_lines: int = TAIL_LINES,
     cause_lines: int = 12,
     max_line_chars: int = 1500,
     scan_bytes: int = 8 * 1024 * 1024,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.layout import sha256_file
 
 __all__ = ["PyPIWheel", "Source", "UserFile", "cache_dir", "sha256_file"]
 
@@ -19,15 +19,6 @@ __all__ = ["PyPIWheel", "Source", "UserFile", "cache_dir", "sha256_file"]
 def cache_dir() -> Path:
     """Where downloaded sources and prepared data live (`NEMO_PIPELINE_CACHE`, default ~/.cache/nemo_pipeline)."""
     return Path(os.environ.get("NEMO_PIPELINE_CACHE", Path.home() / ".cache" / "nemo_pipeline"))
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.inference._concurrency import OPENING_BURST
 from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient
 from nemo_pipeline.inference.servers import SERVER_TYPES
+from nemo_pipeline.layout import client_stats_file
 
 __all__ = [
     "ClientReport",
-    "client_report_file",
     "failed_items_message",
     "limiter_for",
     "opening_limit",
@@ -75,10 +75,6 @@ def opening_limit(server: ServerConfig) -> int:
     return slots(server.parallel_requests) if slots is not None else OPENING_BURST
 
 
-def client_report_file(output_file: Path) -> Path:
-    return output_file.with_name(output_file.name + ".client.json")
-
-
 @dataclass
 class ClientReport:
     output_file: str
@@ -128,7 +124,7 @@ class ClientReport:
 
 
 def write_client_report(report: ClientReport, output_file: Path) -> Path:
-    path = client_report_file(output_file)
+    path = client_stats_file(output_file)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)

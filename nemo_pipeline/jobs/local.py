@@ -30,7 +30,6 @@ from nemo_pipeline.process import die_with_parent, explain_log, tail
 from nemo_pipeline.progress import read_progress
 
 __all__ = [
-    "LOCAL_STATUS_FILE",
     "JobOutcome",
     "JobState",
     "LocalBackend",
@@ -141,9 +140,6 @@ def render_local_submit(graph: JobGraph) -> str:
         lines.append(shlex.join(["run", job.name, str(script), *job.after_ok]))
     lines.append("exit $failed")
     return "\n".join(lines) + "\n"
-
-
-LOCAL_STATUS_FILE = "jobs/local-status.json"
 
 
 class _StatusFile:

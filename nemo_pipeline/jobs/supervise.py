@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 POLL_S = 0.1
-TAIL_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -274,7 +273,7 @@ def _supervise(spec: SupervisorSpec) -> int:
 
 
 def _report_failure(job: str, component: str, why: str, log: Path) -> None:
-    lines = [f"job '{job}' FAILED: component '{component}' {why}", explain_log(log, TAIL_LINES), "--- end of log ---"]
+    lines = [f"job '{job}' FAILED: component '{component}' {why}", explain_log(log), "--- end of log ---"]
     print(
         "\n".join("supervise: " + line if i < 2 else line for i, line in enumerate(lines)),
         file=sys.stderr,

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from nemo_pipeline.errors import ServerStartError
-from nemo_pipeline.process import explain_log, tail
+from nemo_pipeline.process import TAIL_LINES, explain_log, tail
 from nemo_pipeline.sandbox._client import SandboxClient
 
 __all__ = ["LocalSandbox"]
@@ -96,7 +96,7 @@ class LocalSandbox:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = TAIL_LINES) -> str:
         return tail(self.log_path, lines)
 
     def __enter__(self) -> LocalSandbox:

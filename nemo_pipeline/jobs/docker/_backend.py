@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DockerBackend", "DockerRunHandle", "connect"]
 
-TAIL_LINES = 40
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
@@ -91,7 +90,7 @@ class DockerRunHandle:
             outcome = self.outcomes.get(name, _Outcome(JobState.PENDING))
             state = states.get(name, outcome.state)
             failed = state.finished and not state.ok and state != JobState.CANCELLED
-            log_tail = tail(outcome.log, TAIL_LINES) if failed and outcome.log else ""
+            log_tail = tail(outcome.log) if failed and outcome.log else ""
             result.append(JobStatus(name, None, state, outcome.reason, outcome.log, log_tail))
         return result
 

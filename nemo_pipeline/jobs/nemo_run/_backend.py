@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NemoRunBackend", "NemoRunHandle", "import_nemo_run", "job_script", "nemo_run_backend"]
 
-TAIL_LINES = 40
 SCRIPT_SUFFIX = ".nemo-run.sh"
 EXPERIMENT_TITLE = "nemo-pipeline"
 
@@ -331,7 +330,7 @@ class NemoRunHandle:
             log = self.log_path(name)
             failed = state.finished and not state.ok and state != JobState.CANCELLED
             slurm_id = str(self._info.get(name, {}).get("job_id") or "") or None
-            result.append(JobStatus(name, slurm_id, state, "", log, tail(log, TAIL_LINES) if failed else ""))
+            result.append(JobStatus(name, slurm_id, state, "", log, tail(log) if failed else ""))
         return result
 
     def report(self, states: dict[str, JobState] | None = None) -> str:

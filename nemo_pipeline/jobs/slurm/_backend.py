@@ -30,7 +30,6 @@ from nemo_pipeline.layout import REPO_ROOT, RunLayout
 __all__ = ["SlurmBackend", "SlurmRunHandle", "SubmitPlan"]
 
 CALL_TIMEOUT_S = 120
-TAIL_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -333,7 +332,7 @@ class SlurmRunHandle:
             job_id = self.job_ids.get(name)
             log = self.log_path(name) if job_id else None
             failed = state.finished and not state.ok and state != JobState.CANCELLED
-            log_tail = tail(log, TAIL_LINES) if failed and log is not None else ""
+            log_tail = tail(log) if failed and log is not None else ""
             result.append(JobStatus(name, job_id, state, self._reasons.get(name, ""), log, log_tail))
         return result
 
