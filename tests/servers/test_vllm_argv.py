@@ -117,3 +117,19 @@ def test_a_cpu_server_runs_in_the_cpu_venv_when_vllm_is_not_here(
 def test_the_image_is_a_pinned_release() -> None:
     image = vllm_type.DEFAULT_IMAGE
     assert image.startswith("vllm/vllm-openai:v0.") and image != "vllm/vllm-openai:v0.10.2"
+
+
+@pytest.mark.timeout(10)
+def test_no_model_serves_the_embedded_model_prepared_by_the_job_itself() -> None:
+    launch = SERVER_TYPES.get("vllm").launch
+    assert launch is not None
+    argv = list(launch(ServerSpec(model="", port=5001, gpus=0)).argv)
+    folder = str(vllm_type.embedded_folder())
+    # The job first prepares the folder (converted once from the project's GGUF), then becomes vLLM on it.
+    split = argv.index("--")
+    prepare, server = argv[:split], argv[split + 1 :]
+    assert prepare == [sys.executable, "-m", "nemo_pipeline.inference.servers._embedded_vllm", "--python", server[0],
+                       "--folder", folder]  # fmt: skip
+    assert server[1:5] == ["-m", "vllm.entrypoints.openai.api_server", "--model", folder]
+    # A model of the user's is served as given, with nothing before vLLM.
+    assert _argv(0)[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]

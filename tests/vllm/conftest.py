@@ -22,6 +22,7 @@ import pytest
 
 from nemo_pipeline.config import ServerConfig
 from nemo_pipeline.inference._server_context import serving
+from nemo_pipeline.inference.servers._embedded_vllm import embedded_folder
 from nemo_pipeline.inference.servers.vllm import local_python
 from tests.conftest import DEV_INSTALL, REPO, require
 
@@ -79,3 +80,23 @@ def vllm_server(
     cfg = ServerConfig(server_type="vllm", model=str(model), extra_args=list(TEST_SERVER_ARGS), start_timeout_s=600)
     with serving(cfg, log_dir) as endpoint:
         yield RunningVllm(kind, model, endpoint.base_url, log_dir)
+
+
+@dataclass(frozen=True)
+class EmbeddedVllm:
+    base_url: str  # .../v1
+    log: Path  # the server's log
+    model: str  # the name the server lists (its folder)
+
+
+@pytest.fixture(scope="session")
+def embedded_vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedVllm]:
+    """ONE vLLM server on the embedded Gemma 3 270M for every test that can share it, started by the `vllm` server
+    type with no model (so from the folder it converts once from the project's GGUF). About 80 s to start here
+    (plus about a minute for the first conversion), 5.7 GiB."""
+    require_vllm()
+    log_dir = tmp_path_factory.mktemp("vllm-embedded-logs")
+    cfg = ServerConfig(server_type="vllm", start_timeout_s=1200)
+    with serving(cfg, log_dir) as endpoint:
+        (log,) = list(log_dir.glob("server-vllm-*.log"))
+        yield EmbeddedVllm(endpoint.base_url, log, str(embedded_folder()))

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.inference.servers import _embedded_vllm
 from nemo_pipeline.inference.servers._base import ServerLaunch, ServerSpec, ServerType, register_server_type
+from nemo_pipeline.inference.servers._embedded_vllm import embedded_folder
 
 __all__ = ["CPU_KV_CACHE_BYTES", "DEFAULT_IMAGE", "VLLM", "cpu_defaults", "cpu_venv", "launch", "local_python"]
 
@@ -80,15 +82,19 @@ def local_python() -> str | None:
 def launch(spec: ServerSpec) -> ServerLaunch:
     """The OpenAI server over `tensor_parallel` GPUs, data parallel over the rest; with `gpus=0`, on the CPU with
     the settings `cpu_defaults` adds."""
-    if not spec.model:
-        raise ConfigError("server type 'vllm' needs a model (a path or a Hugging Face name); set server.model")
     replicas = spec.replicas("vllm")
     # On GPUs: this interpreter when it has vllm (a workstation), else python3 as in vLLM's container image; on the
     # CPU (never in that image) also the CPU venv of the dev install.
     here = local_python() if spec.gpus == 0 else (sys.executable if importlib.util.find_spec("vllm") else None)
+    vllm_python = here or "python3"
+    # No model: the embedded Gemma 3 270M, converted from its GGUF once by the job that starts the server.
+    model = spec.model or str(embedded_folder())
+    prepare = () if spec.model else (sys.executable, "-m", _embedded_vllm.__name__, "--python", vllm_python,
+                                     "--folder", model, "--")  # fmt: skip
     argv = [
-        here or "python3", "-m", "vllm.entrypoints.openai.api_server",
-        "--model", spec.model,
+        *prepare,
+        vllm_python, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", model,
         "--host", spec.host,
         "--port", str(spec.port),
         "--tensor-parallel-size", str(spec.tensor_parallel),

@@ -1,0 +1,93 @@
+"""vLLM as the pipeline's jobs start it: on the single-node Slurm, the generate job starts vLLM on the embedded
+model as a component of its own (the job prepares the model folder, then becomes vLLM), with an MT-Bench judge
+served by vLLM; and a campaign of two models on vLLM (the tiny models with and without a BOS token), one server
+start per model, one comparison."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemo_pipeline.jsonl import read_jsonl
+from tests.conftest import REPO
+from tests.slurm.conftest import slurm  # noqa: F401  (the single-node Slurm, started by the project's scripts)
+from tests.vllm.conftest import TEST_SERVER_ARGS, EmbeddedVllm, require_vllm
+
+ITEMS = 2
+
+
+def _eval(out: Path, env: dict[str, str], *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, str(REPO / "pipeline" / "eval.py"), "--output_dir", str(out), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, check=False)
+
+
+def _metrics(out: Path, bench: str) -> dict[str, Any]:
+    return json.loads((out / "eval-results" / bench / "metrics.json").read_text())["metrics"]["all"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_eval_on_slurm_serves_the_embedded_model_on_vllm(
+    slurm: None,  # noqa: F811
+    embedded_vllm: EmbeddedVllm,
+    tmp_path: Path,
+    env_with_repo: dict[str, str],
+) -> None:
+    out = tmp_path / "run"
+    done = _eval(
+        out, env_with_repo, "--cluster", "slurm", "--server_type", "vllm",
+        "--benchmarks", "gsm8k:0,mt-bench:0,mmlu-ll:0", f"++max_samples={ITEMS}",
+        "++inference.tokens_to_generate=32", "++server.start_timeout_s=1200",
+        "++judge.server.server_type=vllm", f"++judge.server.address={embedded_vllm.base_url}",
+        "++judge.tokens_to_generate=16", "--wait",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (script,) = [p.read_text() for p in (out / "jobs").glob("generate*.sbatch")]
+    # The server is a component of the job: the embedded model's preparation, then vLLM's OpenAI server.
+    assert "nemo_pipeline.inference.servers._embedded_vllm" in script
+    assert "vllm.entrypoints.openai.api_server" in script and "--enforce-eager" in script
+    (log,) = list((out / "logs").glob("generate*/server.log"))
+    assert "Starting vLLM" in log.read_text(errors="replace")
+    for bench in ("gsm8k", "mt-bench", "mmlu-ll"):
+        assert _metrics(out, bench)["num_entries"] == ITEMS, bench
+    assert all(r["generation"] for r in read_jsonl(out / "eval-results" / "gsm8k" / "output.jsonl"))
+    assert all(len(r["judge_generation"]) == 2 for r in read_jsonl(out / "eval-results" / "mt-bench" / "output.jsonl"))
+    for record in read_jsonl(out / "eval-results" / "mmlu-ll" / "output.jsonl"):
+        assert all(math.isfinite(s) and s < 0 for s in record["loglikelihoods"])
+        assert record["continuation_tokens"] == [1, 1, 1, 1]  # " A" .. " D": one token each for Gemma
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_a_campaign_of_two_models_on_vllm(
+    tiny_models: dict[str, Path], tmp_path: Path, env_with_repo: dict[str, str]
+) -> None:
+    require_vllm()
+    models = tmp_path / "models.yaml"
+    args = ", ".join(json.dumps(a) for a in TEST_SERVER_ARGS)
+    models.write_text(
+        "".join(
+            f"- name: tiny-{kind}\n  server_type: vllm\n  model: {path}\n  server_args: [{args}]\n"
+            for kind, path in sorted(tiny_models.items())
+        )
+    )
+    out = tmp_path / "campaign"
+    done = _eval(
+        out, env_with_repo, "--models", str(models), "--benchmarks", "gsm8k:0", f"++max_samples={ITEMS}",
+        "++inference.tokens_to_generate=8", "++server.start_timeout_s=900",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for kind in tiny_models:
+        run = out / f"tiny-{kind}"
+        assert _metrics(run, "gsm8k")["num_entries"] == ITEMS, kind
+        (log,) = list((run / "logs").rglob("server*.log"))
+        text = log.read_text(errors="replace")
+        assert text.count("Starting vLLM") == 1 and str(tiny_models[kind]) in text, kind
+    summary = json.loads((out / "summary.json").read_text())
+    assert [run["name"] for run in summary["runs"]] == ["tiny-bos", "tiny-no-bos"]
