@@ -7,7 +7,9 @@
 #                                    # with accounting (slurmdbd + MariaDB on 127.0.0.1; nemo-run reads sacct),
 #                                    # sshd and rsync (the remote-cluster test, against this machine), pypy3
 #                                    # (the sandbox's second Python), llama-cpp-python's server and lm-eval
-#                                    # (log-likelihood benchmarks and their comparison with lm-eval)
+#                                    # (log-likelihood benchmarks and their comparison with lm-eval),
+#                                    # a Docker engine (docker.io, dockerd on the host network) and the offline
+#                                    # base image nemo-pipeline/base:bookworm (debootstrap) for tests/docker
 #
 # System packages are installed with apt-get when running as root on Debian/Ubuntu; otherwise the script says
 # which ones are missing. Re-runnable: what is already there is kept.
@@ -72,8 +74,13 @@ if ((dev)); then
     if [[ $(id -u) -eq 0 ]]; then
         bash scripts/install_slurm.sh
         bash scripts/start_slurm.sh
+        # The Docker engine (Debian's docker.io) and the offline base image the project's dockerfiles build on
+        # here (tests/docker builds the images themselves, once, and reuses them while their inputs are unchanged).
+        bash scripts/install_docker.sh
+        bash scripts/start_docker.sh
+        bash scripts/build_base_image.sh
     else
-        echo "install.sh: not root: skipping the single-node Slurm used by the Slurm tests" >&2
+        echo "install.sh: not root: skipping the single-node Slurm and the Docker engine used by the tests" >&2
     fi
 fi
 echo "install.sh: done"

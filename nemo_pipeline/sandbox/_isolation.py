@@ -222,6 +222,18 @@ class Launcher:
         return {"PATH": SANDBOX_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+# In a Docker container, the option that gives each layer back (docs/CLUSTERS.md, "The sandbox in a container").
+_CONTAINER_OPTIONS = {
+    "bubblewrap": "--security-opt seccomp=unconfined --security-opt systempaths=unconfined (the default seccomp "
+    "profile refuses new namespaces; the masked /proc paths forbid mounting a /proc for the new pid namespace)",
+    "cgroup": "-v /sys/fs/cgroup:/sys/fs/cgroup:rw (Docker mounts the cgroup tree read-only)",
+}
+
+
+def _in_container() -> bool:
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
 def _probe_bwrap(options: IsolationOptions, uid: int, setpriv: str | None) -> str | None:
     """Run `true` under bwrap as `uid`; None when it works, else why not."""
     bwrap = shutil.which(options.bwrap)
@@ -264,6 +276,10 @@ def detect_isolation(options: IsolationOptions) -> tuple[IsolationReport, Launch
         "cpu_seconds": -1,  # set per request from its timeout
     }
     factory = _setup_cgroups(options, report)
+    if _in_container():
+        for layer, option in _CONTAINER_OPTIONS.items():
+            if layer in report.missing:
+                report.missing[layer] += f"; in a container, run it with {option}"
     launcher = Launcher(options, use_bwrap=report.bubblewrap, drop_uid=drop_uid, setpriv=setpriv)
     return report, launcher, factory
 

@@ -1,5 +1,5 @@
-"""The docker backend without a Docker engine (there is none on CI): the containers it would create, and the error
-naming the missing engine. Running containers for real is not tested here (docs/CLUSTERS.md says so)."""
+"""The docker backend's container specs, built without an engine: images, mounts, GPUs, what the sandbox's isolation
+needs, and the error naming a missing engine. tests/docker runs them on the real engine."""
 
 from __future__ import annotations
 
@@ -84,3 +84,19 @@ def test_missing_engine_is_named_before_any_job_runs(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=rf"needs a running Docker engine, and none answered at unix://{socket_path}"):
         backend.submit(graph)
     assert not (tmp_path / "out" / "logs").exists()  # nothing ran
+
+
+@pytest.mark.timeout(30)
+def test_only_the_sandbox_gets_what_its_isolation_needs(tmp_path: Path) -> None:
+    graph = JobGraph(tmp_path / "out")
+    sandbox = Component("sandbox", ("python3", "-m", "nemo_pipeline.sandbox", "--port", "8100"))
+    graph.add(Job("generate", (sandbox, Component("main", ("python3", "-c", "print(1)")))))
+    box, main = container_specs(CLUSTER, graph, graph.get("generate"))
+    assert box.security_opt == ("seccomp=unconfined",) and box.unmask_proc and box.pid_mode == "host"
+    assert box.volumes["/sys/fs/cgroup"] == {"bind": "/sys/fs/cgroup", "mode": "rw"}
+    assert (main.security_opt, main.unmask_proc, main.pid_mode) == ((), False, None)
+    assert "/sys/fs/cgroup" not in main.volumes
+    need("docker", "docker")
+    kwargs = box.kwargs()
+    assert kwargs["security_opt"] == ["seccomp=unconfined"] and kwargs["pid_mode"] == "host"
+    assert "security_opt" not in main.kwargs() and "pid_mode" not in main.kwargs()

@@ -104,6 +104,21 @@ class DockerRunHandle:
         """Nothing runs once submit has returned."""
 
 
+def _start(client: Any, spec: ContainerSpec) -> Any:
+    """Create and start the component's container. docker-py has no keyword for HostConfig's MaskedPaths and
+    ReadonlyPaths, so an unmasked /proc goes through its own argument builder and the low-level API."""
+    if not spec.unmask_proc:
+        return client.containers.run(detach=True, **spec.kwargs())
+    from docker.models.containers import _create_container_args
+
+    kwargs = spec.kwargs()
+    args = _create_container_args({**kwargs, "version": client.api._version})
+    args["host_config"].update({"MaskedPaths": [], "ReadonlyPaths": []})
+    created = client.api.create_container(**args)
+    client.api.start(created["Id"])
+    return client.containers.get(created["Id"])
+
+
 def _pump_logs(container: Any, path: Path) -> threading.Thread:
     def pump() -> None:
         with path.open("ab") as log:
@@ -121,13 +136,14 @@ class DockerBackend:
 
     name = "docker"
     separate_components = True  # server, sandbox and client each in their own container
+    synchronous = True  # submit runs every job and returns when they ended (eval.py then reports failures)
 
     def __init__(self, cluster: DockerClusterConfig) -> None:
         self.cluster = cluster
 
     @property
     def remote(self) -> bool:
-        return False  # the output directory is mounted into the containers
+        return True  # a container sees only the mounted output directory and checkout: data travels in the run dir
 
     def attach(self, output_dir: Path, job_ids: dict[str, str]) -> DockerRunHandle:
         """The jobs of an earlier run, from the job records their log folders hold."""
@@ -191,7 +207,7 @@ class DockerBackend:
         try:
             for spec in specs:
                 self._remove_stale(client, spec)
-                containers[spec.component] = client.containers.run(detach=True, **spec.kwargs())
+                containers[spec.component] = _start(client, spec)
                 _pump_logs(containers[spec.component], Path(spec.log))
             outcome = self._follow(job, specs, containers)
         finally:

@@ -13,6 +13,15 @@ from nemo_pipeline.layout import REPO_ROOT
 __all__ = ["ContainerSpec", "code_dir", "container_specs"]
 
 LABEL = "nemo-pipeline"
+SANDBOX = "sandbox"  # the component running the code-execution sandbox server
+CGROUP_ROOT = "/sys/fs/cgroup"
+# What the sandbox's isolation layers need from its container (docs/CLUSTERS.md, "The sandbox in a container"):
+# bubblewrap creates user, pid and network namespaces, which Docker's default seccomp profile refuses, and mounts a
+# /proc for its pid namespace, which the kernel refuses while Docker masks paths of the container's /proc; per-run pids
+# and memory limits need a writable cgroup tree (Docker mounts it read-only); and the host pid namespace keeps the
+# uids and cgroup names the server derives from its pid distinct from every other sandbox server on the machine.
+SANDBOX_SECURITY_OPT = ("seccomp=unconfined",)
+SANDBOX_PID_MODE = "host"
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,9 @@ class ContainerSpec:
     gpus: int = 0
     shm_size: str | None = None
     log: str = ""  # host path of the component's log
+    security_opt: tuple[str, ...] = ()
+    pid_mode: str | None = None
+    unmask_proc: bool = False  # no masked or read-only /proc paths (the CLI's --security-opt systempaths=unconfined)
     extra: dict[str, str] = field(default_factory=dict)
 
     def kwargs(self) -> dict[str, object]:
@@ -50,6 +62,10 @@ class ContainerSpec:
         }
         if self.shm_size:
             args["shm_size"] = self.shm_size
+        if self.security_opt:
+            args["security_opt"] = list(self.security_opt)
+        if self.pid_mode:
+            args["pid_mode"] = self.pid_mode
         if self.gpus:
             args["device_requests"] = [DeviceRequest(count=self.gpus, capabilities=[["gpu"]])]
         return args
@@ -68,6 +84,9 @@ class ContainerSpec:
             "labels": self.labels,
             "gpus": self.gpus,
             "shm_size": self.shm_size,
+            "security_opt": list(self.security_opt),
+            "pid_mode": self.pid_mode,
+            "unmask_proc": self.unmask_proc,
             "log": self.log,
         }
 
@@ -117,6 +136,8 @@ def container_specs(cluster: DockerClusterConfig, graph: JobGraph, job: Job) -> 
     environment = {"PYTHONPATH": code, "PYTHONUNBUFFERED": "1", **cluster.env}
     specs = []
     for component in job.components:
+        sandbox = component.name == SANDBOX
+        binds = {**volumes, CGROUP_ROOT: {"bind": CGROUP_ROOT, "mode": "rw"}} if sandbox else volumes
         specs.append(
             ContainerSpec(
                 component=component.name,
@@ -124,13 +145,16 @@ def container_specs(cluster: DockerClusterConfig, graph: JobGraph, job: Job) -> 
                 image=_image(cluster, job, component),
                 command=component.argv,
                 working_dir=str(layout.root.resolve()),
-                volumes=volumes,
+                volumes=binds,
                 environment=environment,
                 network_mode=cluster.network_mode,
                 labels={LABEL: "1", f"{LABEL}.run": output_dir, f"{LABEL}.job": job.name},
                 gpus=job.gpus if component.name in gpu_takers else 0,
                 shm_size=cluster.shm_size,
                 log=str(layout.log_dir(job.file_stem).resolve() / f"{component.name}.log"),
+                security_opt=SANDBOX_SECURITY_OPT if sandbox else (),
+                pid_mode=SANDBOX_PID_MODE if sandbox else None,
+                unmask_proc=sandbox,
             )
         )
     return specs
