@@ -222,12 +222,13 @@ class Launcher:
         return {"PATH": SANDBOX_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-# In a Docker container, the option that gives each layer back (docs/CLUSTERS.md, "The sandbox in a container").
-_CONTAINER_OPTIONS = {
-    "bubblewrap": "--security-opt seccomp=unconfined --security-opt systempaths=unconfined (the default seccomp "
-    "profile refuses new namespaces; the masked /proc paths forbid mounting a /proc for the new pid namespace)",
-    "cgroup": "-v /sys/fs/cgroup:/sys/fs/cgroup:rw (Docker mounts the cgroup tree read-only)",
-}
+# In a Docker container, the option that gives a missing layer back (docs/CLUSTERS.md, "The sandbox in a container"):
+# (layer, what its failure says, the option).
+_CONTAINER_OPTIONS = (
+    ("bubblewrap", "mount proc", "--security-opt systempaths=unconfined (masked /proc paths forbid a new /proc)"),
+    ("bubblewrap", "", "--security-opt seccomp=unconfined (the default seccomp profile refuses new namespaces)"),
+    ("cgroup", "", "-v /sys/fs/cgroup:/sys/fs/cgroup:rw (Docker mounts the cgroup tree read-only)"),
+)
 
 
 def _in_container() -> bool:
@@ -277,9 +278,10 @@ def detect_isolation(options: IsolationOptions) -> tuple[IsolationReport, Launch
     }
     factory = _setup_cgroups(options, report)
     if _in_container():
-        for layer, option in _CONTAINER_OPTIONS.items():
-            if layer in report.missing:
-                report.missing[layer] += f"; in a container, run it with {option}"
+        for layer, why in list(report.missing.items()):
+            option = next((o for name, says, o in _CONTAINER_OPTIONS if name == layer and says in why), None)
+            if option:
+                report.missing[layer] = f"{why}; in a container, run it with {option}"
     launcher = Launcher(options, use_bwrap=report.bubblewrap, drop_uid=drop_uid, setpriv=setpriv)
     return report, launcher, factory
 

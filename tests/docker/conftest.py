@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import DEV_INSTALL, require
 
+# The attack suite's fixtures, for test_sandbox_container.py (whose `sandbox` is the containerised server).
+from tests.sandbox.conftest import clean, client, health  # noqa: F401
+
 BASE_IMAGE = "nemo-pipeline/base:bookworm"
 # The tags conf/cluster/docker-local.yaml runs.
 SANDBOX_IMAGE = "nemo-pipeline/sandbox:local"
@@ -42,10 +45,10 @@ def base_image(docker_client: Any) -> str:
     return BASE_IMAGE
 
 
-def _build(client: Any, base: str, name: str, tag: str) -> Any:
+def _build(docker_client: Any, base: str, name: str, tag: str) -> Any:
     from nemo_pipeline.jobs.docker import ImageBuild, build_image
 
-    built = build_image(client, ImageBuild(f"dockerfiles/Dockerfile.{name}", tag, base_image=base))
+    built = build_image(docker_client, ImageBuild(f"dockerfiles/Dockerfile.{name}", tag, base_image=base))
     how = f"built in {built.build_s:.0f} s" if built.built else "unchanged inputs: reused"
     print(f"\n[docker] {tag}: {built.size / 1e6:.0f} MB, {how}")
     return built

@@ -1,7 +1,7 @@
 """Docker backend (`backend: docker`, the `[docker]` extra): each component of a job in its container, here; and
 building the project's images from dockerfiles/."""
 
-from nemo_pipeline.jobs.docker._backend import DockerBackend, DockerRunHandle, connect, docker_backend
+from nemo_pipeline.jobs.docker._backend import DockerBackend, DockerRunHandle, connect, docker_backend, start_container
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.jobs.docker._images import (
     INPUTS_LABEL,
@@ -27,4 +27,5 @@ __all__ = [
     "container_specs",
     "docker_backend",
     "inputs_hash",
+    "start_container",
 ]

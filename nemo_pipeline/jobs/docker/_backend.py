@@ -28,7 +28,7 @@ from nemo_pipeline.layout import JobRecord, read_marker
 if TYPE_CHECKING:
     from nemo_pipeline.jobs.eval_graph import ClusterPaths
 
-__all__ = ["DockerBackend", "DockerRunHandle", "connect"]
+__all__ = ["DockerBackend", "DockerRunHandle", "connect", "start_container"]
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
@@ -104,7 +104,7 @@ class DockerRunHandle:
         """Nothing runs once submit has returned."""
 
 
-def _start(client: Any, spec: ContainerSpec) -> Any:
+def start_container(client: Any, spec: ContainerSpec) -> Any:
     """Create and start the component's container. docker-py has no keyword for HostConfig's MaskedPaths and
     ReadonlyPaths, so an unmasked /proc goes through its own argument builder and the low-level API."""
     if not spec.unmask_proc:
@@ -207,7 +207,7 @@ class DockerBackend:
         try:
             for spec in specs:
                 self._remove_stale(client, spec)
-                containers[spec.component] = _start(client, spec)
+                containers[spec.component] = start_container(client, spec)
                 _pump_logs(containers[spec.component], Path(spec.log))
             outcome = self._follow(job, specs, containers)
         finally:
