@@ -84,3 +84,24 @@ def test_an_image_with_unchanged_inputs_is_reused(docker_client, sandbox_image, 
                                                       built.tag, base_image=BASE_IMAGE))  # fmt: skip
         assert (again.built, again.id) == (False, built.id)
     assert {sandbox_image.tag, pipeline_image.tag} == {SANDBOX_IMAGE, PIPELINE_IMAGE}
+
+
+@pytest.mark.timeout(300)
+def test_a_failing_build_names_the_dockerfile_with_its_log_tail(docker_client, base_image, tmp_path: Path) -> None:
+    from nemo_pipeline.errors import ConfigError
+    from nemo_pipeline.jobs.docker import ImageBuildError
+
+    (tmp_path / "dockerfiles").mkdir()
+    (tmp_path / "dockerfiles" / "Dockerfile.broken").write_text(
+        "ARG BASE_IMAGE=debian:bookworm-20250630-slim\nFROM ${BASE_IMAGE}\nRUN echo step-output-7f3 && exit 3\n"
+    )
+    build = ImageBuild("dockerfiles/Dockerfile.broken", "nemo-pipeline/broken:test", base_image=base_image)
+    with pytest.raises(
+        ImageBuildError, match=r"(?s)Dockerfile.broken as nemo-pipeline/broken:test failed.*step-output-7f3"
+    ):
+        build_image(docker_client, build, tmp_path)
+    missing = ImageBuild(
+        "dockerfiles/Dockerfile.broken", "nemo-pipeline/broken:test", base_image="nemo-pipeline/none:0"
+    )
+    with pytest.raises(ConfigError, match=r"base image nemo-pipeline/none:0 .* scripts/build_base_image.sh"):
+        build_image(docker_client, missing, tmp_path)
