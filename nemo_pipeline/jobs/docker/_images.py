@@ -7,6 +7,7 @@ matches, so tests and installs build each image once until one of its inputs cha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -126,4 +127,7 @@ def build_image(client: Any, build: ImageBuild, root: Path = REPO_ROOT) -> Built
         log_tail = "\n".join(log_tail.splitlines()[-LOG_TAIL_LINES:])
         message = f"docker build of {build.dockerfile} as {build.tag} failed: {err.msg}"
         raise ImageBuildError(f"{message}\n{log_tail}") from None
+    if existing is not None and existing.id != image.id:  # the replaced image, now untagged: no pile-up
+        with contextlib.suppress(docker.errors.APIError):  # still used by a container: left for `docker image prune`
+            client.images.remove(existing.id)
     return BuiltImage(build.tag, str(image.id), int(image.attrs["Size"]), True, time.monotonic() - started)
