@@ -31,6 +31,11 @@ def _eval(repo: Path, env: dict[str, str], *args: str, timeout: float = 400) -> 
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=repo, check=False)
 
 
+def _status(repo: Path, env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, str(repo / "pipeline" / "status.py"), str(out)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=repo, check=False)
+
+
 def _coder(items: list[dict[str, Any]], wrong: set[str]) -> Script:
     """Writes a python block printing the answer (off by one for the `wrong` ids); once the sandbox's output is in
     its context, boxes what the block printed. The truth: exactly the items not in `wrong` are correct."""
@@ -91,6 +96,10 @@ def test_every_component_runs_in_its_container_to_the_scripted_truth(
         for job in ("generate-gsm8k", "evaluate-gsm8k", "metrics-gsm8k", "summarize"):
             assert json.loads((out / "logs" / job / "job.json").read_text())["state"] == "COMPLETED"
         assert not docker_client.containers.list(all=True, filters={"label": f"nemo-pipeline.run={out.resolve()}"})
+        status = _status(repo, env_with_repo, out)
+        assert status.returncode == 0, status.stdout + status.stderr
+        states = {line.split()[0]: line.split()[-1] for line in status.stdout.splitlines() if " (job " in line}
+        assert states == dict.fromkeys(["generate-gsm8k", "evaluate-gsm8k", "metrics-gsm8k", "summarize"], "COMPLETED")
 
         # The same command again: every step is complete, nothing is started and the model is not asked.
         again = _eval(repo, env_with_repo, *args, "--server_address", server.url)
@@ -135,6 +144,8 @@ def test_a_failing_container_is_reported_with_its_log_tail(pipeline_image, tmp_p
     assert "HTTP 400" in done.stderr  # the tail of the failed container's log
     assert "evaluate-gsm8k (CANCELLED)" in done.stderr and "metrics-gsm8k (CANCELLED)" in done.stderr
     assert json.loads((out / "logs" / "generate-gsm8k" / "job.json").read_text())["state"] == "FAILED"
+    status = _status(repo, env_with_repo, out)
+    assert status.returncode == 1 and "FAILED" in status.stdout and "CANCELLED" in status.stdout, status.stdout
 
 
 @pytest.mark.timeout(120)

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nemo_pipeline.errors import ConfigError, MissingExtraError
-from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
+from nemo_pipeline.jobs._backend import ClusterSpec, record_submission, register_backend
 from nemo_pipeline.jobs._cluster_schema import settings_from_spec
 from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_for_failed, tail
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_specs
-from nemo_pipeline.layout import JobRecord, read_marker
+from nemo_pipeline.layout import JobRecord, read_marker, write_marker
 
 if TYPE_CHECKING:
     from nemo_pipeline.jobs.eval_graph import ClusterPaths
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["DockerBackend", "DockerRunHandle", "connect", "start_container"]
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+# In the log folder of a job that never ran (its dependency failed); job.json stays for jobs that ran, as summaries
+# read those.
+CANCELLED_FILE = "cancelled.json"
 
 
 def _docker() -> Any:
@@ -104,6 +107,10 @@ class DockerRunHandle:
         """Nothing runs once submit has returned."""
 
 
+def _newer(path: Path, than: Path) -> bool:
+    return path.stat().st_mtime_ns >= than.stat().st_mtime_ns
+
+
 def start_container(client: Any, spec: ContainerSpec) -> Any:
     """Create and start the component's container. docker-py has no keyword for HostConfig's MaskedPaths and
     ReadonlyPaths, so an unmasked /proc goes through its own argument builder and the low-level API."""
@@ -138,8 +145,9 @@ class DockerBackend:
     separate_components = True  # server, sandbox and client each in their own container
     synchronous = True  # submit runs every job and returns when they ended (eval.py then reports failures)
 
-    def __init__(self, cluster: DockerClusterConfig) -> None:
+    def __init__(self, cluster: DockerClusterConfig, spec: ClusterSpec | None = None) -> None:
         self.cluster = cluster
+        self.spec = spec  # where it came from: recorded in jobs/submitted.json for pipeline/status.py
 
     @property
     def remote(self) -> bool:
@@ -150,7 +158,10 @@ class DockerBackend:
         handle = DockerRunHandle(output_dir, {name: Path(log_dir) for name, log_dir in job_ids.items()})
         for name, log_dir in handle.log_dirs.items():
             record = read_marker(log_dir / "job.json")
-            if record is not None:
+            cancelled = read_marker(log_dir / CANCELLED_FILE)
+            if cancelled is not None and (record is None or _newer(log_dir / CANCELLED_FILE, log_dir / "job.json")):
+                handle.outcomes[name] = _Outcome(JobState.CANCELLED, reason=str(cancelled.get("reason", "")))
+            elif record is not None:
                 handle.outcomes[name] = _Outcome(JobState(record["state"]), log_dir / "main.log")
         return handle
 
@@ -184,12 +195,15 @@ class DockerBackend:
         self.dry_run(graph)
         log_dirs = {job.name: graph.layout(job).log_dir(job.file_stem).resolve() for job in graph.jobs}
         handle = DockerRunHandle(Path(graph.output_dir), log_dirs)
+        if self.spec is not None:  # status.py attaches to the jobs through it, during and after the run
+            record_submission(Path(graph.output_dir), self.spec, handle)
         for job in graph.jobs:
             failed = [
                 d for d in job.after_ok if d in handle.outcomes and handle.outcomes[d].state != JobState.COMPLETED
             ]
             if failed:
                 handle.outcomes[job.name] = _Outcome(JobState.CANCELLED, reason=f"dependency failed: {failed}")
+                write_marker(log_dirs[job.name] / CANCELLED_FILE, {"reason": f"dependency failed: {failed}"})
                 print(f"[{job.name}] CANCELLED: dependency {', '.join(failed)} did not complete", flush=True)
                 continue
             handle.outcomes[job.name] = self._run_job(client, graph, job)
@@ -200,6 +214,7 @@ class DockerBackend:
         layout = graph.layout(job)
         log_dir = layout.log_dir(job.file_stem)
         log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / CANCELLED_FILE).unlink(missing_ok=True)  # an earlier run's; this one runs
         started = time.time()
         containers: dict[str, Any] = {}
         outcome = _Outcome(JobState.FAILED, layout.main_log(job.file_stem))
@@ -253,4 +268,4 @@ class DockerBackend:
 @register_backend("docker")
 def docker_backend(spec: ClusterSpec) -> DockerBackend:
     """The docker backend from a cluster config; the SDK is imported when the run starts."""
-    return DockerBackend(settings_from_spec(DockerClusterConfig, spec))
+    return DockerBackend(settings_from_spec(DockerClusterConfig, spec), spec)
