@@ -3,6 +3,7 @@
 A run directory (one model) looks like this::
 
     <run>/run.json                                      the command, model and benchmarks of the run
+    <run>/plan.json                                     the estimate of the jobs the last run started
     <run>/eval-results/<benchmark>/output.jsonl         greedy answers; output-rs<seed>.jsonl per seed
     <run>/eval-results/<benchmark>/output*.jsonl.done   generation complete, with the selection it covers
     <run>/eval-results/<benchmark>/output*.jsonl.settings   generation settings the answers were made with
@@ -296,6 +297,11 @@ class RunLayout:
     @property
     def run_record(self) -> Path:
         return self.root / "run.json"
+
+    @property
+    def plan_record(self) -> Path:
+        """The launch plan's estimate for the jobs the last run started (compared with their job records)."""
+        return self.root / "plan.json"
 
     @property
     def data_dir(self) -> Path:

@@ -27,9 +27,10 @@ from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jobs import Component, Job, JobGraph
 from nemo_pipeline.jobs._backend import Backend, create_backend, load_cluster_spec, record_submission
 from nemo_pipeline.jobs._stage_configs import prompt_config_for
-from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, add_model_jobs, parse_benchmarks
+from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, add_model_jobs, parse_benchmarks
 from nemo_pipeline.layout import RunLayout, campaign_runs, summary_complete
 from nemo_pipeline.loglik import check_server_can_score
+from nemo_pipeline.run_plan import PlannedModel, build_launch_plan, render_plan, write_plan_records
 
 __all__ = ["EvalRequest", "ModelRun", "main", "parse_eval_args", "plan"]
 
@@ -147,8 +148,9 @@ def _check_address(model: ModelRun, request: EvalRequest) -> None:
         print(f"warning: {err} from this machine; the jobs will wait for it on the cluster", file=sys.stderr)
 
 
-def plan(request: EvalRequest, backend: Backend) -> JobGraph:
-    """Prepare data, check prompts and servers, and build the graph of jobs still to run (every model's)."""
+def plan(request: EvalRequest, backend: Backend) -> tuple[JobGraph, list[ModelJobs]]:
+    """Prepare data, check prompts and servers, and build the graph of jobs still to run (every model's), with what
+    each model added to it."""
     for model in request.models:
         for bench in request.benchmarks:
             benchmark = BENCHMARKS.get(bench.name)
@@ -165,17 +167,19 @@ def plan(request: EvalRequest, backend: Backend) -> JobGraph:
     graph = JobGraph(request.output_dir)
     ports = iter(range(8100, 65536))
     summaries = []
+    added = []
     for model in request.models:
         jobs = add_model_jobs(
             graph, request.benchmarks, model.cfg, data_files, paths, backend.separate_components, model.name, ports
         )
+        added.append(jobs)
         if jobs.summarize:
             summaries.append(jobs.summarize)
     if request.campaign and (summaries or not summary_complete(request.output_dir)):
         where = paths.remote_output_dir or str(request.output_dir)
         argv = (*paths.command("summarize_results"), where)
         graph.add(Job(name="compare", components=(Component("main", argv),), after_any=tuple(summaries)))
-    return graph
+    return graph, added
 
 
 def _copy_into_run(data_files: dict[str, Path], data_dir: Path) -> dict[str, Path]:
@@ -236,7 +240,16 @@ def main(argv: list[str]) -> int:
     request = parse_eval_args(argv)
     spec = load_cluster_spec(request.cluster, CONF_DIR)
     backend = create_backend(spec, dry_run=request.dry_run)
-    graph = plan(request, backend)
+    graph, added = plan(request, backend)
+    launch = build_launch_plan(
+        graph,
+        [PlannedModel(m.name, m.cfg, jobs) for m, jobs in zip(request.models, added, strict=True)],
+        request.benchmarks,
+        request.cluster,
+        spec.cost_per_gpu_hour,
+        sequential=getattr(backend, "synchronous", False),
+    )
+    print(render_plan(launch), flush=True)
     _write_records(request, spec.cost_per_gpu_hour)
     if request.campaign and not request.dry_run:
         names = ", ".join(run.root.name for run in campaign_runs(request.output_dir))
@@ -247,6 +260,7 @@ def main(argv: list[str]) -> int:
     if not graph.jobs:
         print(f"nothing to do: every step is complete in {request.output_dir}")
         return 0
+    write_plan_records(launch, graph)
     handle = backend.submit(graph)
     synchronous = getattr(backend, "synchronous", False)  # submit returned after every job ended
     if not synchronous:

@@ -36,6 +36,7 @@ class Job:
     benchmark: str | None = None
     run_dir: str = ""  # the job's run directory relative to the graph's output_dir ("" the same; a campaign: name)
     outputs: tuple[str, ...] = ()  # output files the job generates or grades, relative to its run directory
+    items: int = 0  # items it generates or grades (its share of the work; the plan's estimate scales with it)
 
     @property
     def main(self) -> Component:

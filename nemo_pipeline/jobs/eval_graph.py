@@ -58,6 +58,7 @@ __all__ = [
     "build_eval_graph",
     "hydra_value",
     "parse_benchmarks",
+    "selected_items",
 ]
 
 _SPEC = re.compile(r"^([^:,\s]+)(?::(\d+))?$")
@@ -82,6 +83,26 @@ def parse_benchmarks(text: str) -> list[BenchmarkRequest]:
     if len(set(names)) != len(names):
         raise ConfigError(f"--benchmarks names a benchmark twice: {text}")
     return requests
+
+
+def selected_items(bench: Benchmark, cfg: EvalConfig) -> int:
+    """Items one output file of `bench` holds under `cfg` (after `max_samples`), as the generate stage selects them."""
+    return bench.num_items if cfg.max_samples < 0 else min(cfg.max_samples, bench.num_items)
+
+
+def _chunk_items(items: int, num_chunks: int, chunk: int) -> int:
+    """Items of one contiguous chunk, split as `inference.generate.select_items` splits them."""
+    size, extra = divmod(items, num_chunks)
+    return size + (1 if chunk < extra else 0)
+
+
+def _lines(path: Path) -> int:
+    """Non-empty lines already in an output file (0 when there is none): items a resumed job will not redo."""
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    except OSError:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -152,7 +173,7 @@ class _Task:
     seed: int | None
     output_file: Path  # the chunk file, local path
     cfg: GenerateConfig  # paths as the jobs see them
-    items: int  # an estimate of the work, for balancing the server jobs
+    items: int  # items still to generate (selected minus those already in the file): balances the server jobs
 
 
 # The keys each job command always names, even when equal to the stage's defaults: what a reader looks for.
@@ -168,16 +189,18 @@ class ModelJobs:
     evaluate: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     summarize: str | None = None  # None: the summary is up to date
+    to_generate: dict[str, int] = field(default_factory=dict)  # benchmark -> generations still to make
 
 
 def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
     """Contiguous groups of tasks with about equal items (a benchmark's tasks stay together where they can)."""
     if jobs <= 0 or jobs >= len(tasks):
         return [[task] for task in tasks]
-    total = sum(t.items for t in tasks) or 1
+    weights = [max(1, t.items) for t in tasks]  # a task with nothing left still starts its server
+    total = sum(weights)
     groups: list[list[_Task]] = [[] for _ in range(jobs)]
     done = 0
-    for task in tasks:
+    for task, weight in zip(tasks, weights, strict=True):
         index = min(jobs - 1, int(done * jobs / total))
         # never leave a later group empty: move on when the remaining tasks just fill the remaining groups
         remaining = len(tasks) - sum(len(g) for g in groups)
@@ -185,7 +208,7 @@ def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
         if groups[index] and remaining <= empty_after:
             index += 1
         groups[index].append(task)
-        done += task.items
+        done += weight
     return [g for g in groups if g]
 
 
@@ -254,7 +277,7 @@ class _ModelBuilder:
         cfg = self.cfg
         pending = []
         seed_list: list[int | None] = [None] if seeds == 0 else list(range(seeds))
-        items = bench.num_items if cfg.max_samples < 0 else min(cfg.max_samples, bench.num_items)
+        items = selected_items(bench, cfg)
         for seed in seed_list:
             for chunk in range(cfg.num_chunks):
                 out = chunk_file(self.run.output_file(bench.name, seed), chunk, cfg.num_chunks)
@@ -262,7 +285,9 @@ class _ModelBuilder:
                 gen.log_dir = None
                 check_same_settings(out, generation_settings(flat_values(gen)))  # never mix settings in one file
                 if not is_complete(done_marker(out), selection_stamp(gen)):
-                    pending.append(_Task(bench, seed, out, gen, max(1, items // cfg.num_chunks)))
+                    left = max(0, _chunk_items(items, cfg.num_chunks, chunk) - _lines(out))
+                    pending.append(_Task(bench, seed, out, gen, left))
+        self.result.to_generate[bench.name] = sum(task.items for task in pending)
         return pending
 
     def _generate_job(self, name: str, tasks: list[_Task]) -> Job:
@@ -302,6 +327,7 @@ class _ModelBuilder:
             benchmark=benches.pop() if len(benches) == 1 else None,
             run_dir=self.run_dir,
             outputs=tuple(str(t.output_file.relative_to(self.run.root)) for t in tasks),
+            items=sum(t.items for t in tasks),
         )
 
     def _add_generate(self, pending: list[_Task]) -> dict[str, list[str]]:
@@ -368,6 +394,7 @@ class _ModelBuilder:
             benchmark=bench.name,
             run_dir=self.run_dir,
             outputs=tuple(str(f.relative_to(self.run.root)) for f in files),
+            items=selected_items(bench, self.cfg) * len(files),
         )
 
     def _metrics_job(self, bench: Benchmark, files: list[Path], after: list[str]) -> Job:

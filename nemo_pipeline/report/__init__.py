@@ -2,7 +2,7 @@
 baseline, and a self-contained static HTML report with charts and a per-item browser."""
 
 from nemo_pipeline.report._campaign import Campaign, ModelInfo, is_campaign, read_campaign, read_run_info
-from nemo_pipeline.report._cost import RunCost, Usage, run_cost
+from nemo_pipeline.report._cost import PlanCheck, RunCost, Usage, run_cost
 from nemo_pipeline.report._export import summary_dict, to_csv, to_json
 from nemo_pipeline.report._html import to_html
 from nemo_pipeline.report._load import BenchmarkRun, GradedItem, ModelRun, load_run, read_graded_items, verdict_of
@@ -62,6 +62,7 @@ __all__ = [
     "ModelInfo",
     "ModelRun",
     "PairedTest",
+    "PlanCheck",
     "PublishedComparison",
     "PublishedModel",
     "PublishedRow",

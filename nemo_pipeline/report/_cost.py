@@ -4,6 +4,9 @@ A job with a `benchmark` counts wholly for it. A grouped generate job (one serve
 `benchmark` but lists the output files it generated in `tasks`; its wall time and GPU-hours are split across
 benchmarks in proportion to the lines (items) of those files, or per task when a file cannot be counted.
 Jobs tied to no benchmark (the summary) are `overhead`. Failed jobs count too: their GPU time was spent.
+
+When the run has a launch plan (`plan.json`, written by eval.py), `plan` holds its estimate beside the actual usage
+of the same jobs (those whose record was written since the plan was made).
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from nemo_pipeline.layout import JobRecord, RunLayout
+from nemo_pipeline.layout import JobRecord, RunLayout, read_marker
 
-__all__ = ["OK_STATES", "RunCost", "Usage", "run_cost"]
+__all__ = ["OK_STATES", "PlanCheck", "RunCost", "Usage", "run_cost"]
 
 OK_STATES = frozenset({"COMPLETED", "SKIPPED"})  # job states that mean "ran to the end" (JobState values)
 
@@ -36,6 +39,16 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class PlanCheck:
+    """The launch plan's estimate of the jobs it started, and what those jobs used (the ones that have ended)."""
+
+    estimated: Usage  # jobs: planned; wall_s: summed job seconds
+    actual: Usage  # jobs: those with a record since the plan
+    guess: bool  # some rate was a default, not measured
+    basis: str
+
+
+@dataclass(frozen=True)
 class RunCost:
     """What one run's jobs used, per benchmark, with the rate that prices it (None: no cost shown)."""
 
@@ -46,6 +59,7 @@ class RunCost:
     num_jobs: int
     not_ok: tuple[str, ...] = ()  # "job (STATE)" for jobs that did not complete; counted all the same
     notes: tuple[str, ...] = field(default_factory=tuple)
+    plan: PlanCheck | None = None
 
     @property
     def total(self) -> Usage:
@@ -115,4 +129,19 @@ def run_cost(run_dir: Path, cost_per_gpu_hour: float | None, records: Sequence[J
     stamped = [r for r in records if r.started_at > 0 and r.ended_at >= r.started_at]
     elapsed = max(r.ended_at for r in stamped) - min(r.started_at for r in stamped) if stamped else None
     not_ok = tuple(f"{r.job} ({r.state})" for r in records if r.state not in OK_STATES)
-    return RunCost(by_benchmark, overhead, elapsed, cost_per_gpu_hour, len(records), not_ok, tuple(notes))
+    plan = _plan_check(layout, records)
+    return RunCost(by_benchmark, overhead, elapsed, cost_per_gpu_hour, len(records), not_ok, tuple(notes), plan)
+
+
+def _plan_check(layout: RunLayout, records: Sequence[JobRecord]) -> PlanCheck | None:
+    plan = read_marker(layout.plan_record)
+    if plan is None or not isinstance(plan.get("jobs"), dict):
+        return None
+    planned: dict[str, float] = {str(k): float(v) for k, v in plan["jobs"].items()}
+    since = float(plan.get("created_at", 0.0))
+    actual = Usage()
+    for record in records:
+        if record.job in planned and record.started_at >= since:
+            actual = actual.plus(record.wall_s, record.gpu_hours)
+    estimated = Usage(sum(planned.values()), float(plan.get("gpu_hours", 0.0)), len(planned))
+    return PlanCheck(estimated, actual, bool(plan.get("guess", True)), str(plan.get("basis", "")))

@@ -117,6 +117,14 @@ def _usage_dict(cost: RunCost) -> dict[str, Any]:
         "benchmarks": {name: _one_usage(cost, usage) for name, usage in sorted(cost.by_benchmark.items())},
         "not_completed": list(cost.not_ok),
         "notes": list(cost.notes),
+        "plan": None
+        if cost.plan is None
+        else {
+            "estimated": _one_usage(cost, cost.plan.estimated),
+            "actual": _one_usage(cost, cost.plan.actual),
+            "guess": cost.plan.guess,
+            "basis": cost.plan.basis,
+        },
     }
 
 

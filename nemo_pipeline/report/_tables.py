@@ -241,6 +241,11 @@ def cost_table(summary: Summary) -> Table | None:
         if cost.not_ok:
             elapsed += ("; " if elapsed else "") + f"{len(cost.not_ok)} job(s) not completed"
         rows.append(("", "total", *_usage_cells(cost, cost.total), elapsed))
+        if cost.plan is not None:
+            how = "a guess" if cost.plan.guess else "from measured rates"
+            rows.append(("", "planned: estimate", *_usage_cells(cost, cost.plan.estimated), how))
+            ended = f"{cost.plan.actual.jobs} of {cost.plan.estimated.jobs} planned jobs ended"
+            rows.append(("", "planned: actual", *_usage_cells(cost, cost.plan.actual), ended))
     rates = sorted({c.cost_per_gpu_hour for c in summary.costs.values() if c.cost_per_gpu_hour is not None})
     cost_header = "cost" if not rates else "cost @ " + "/".join(f"{r:g}" for r in rates) + " per GPU-h"
     headers = ("model", "benchmark", "jobs", "wall time", "GPU-hours", cost_header, "note")

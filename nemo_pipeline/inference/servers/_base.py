@@ -74,6 +74,9 @@ class ServerType:
     # this many requests in flight (inference/_client_report.limiter_for).
     slots: Callable[[int], int] | None = None
     description: str = ""
+    # Seconds of generate-job time per item the launch plan assumes when no earlier run of the model on this server
+    # type has been measured (a guess the plan names as one; measured rates replace it).
+    guess_s_per_item: float = 1.0
     # The Python module the server needs when it is started on this machine (not in its cluster image), and what to
     # install to get it; None: nothing beyond the package (llamacpp checks its own binary).
     local_module: str | None = None

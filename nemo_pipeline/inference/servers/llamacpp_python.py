@@ -53,5 +53,6 @@ LLAMACPP_PYTHON = register_server_type(
         local_module="llama_cpp",
         install_hint='Install it with: pip install "nemo-pipeline[loglik]" (builds llama-cpp-python from source).',
         description="llama-cpp-python's server (CPU or GPU); scores log-likelihood benchmarks on the embedded model",
+        guess_s_per_item=4.0,  # one request at a time
     )
 )

@@ -52,6 +52,7 @@ NEMO = register_server_type(
         health_path="/v1/health",
         supports_completions=True,
         description="NeMo checkpoint via Export-Deploy (GPU)",
+        guess_s_per_item=0.1,
         local_module="nemo",
         install_hint="It ships in the NeMo framework container: run on a cluster with that image "
         "(dockerfiles/Dockerfile.nemo).",

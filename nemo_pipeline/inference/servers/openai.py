@@ -12,5 +12,6 @@ OPENAI = register_server_type(
         launch=None,
         health_path="/models",
         description="any OpenAI-compatible API given by --server_address",
+        guess_s_per_item=0.5,
     )
 )

@@ -43,5 +43,6 @@ SGLANG = register_server_type(
         local_module="sglang",
         install_hint='Install it with: pip install "nemo-pipeline[sglang]" (GPU), or run on a cluster in its image.',
         description="SGLang (GPU)",
+        guess_s_per_item=0.05,
     )
 )

