@@ -41,6 +41,10 @@ setup(
         # SkyPilot task rendering and validation; add the cloud's own extra to launch (skypilot[aws], [gcp], ...).
         "skypilot": ["skypilot>=0.14,<0.15"],
         "docker": ["docker>=7"],
+        # Experiment trackers (++export.mlflow / ++export.wandb). MLflow's client, and what its SQLite store needs
+        # (the full `mlflow` package adds the server and UI); W&B below 0.27, which needs a click that skypilot refuses.
+        "mlflow": ["mlflow-skinny>=3.1,<4", "sqlalchemy>=2", "alembic>=1.8"],
+        "wandb": ["wandb>=0.26,<0.27"],
         # Log-likelihood benchmarks on the embedded model: llama-cpp-python's server returns prompt log-probabilities.
         "loglik": ["llama-cpp-python[server]==0.3.36"],
         # lm-evaluation-harness itself, to compare log-likelihood scores with it (tests) or run its tasks by hand.

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "ExportError",
     "JobFailedError",
     "MissingExtraError",
     "NemoPipelineError",
@@ -37,6 +38,10 @@ class ServerStartError(NemoPipelineError):
 
 class JobFailedError(NemoPipelineError):
     """A job of the evaluation graph failed."""
+
+
+class ExportError(NemoPipelineError):
+    """Logging a run to an experiment tracker failed."""
 
 
 class SandboxError(NemoPipelineError):

@@ -10,6 +10,7 @@ A run directory (one model) looks like this::
     <run>/eval-results/<benchmark>/output*.jsonl.graded     grading complete, with the grader (and judge)
     <run>/eval-results/<benchmark>/metrics.json         metrics (with the stamp of the files it covers)
     <run>/summary.{json,md,csv}, report.html
+    <run>/export.json                                   the experiment trackers the summary was logged to
     <run>/jobs/<job>.sh | .sbatch, jobs/submit.sh       the exact command of every job
     <run>/logs/<job>/main.log, logs/<job>/job.json      every job's output, and its wall time and GPUs
 
@@ -29,7 +30,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ __all__ = [
     "client_stats_file",
     "directory_stamp",
     "done_marker",
+    "export_marker",
+    "export_stamp",
+    "exports_complete",
     "generated_ids",
     "graded_marker",
     "grading_stamp",
@@ -254,6 +258,21 @@ def directory_stamp(output_dir: Path) -> dict[str, Any]:
 def write_summary_stamp(output_dir: Path) -> None:
     """Called by the summarize stage after writing the summary: a rerun with nothing new skips it."""
     write_marker(output_dir / "summary.json.stamp", directory_stamp(output_dir))
+
+
+def export_marker(output_dir: Path) -> Path:
+    """`<output_dir>/export.json`: which trackers the summary was logged to, and from which metrics."""
+    return output_dir / "export.json"
+
+
+def export_stamp(output_dir: Path, export_args: Sequence[str]) -> dict[str, Any]:
+    """What export.json records: the summarize options that logged it and the metrics (by content) it logged."""
+    return {"export": list(export_args), "from": directory_stamp(output_dir)}
+
+
+def exports_complete(output_dir: Path, export_args: Sequence[str]) -> bool:
+    """True when nothing is to be logged, or the metrics present now were logged with these options."""
+    return not export_args or is_complete(export_marker(output_dir), export_stamp(output_dir, export_args))
 
 
 def summary_complete(output_dir: Path) -> bool:

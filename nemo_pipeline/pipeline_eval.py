@@ -7,6 +7,7 @@ One model (`--model ...`) or a campaign (`--models models.yaml`): a campaign run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from nemo_pipeline.campaign import CampaignRecord, ModelEntry, load_models_file, write_campaign_record
 from nemo_pipeline.cli import split_overrides
-from nemo_pipeline.config import CONF_DIR, EvalConfig, compose_config
+from nemo_pipeline.config import CONF_DIR, EvalConfig, compose_config, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, prepare
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.inference._server_context import check_reachable
@@ -28,9 +29,10 @@ from nemo_pipeline.jobs import Component, Job, JobGraph
 from nemo_pipeline.jobs._backend import Backend, create_backend, load_cluster_spec, record_submission
 from nemo_pipeline.jobs._stage_configs import prompt_config_for
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, add_model_jobs, parse_benchmarks
-from nemo_pipeline.layout import RunLayout, campaign_runs, summary_complete
+from nemo_pipeline.layout import RunLayout, campaign_runs, exports_complete, summary_complete
 from nemo_pipeline.loglik import check_server_can_score
 from nemo_pipeline.run_plan import PlannedModel, build_launch_plan, render_plan, write_plan_records
+from nemo_pipeline.trackers import check_exports, export_args
 
 __all__ = ["EvalRequest", "ModelRun", "main", "parse_eval_args", "plan"]
 
@@ -101,6 +103,9 @@ def parse_eval_args(argv: list[str]) -> EvalRequest:
         ]
     else:
         models = [ModelRun("", _compose([*server_overrides, *overrides], "command line"))]
+    exports = {json.dumps(dataclasses.asdict(m.cfg.export), sort_keys=True) for m in models}
+    if len(exports) > 1:
+        raise ConfigError(f"{args.models}: ++export.* differs between entries; a campaign logs to one set of trackers")
     return EvalRequest(
         cluster=args.cluster,
         benchmarks=benchmarks,
@@ -148,9 +153,22 @@ def _check_address(model: ModelRun, request: EvalRequest) -> None:
         print(f"warning: {err} from this machine; the jobs will wait for it on the cluster", file=sys.stderr)
 
 
+def _check_trackers(request: EvalRequest, backend: Backend) -> None:
+    """The trackers must be reachable from here for a local run; a remote cluster's summary job logs from there."""
+    if request.dry_run:
+        return
+    try:
+        check_exports(request.models[0].cfg.export)
+    except ConfigError as err:
+        if not backend.remote:
+            raise
+        print(f"warning: {err} from this machine; the summary job logs from the cluster", file=sys.stderr)
+
+
 def plan(request: EvalRequest, backend: Backend) -> tuple[JobGraph, list[ModelJobs]]:
     """Prepare data, check prompts and servers, and build the graph of jobs still to run (every model's), with what
     each model added to it."""
+    _check_trackers(request, backend)
     for model in request.models:
         for bench in request.benchmarks:
             benchmark = BENCHMARKS.get(bench.name)
@@ -175,9 +193,11 @@ def plan(request: EvalRequest, backend: Backend) -> tuple[JobGraph, list[ModelJo
         added.append(jobs)
         if jobs.summarize:
             summaries.append(jobs.summarize)
-    if request.campaign and (summaries or not summary_complete(request.output_dir)):
+    exports = export_args(request.models[0].cfg.export) if request.campaign else ()
+    stale = not summary_complete(request.output_dir) or not exports_complete(request.output_dir, exports)
+    if request.campaign and (summaries or stale):
         where = paths.remote_output_dir or str(request.output_dir)
-        argv = (*paths.command("summarize_results"), where)
+        argv = (*paths.command("summarize_results"), where, *exports)
         graph.add(Job(name="compare", components=(Component("main", argv),), after_any=tuple(summaries)))
     return graph, added
 
@@ -207,6 +227,7 @@ def _write_records(request: EvalRequest, cost_per_gpu_hour: float | None) -> Non
             "benchmarks": [f"{b.name}:{b.seeds}" for b in request.benchmarks],
             "cluster": request.cluster,
             "cost_per_gpu_hour": cost_per_gpu_hour,
+            "config": flat_values(model.cfg),
         }
         if model.entry is not None:
             record["overrides"] = model.entry.eval_overrides()

@@ -43,8 +43,9 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_OPEN
 export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
 
 extras="local"
-# The dev install adds the optional backends the tests exercise (nemo-run on Slurm, SkyPilot rendering, Docker specs).
-((dev)) && extras="local,dev,nemo-run,skypilot,docker"
+# The dev install adds the optional backends the tests exercise (nemo-run on Slurm, SkyPilot rendering, Docker specs,
+# MLflow and W&B logging).
+((dev)) && extras="local,dev,nemo-run,skypilot,docker,mlflow,wandb"
 python -m pip install --disable-pip-version-check -q -e ".[${extras}]"
 
 # Log-likelihood benchmarks on the embedded model need llama-cpp-python's server (llama-server returns no prompt

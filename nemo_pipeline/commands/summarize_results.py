@@ -3,6 +3,7 @@
 python pipeline/summarize_results.py OUT_DIR [OUT_DIR2 ...] [--baseline DIR] [--output DIR] [--html PATH]
 python pipeline/summarize_results.py CAMPAIGN_DIR      # holds campaign.json: every model, against its baseline
 python pipeline/summarize_results.py OUT_DIR --published Llama-3.1-8B [--published-file my_scores.yaml]
+python pipeline/summarize_results.py OUT_DIR --mlflow sqlite:////data/mlflow.db --wandb PROJECT   # and log it
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nemo_pipeline.config import ExportConfig
 from nemo_pipeline.datasets import BENCHMARKS
 from nemo_pipeline.errors import NemoPipelineError
 from nemo_pipeline.layout import write_summary_stamp
@@ -25,6 +27,7 @@ from nemo_pipeline.report import (
     with_published,
     write_reports,
 )
+from nemo_pipeline.trackers import check_exports, export_summary, export_targets
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--published-file", type=Path, metavar="PATH", help="your own published scores (YAML, as conf/published/)"
     )
+    parser.add_argument("--mlflow", metavar="URI", help="log the run(s) to this MLflow tracking URI")
+    parser.add_argument("--mlflow-experiment", default="nemo-pipeline", help="the MLflow experiment to log into")
+    parser.add_argument("--wandb", metavar="PROJECT", help="log the run(s) to this W&B project")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser.parse_args(argv)
 
@@ -73,13 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         resamples=args.resamples,
         cost_per_gpu_hour=args.cost_per_gpu_hour,
     )
+    export = ExportConfig(mlflow=args.mlflow, mlflow_experiment=args.mlflow_experiment, wandb=args.wandb)
     try:
         if args.published:  # a bad name or file fails before any run is read
             find_published(load_published(args.published_file), args.published)
+        if export_targets(export):
+            check_exports(export)  # before the summary is built: a missing extra or a bad URI fails at once
         summary = _with_published(build_summary(list(args.out_dirs), args.baseline, options), args)
         written = write_reports(summary, args.output or args.out_dirs[0], args.html)
         if len(args.out_dirs) == 1 and args.output is None and args.baseline is None:
             write_summary_stamp(args.out_dirs[0])  # a rerun with no new metrics skips the summarize job
+        if export_targets(export):
+            logged = export_summary(summary, args.output or args.out_dirs[0], export)
     except NemoPipelineError as exc:
         if args.debug:
             raise
@@ -87,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     sys.stdout.write(to_text(summary))
     print(f"\nwrote {written.json}, {written.markdown.name}, {written.csv.name} and {written.html}")
+    if export_targets(export):
+        print("logged to " + "; ".join(f"{name} ({', '.join(ids)})" for name, ids in logged.items()))
     return 0
 
 

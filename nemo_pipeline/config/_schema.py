@@ -11,6 +11,7 @@ __all__ = [
     "ConcurrencyConfig",
     "EvalConfig",
     "EvaluateConfig",
+    "ExportConfig",
     "GenerateConfig",
     "GradingConfig",
     "InferenceConfig",
@@ -150,6 +151,15 @@ class MetricsConfig:
 
 
 @dataclass
+class ExportConfig:
+    """Experiment trackers the run's summary is logged to when it is written (None: not logged there)."""
+
+    mlflow: str | None = None  # an MLflow tracking URI: sqlite:///path/mlflow.db, http://host:5000, ...
+    mlflow_experiment: str = "nemo-pipeline"
+    wandb: str | None = None  # a Weights & Biases project (WANDB_MODE=offline writes the run locally)
+
+
+@dataclass
 class EvalConfig:
     """What `pipeline/eval.py` accepts as `++` overrides; it fills each stage's config from these."""
 
@@ -174,3 +184,4 @@ class EvalConfig:
     code_execution: bool = False
     max_code_executions: int = 4
     code_execution_timeout_s: float = 10.0
+    export: ExportConfig = field(default_factory=ExportConfig)

@@ -41,6 +41,7 @@ from nemo_pipeline.layout import (
     RunLayout,
     chunk_file,
     done_marker,
+    exports_complete,
     generated_ids,
     graded_marker,
     grading_stamp,
@@ -48,6 +49,7 @@ from nemo_pipeline.layout import (
     metrics_stamp,
     summary_complete,
 )
+from nemo_pipeline.trackers import export_args
 
 __all__ = [
     "REPO_ROOT",
@@ -438,10 +440,12 @@ class _ModelBuilder:
             job = self._metrics_job(bench, files, after if not graded else [])
             self.graph.add(job)
             self.result.metrics.append(job.name)
-        if up_to_date and summary_complete(self.run.root):
+        # A campaign's trackers are logged by its comparison job (one run per model, grouped), not per model.
+        exports = () if self.run_dir else export_args(self.cfg.export)
+        if up_to_date and summary_complete(self.run.root) and exports_complete(self.run.root, exports):
             return self.result
         name = f"{self.prefix}summarize"
-        argv = (*self.where.paths.command("summarize_results"), self.where(self.run.root))
+        argv = (*self.where.paths.command("summarize_results"), self.where(self.run.root), *exports)
         self.graph.add(
             Job(
                 name=name,

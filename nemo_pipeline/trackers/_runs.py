@@ -1,0 +1,42 @@
+"""Build what the trackers log from a written summary: one TrackedRun per model, and the campaign as a group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.report import Summary
+from nemo_pipeline.trackers._base import TrackedGroup, TrackedRun, metric_key, read_table, run_params, summary_files
+
+__all__ = ["tracked_runs"]
+
+
+def tracked_runs(summary: Summary, output_dir: Path) -> tuple[list[TrackedRun], TrackedGroup | None]:
+    """Every model of `summary` (written into `output_dir`), and its campaign group when it is one."""
+    runs = []
+    for run in summary.runs:
+        metrics: dict[str, float] = {}
+        for bench_name, bench in sorted(run.benchmarks.items()):
+            for subset, block in sorted((bench.metrics or {}).items()):
+                for key, value in sorted(block.items()):
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        metrics[metric_key(bench_name, subset, key)] = float(value)
+        directory = run.directory
+        params, record = run_params(RunLayout(directory).run_record)
+        runs.append(
+            TrackedRun(
+                name=run.name,
+                directory=directory,
+                params=params,
+                metrics=metrics,
+                table=read_table(directory / "summary.csv"),
+                files=summary_files(directory),
+                config=record,
+            )
+        )
+    group = None
+    if summary.campaign is not None:
+        group = TrackedGroup(
+            output_dir.name, output_dir, read_table(output_dir / "summary.csv"), summary_files(output_dir)
+        )
+    return runs, group
