@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nemo_pipeline.config import EvalConfig
-from nemo_pipeline.datasets import BENCHMARKS
 from nemo_pipeline.jobs import JobGraph
 from nemo_pipeline.jobs.estimate import Estimate, Rates, estimate_jobs, measured_rates
-from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, selected_items
+from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs
 from nemo_pipeline.layout import write_marker
 from nemo_pipeline.report import fmt_duration
 
@@ -111,7 +110,7 @@ def build_launch_plan(
         benches = tuple(
             BenchmarkPlan(
                 b.name,
-                selected_items(BENCHMARKS.get(b.name), model.cfg),
+                model.jobs.selected[b.name],
                 max(1, b.seeds),
                 model.jobs.to_generate.get(b.name, 0),
             )

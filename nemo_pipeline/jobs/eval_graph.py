@@ -26,7 +26,7 @@ from nemo_pipeline.config import EvalConfig, GenerateConfig, SandboxConfig, Serv
 from nemo_pipeline.datasets import BENCHMARKS, OFFICIAL, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_identity
-from nemo_pipeline.inference.generate import check_same_settings, generation_settings, selection_stamp
+from nemo_pipeline.inference.generate import check_same_settings, generation_settings, select_items, selection_stamp
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 from nemo_pipeline.jobs._stage_configs import (
@@ -36,6 +36,7 @@ from nemo_pipeline.jobs._stage_configs import (
     hydra_value,
     stage_overrides,
 )
+from nemo_pipeline.jsonl import read_jsonl
 from nemo_pipeline.layout import (
     REPO_ROOT,
     RunLayout,
@@ -87,8 +88,11 @@ def parse_benchmarks(text: str) -> list[BenchmarkRequest]:
     return requests
 
 
-def selected_items(bench: Benchmark, cfg: EvalConfig) -> int:
-    """Items one output file of `bench` holds under `cfg` (after `max_samples`), as the generate stage selects them."""
+def selected_items(bench: Benchmark, cfg: EvalConfig, data_file: Path) -> int:
+    """Items one output file of `bench` holds under `cfg` (after `max_samples_per_subset` and `max_samples`), as the
+    generate stage selects them; the data file is read only when a per-subset count needs it."""
+    if cfg.max_samples_per_subset > 0:
+        return len(select_items(read_jsonl(data_file), cfg.max_samples, 1, 0, cfg.max_samples_per_subset))
     return bench.num_items if cfg.max_samples < 0 else min(cfg.max_samples, bench.num_items)
 
 
@@ -192,6 +196,7 @@ class ModelJobs:
     metrics: list[str] = field(default_factory=list)
     summarize: str | None = None  # None: the summary is up to date
     to_generate: dict[str, int] = field(default_factory=dict)  # benchmark -> generations still to make
+    selected: dict[str, int] = field(default_factory=dict)  # benchmark -> items per output file
 
 
 def _split(tasks: list[_Task], jobs: int) -> list[list[_Task]]:
@@ -279,7 +284,8 @@ class _ModelBuilder:
         cfg = self.cfg
         pending = []
         seed_list: list[int | None] = [None] if seeds == 0 else list(range(seeds))
-        items = selected_items(bench, cfg)
+        items = selected_items(bench, cfg, self.data_files[bench.name])
+        self.result.selected[bench.name] = items
         for seed in seed_list:
             for chunk in range(cfg.num_chunks):
                 out = chunk_file(self.run.output_file(bench.name, seed), chunk, cfg.num_chunks)
@@ -396,7 +402,7 @@ class _ModelBuilder:
             benchmark=bench.name,
             run_dir=self.run_dir,
             outputs=tuple(str(f.relative_to(self.run.root)) for f in files),
-            items=selected_items(bench, self.cfg) * len(files),
+            items=self.result.selected.get(bench.name, 0) * len(files),
         )
 
     def _metrics_job(self, bench: Benchmark, files: list[Path], after: list[str]) -> Job:

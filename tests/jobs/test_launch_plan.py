@@ -124,3 +124,18 @@ def test_slurm_dry_run_plan_runs_jobs_side_by_side_with_gpu_hours_and_cost(tmp_p
         f"{gpu_hours:.3f} GPU-hours, cost {gpu_hours * 2.5:.2f}"
     )
     assert (out / "jobs" / "generate.sbatch").exists() and not (out / "plan.json").exists()
+
+
+@pytest.mark.timeout(120)
+def test_plan_counts_the_items_per_subset_selection(tmp_path, repo, env_with_repo):
+    items = load_items("mmlu")
+    per_subset: dict[str, int] = {}
+    for item in items:
+        per_subset[item["subset"]] = per_subset.get(item["subset"], 0) + 1
+    expected = sum(min(2, n) for n in per_subset.values())
+    done = _eval(repo, env_with_repo, "--server_type", "openai", "--server_address", "http://127.0.0.1:9/v1",
+                 "--benchmarks", "mmlu:3", "--output_dir", str(tmp_path / "out"), "++max_samples_per_subset=2",
+                 "--dry_run")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = f"  mmlu: {expected} items x 3 seeds = {3 * expected} generations, {3 * expected} still to make"
+    assert _plan_lines(done.stdout)[2] == line
