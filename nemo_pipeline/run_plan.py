@@ -15,6 +15,7 @@ from nemo_pipeline.jobs import JobGraph
 from nemo_pipeline.jobs.estimate import Estimate, Rates, estimate_jobs, measured_rates
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs
 from nemo_pipeline.layout import write_marker
+from nemo_pipeline.model_source import is_source_uri, parse_model_source
 from nemo_pipeline.report import fmt_duration
 
 __all__ = [
@@ -81,10 +82,11 @@ def describe_source(cfg: EvalConfig) -> str:
         return f"served at {server.address}" + (f" as {server.model}" if server.model else "")
     if not server.model:
         return f"the {server.server_type} server type's embedded default"
-    if server.model.startswith("hf://"):
-        return f"Hugging Face {server.model[len('hf://') :]}"
-    scheme = server.model.split("://", 1)[0] if "://" in server.model else ""
-    return f"{scheme} bucket {server.model}" if scheme else f"path or name {server.model}"
+    if is_source_uri(server.model):
+        source = parse_model_source(server.model, "model")
+        kind = "Hugging Face repo" if source.scheme == "hf" else f"{source.scheme} bucket"
+        return f"{kind} {source.uri}, fetched once into the model cache"
+    return f"path or name {server.model}"
 
 
 def _model_name(cfg: EvalConfig) -> str:

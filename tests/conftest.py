@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,18 @@ def env_with_repo() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture
+def moto_s3() -> Iterator[str]:
+    """A local S3-compatible server on loopback (moto's); its endpoint URL."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        require("moto's S3 server", False, 'pip install "moto[server]" (scripts/install.sh --dev installs it)')
+        raise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -10,6 +10,7 @@ COMMANDS = (
     "compute_metrics",
     "eval",
     "evaluate",
+    "fetch_model",
     "generate",
     "prepare_data",
     "start_sandbox",

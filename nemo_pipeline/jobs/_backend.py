@@ -109,6 +109,9 @@ class ClusterSpec:
     backend: str
     settings: Mapping[str, object]
     cost_per_gpu_hour: float | None = None  # shown as a cost beside GPU-hours in the summary
+    # Where models named by hf://, s3:// or gs:// are fetched, as the jobs see it (a folder the nodes share);
+    # None: the local backend's ~/.cache/nemo_pipeline/models, and an error on a cluster that needs one.
+    model_cache: str | None = None
 
 
 BackendFactory = Callable[[ClusterSpec], Backend]
@@ -142,9 +145,12 @@ def load_cluster_spec(name: str, conf_dir: Path) -> ClusterSpec:
     cost = data.pop("cost_per_gpu_hour", None)
     if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0):
         raise ConfigError(f"cluster config {path}: key 'cost_per_gpu_hour' must be a number >= 0, got {cost!r}")
+    cache = data.pop("model_cache", None)
+    if cache is not None and (not isinstance(cache, str) or not cache.startswith(("/", "~"))):
+        raise ConfigError(f"cluster config {path}: key 'model_cache' must be an absolute folder, got {cache!r}")
     _import_backends()
     BACKENDS.get(backend)  # an unknown backend fails here, listing the known ones
-    return ClusterSpec(name, path, backend, data, None if cost is None else float(cost))
+    return ClusterSpec(name, path, backend, data, None if cost is None else float(cost), cache)
 
 
 # Backend packages under nemo_pipeline/jobs/ register themselves on import; each imports its engine lazily.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import re
 import sys
@@ -50,6 +51,7 @@ from nemo_pipeline.layout import (
     metrics_stamp,
     summary_complete,
 )
+from nemo_pipeline.model_source import fetched_marker, is_source_uri, parse_model_source
 from nemo_pipeline.trackers import export_args
 
 __all__ = [
@@ -120,6 +122,7 @@ class ClusterPaths:
     python: str = sys.executable
     code_root: str = str(REPO_ROOT)
     remote_output_dir: str | None = None  # None: jobs use the local output directory's paths
+    model_cache: str | None = None  # where hf://, s3://, gs:// models are fetched (None: such a model is an error)
 
     def command(self, name: str) -> tuple[str, ...]:
         """The argv start of a pipeline command (`generate`, ...): `python -m nemo_pipeline.commands.generate`, which
@@ -267,9 +270,9 @@ class _ModelBuilder:
         ports: Iterator[int] | None,
     ) -> None:
         self.graph = graph
-        self.cfg = cfg
-        self.data_files = data_files
         self.where = _Where(paths, graph.output_dir)
+        self.cfg, self.fetch = self._model_copy(cfg, paths)
+        self.data_files = data_files
         self.python = paths.python
         self.separate = separate_components
         self.run_dir = run_dir
@@ -278,6 +281,28 @@ class _ModelBuilder:
         self.ports = ports or iter(range(SERVER_TYPES.get(cfg.server.server_type).default_port, 65536))
         self.result = ModelJobs()
         self.shared_jobs: dict[str, bool] = {}  # server job -> it holds tasks of several benchmarks
+
+    # -- model source ------------------------------------------------------------------------------------------
+    def _model_copy(self, cfg: EvalConfig, paths: ClusterPaths) -> tuple[EvalConfig, Job | None]:
+        """A model named by hf://, s3:// or gs:// is served from its copy in the model cache, which a fetch job
+        makes first (left out when the copy is complete; one job however many models of the graph share it)."""
+        server = cfg.server
+        if server.address or not is_source_uri(server.model):
+            return cfg, None
+        source = parse_model_source(server.model, "server.model")
+        if paths.model_cache is None:
+            raise ConfigError(
+                f"model {server.model}: this cluster config names no model_cache (a folder the nodes share, where "
+                "hf://, s3:// and gs:// models are fetched once); add `model_cache: /shared/models` to it"
+            )
+        dest = source.cache_path(paths.model_cache)
+        served = copy.deepcopy(cfg)
+        served.server.model = dest
+        if paths.remote_output_dir is None and is_complete(fetched_marker(Path(dest)), {"source": source.uri}):
+            return served, None
+        name = f"fetch-model-{hashlib.sha256(dest.encode()).hexdigest()[:8]}"
+        argv = (*self.where.paths.command("fetch_model"), "--source", source.uri, "--dest", dest)
+        return served, Job(name=name, components=(Component("main", argv),))
 
     # -- generate ----------------------------------------------------------------------------------------------
     def _tasks(self, bench: Benchmark, seeds: int) -> list[_Task]:
@@ -336,12 +361,15 @@ class _ModelBuilder:
             run_dir=self.run_dir,
             outputs=tuple(str(t.output_file.relative_to(self.run.root)) for t in tasks),
             items=sum(t.items for t in tasks),
+            after_ok=() if self.fetch is None else (self.fetch.name,),
         )
 
     def _add_generate(self, pending: list[_Task]) -> dict[str, list[str]]:
         """Add the server jobs; returns, per benchmark, the jobs holding its tasks."""
         holders: dict[str, list[str]] = {}
         groups = _split(pending, self.cfg.num_jobs) if pending else []
+        if groups and self.fetch is not None and self.fetch.name not in {job.name for job in self.graph.jobs}:
+            self.graph.add(self.fetch)  # before the server jobs that serve its copy
         for number, group in enumerate(groups):
             if len(group) == 1:
                 task = group[0]

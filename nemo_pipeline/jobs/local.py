@@ -26,6 +26,7 @@ from nemo_pipeline.jobs._status import JobState, JobStatus
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
 from nemo_pipeline.layout import JobRecord, RunLayout
+from nemo_pipeline.model_source import DEFAULT_LOCAL_CACHE
 from nemo_pipeline.process import die_with_parent, explain_log, tail
 from nemo_pipeline.progress import read_progress
 
@@ -263,7 +264,7 @@ class LocalBackend:
         self.progress_interval_s = progress_interval_s
 
     def cluster_paths(self, output_dir: Path) -> ClusterPaths:
-        return ClusterPaths()
+        return ClusterPaths(model_cache=str(Path(DEFAULT_LOCAL_CACHE).expanduser()))
 
     def write_scripts(self, graph: JobGraph) -> list[Path]:
         paths = []
