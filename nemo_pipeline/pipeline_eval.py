@@ -137,6 +137,9 @@ def _compose(overrides: list[str], where: str) -> EvalConfig:
         raise ConfigError(f"{where}: num_jobs must be >= 0 (0: one job per generate task), got {cfg.num_jobs}")
     if not cfg.server.address and is_source_uri(cfg.server.model):
         parse_model_source(cfg.server.model, f"{where}: model")  # a bad URI fails here, naming where it came from
+    if is_source_uri(cfg.judge.server.model) and not cfg.judge.server.address:
+        judge = cfg.judge.server.model
+        raise ConfigError(f"{where}: judge.server.model {judge!r}: judge models are not fetched; give a path")
     return cfg
 
 

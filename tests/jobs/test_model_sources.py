@@ -124,3 +124,12 @@ def test_slurm_dry_run_fetches_into_the_cluster_cache_before_the_server_job(tmp_
     assert submit[3:5] == [f"# {fetch.stem}", f"id_0=$(sbatch --parsable {fetch} | cut -d';' -f1)"]
     assert submit[7].startswith('id_1=$(sbatch --parsable "--dependency=afterok:${id_0}"')
     assert submit[7].endswith("generate-gsm8k.sbatch | cut -d';' -f1)")
+
+
+@pytest.mark.timeout(60)
+def test_a_judge_model_given_as_a_source_uri_is_refused_before_anything_starts(tmp_path, repo, env_with_repo):
+    done = _eval(repo, env_with_repo, "--benchmarks", "gsm8k:0", "--output_dir", str(tmp_path / "out"),
+                 "++judge.server.model=hf://org/judge", timeout=60)  # fmt: skip
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "judge.server.model 'hf://org/judge': judge models are not fetched" in done.stderr
+    assert not (tmp_path / "out").exists()
