@@ -22,6 +22,7 @@ from nemo_pipeline.cli import split_overrides
 from nemo_pipeline.config import CONF_DIR, EvalConfig, compose_config, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, prepare
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.evaluation import GRADERS
 from nemo_pipeline.inference._server_context import check_reachable
 from nemo_pipeline.inference.prompts import load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
@@ -183,7 +184,7 @@ def plan(request: EvalRequest, backend: Backend, model_cache: str | None = None)
         for bench in request.benchmarks:
             benchmark = BENCHMARKS.get(bench.name)
             load_prompt(prompt_config_for(benchmark, model.cfg))  # also: does the benchmark know ++protocol?
-            if benchmark.grader == "loglik":  # before anything starts: can this server type score it?
+            if GRADERS.get(benchmark.grader).needs_loglik_server:  # before anything starts: can this server score it?
                 check_server_can_score(model.cfg.server.server_type, benchmark.name)
         _check_address(model, request)
         if not model.cfg.server.address and not backend.separate_components:

@@ -115,10 +115,10 @@ def _records(spec_path: Path, name: str, data: Path, fields: dict[str, str], sub
 
 
 def _grader_needs_sandbox(grader: str) -> bool:
-    """Whether `grader` runs programs (code, code-extract, mbpp, ...): the evaluate stage's own list decides."""
-    from nemo_pipeline.evaluation.stages import GRADERS_NEEDING_SANDBOX  # imported here: evaluation imports datasets
+    """Whether `grader` runs programs (code, code-extract, mbpp, ...), as its spec says."""
+    from nemo_pipeline.evaluation import GRADERS  # imported here: evaluation imports datasets
 
-    return grader in GRADERS_NEEDING_SANDBOX
+    return GRADERS.get(grader).needs_sandbox
 
 
 def load_benchmark_file(path: Path) -> Benchmark:

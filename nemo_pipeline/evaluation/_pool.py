@@ -36,7 +36,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, grader_name: str, 
     import nemo_pipeline.evaluation  # noqa: F401 - registers the graders
 
     grader = GRADERS.get(grader_name)
-    extract = getattr(grader, "extract_predicted", None)
+    extract = getattr(grader.grade, "extract_predicted", None)
     while True:
         try:
             message = conn.recv()

@@ -104,7 +104,7 @@ def _require(item: Mapping[str, Any], fields: tuple[str, ...]) -> None:
         raise KeyError(f"item {item.get('id', '?')!r} has no {missing[0]!r}; HumanEval-style items need {fields}")
 
 
-@register_grader("code")
+@register_grader("code", needs_sandbox=True)
 def code_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """HumanEval's official protocol (openai/human-eval): run prompt + completion + test + check(entry_point)."""
     url = require_sandbox(context.sandbox_url, "code")
@@ -114,7 +114,7 @@ def code_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     return Verdict(correct=result.passed, predicted=completion if completion.strip() else None, reason=result.reason)
 
 
-@register_grader("code-extract")
+@register_grader("code-extract", needs_sandbox=True)
 def code_extract_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Our variant for chat answers: the extracted code, demo statements dropped, 8 s; see the module docstring."""
     url = require_sandbox(context.sandbox_url, "code-extract")

@@ -1,18 +1,22 @@
 """The grader interface and registry.
 
 A grader is a pure, picklable function `grade(item, context) -> Verdict`. The evaluate stage runs graders in a
-time-limited process pool, so a grader never needs its own timeout.
+time-limited process pool, so a grader never needs its own timeout. It is registered with a `GraderSpec` that states
+what it needs (a sandbox, a judge, a log-likelihood server, its aggregate metrics); the graph builder, the stages
+and metrics ask the spec, never the grader's name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nemo_pipeline.evaluation.metrics import AGGREGATES, AggregateHook
 from nemo_pipeline.registry import Registry
 
-__all__ = ["GRADERS", "Grader", "GraderContext", "Verdict", "register_grader"]
+__all__ = ["GRADERS", "Grader", "GraderContext", "GraderSpec", "Verdict", "register_grader"]
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,52 @@ class GraderContext:
 
 Grader = Callable[[Mapping[str, Any], GraderContext], Verdict]
 
-GRADERS: Registry[Grader] = Registry("grader")
+
+@dataclass(frozen=True)
+class GraderSpec:
+    """A registered grader and what it needs. Calling the spec grades (`GRADERS.get(name)(item, context)`)."""
+
+    name: str
+    grade: Grader
+    # Runs the answer's code: the evaluate stage starts a sandbox (or uses `sandbox.address`), and a YAML benchmark
+    # graded by it needs one unless it says otherwise.
+    needs_sandbox: bool = False
+    # Reads judge verdicts: "single" or "pairwise" (the project's judge prompts, following `judge.mode`), or the
+    # grader's own protocol (its name); the judge runs before grading. None: no judge.
+    judge: str | None = None
+    # Grades choices scored by prompt log-probabilities: the model server must return them (`echo` + `logprobs`).
+    needs_loglik_server: bool = False
+    # Block-level metrics that are not a mean of per-item scores (IFEval's, MT-Bench's, loglik's standard errors);
+    # registered in metrics' AGGREGATES under the grader's name.
+    aggregate: AggregateHook | None = None
+
+    @property
+    def needs_judge(self) -> bool:
+        return self.judge is not None
+
+    def __call__(self, item: Mapping[str, Any], context: GraderContext) -> Verdict:
+        return self.grade(item, context)
 
 
-def register_grader(name: str) -> Callable[[Grader], Grader]:
-    """Register a grader under `name`; a duplicate name raises at import."""
-    return GRADERS.register(name)
+GRADERS: Registry[GraderSpec] = Registry("grader")
+
+
+def register_grader(
+    name: str,
+    *,
+    needs_sandbox: bool = False,
+    judge: str | None = None,
+    needs_loglik_server: bool = False,
+    aggregate: AggregateHook | None = None,
+) -> Callable[[Grader], Grader]:
+    """Register a grader under `name` with what it needs; a duplicate name raises at import. The decorated function
+    is returned as it is."""
+
+    def decorator(grade: Grader) -> Grader:
+        hook = dataclasses.replace(aggregate, name=name) if aggregate is not None else None
+        GRADERS.add(name, GraderSpec(name, grade, needs_sandbox, judge, needs_loglik_server, hook))
+        if hook is not None:
+            AGGREGATES.add(name, hook)
+        return grade
+
+    return decorator

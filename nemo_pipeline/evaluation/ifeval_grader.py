@@ -19,6 +19,7 @@ from typing import Any
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.ifeval import follows_loose, follows_strict
+from nemo_pipeline.evaluation.metrics import AggregateHook
 
 __all__ = ["grade_ifeval", "ifeval_aggregate"]
 
@@ -41,7 +42,6 @@ def _instructions(item: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]
     return [(str(i), k or {}) for i, k in zip(ids, kwargs, strict=True)]
 
 
-@register_grader("ifeval")
 def grade_ifeval(item: Mapping[str, Any], context: GraderContext | None = None) -> Verdict:
     """Grade one IFEval item. `predicted` is the strict follow list ("1,0,1") or None for an empty response;
     `reason` names the instructions not followed strictly."""
@@ -99,3 +99,9 @@ def ifeval_aggregate(records: Iterable[Mapping[str, Any] | Verdict]) -> dict[str
         "num_prompts": prompts,
         "num_instructions": total,
     }
+
+
+# The aggregate is IFEval's four official accuracies (instruction-level ones are micro averages).
+register_grader(
+    "ifeval", aggregate=AggregateHook("instructions_total", ifeval_aggregate, headline="prompt_strict_accuracy")
+)(grade_ifeval)

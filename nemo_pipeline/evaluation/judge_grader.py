@@ -156,7 +156,7 @@ def _judge_outputs(item: Mapping[str, Any], key: str) -> list[str | None]:
     raise DataError(f"item {item.get('id')!r}: '{key}' must be a string or a list of strings, got {value!r}")
 
 
-@register_grader("judge")
+@register_grader("judge", judge="single")
 def grade_judge(item: Mapping[str, Any], context: GraderContext | None = None) -> Verdict:
     """Grade from the judge's rating in `judge_generation` (one string, or one per turn: their mean is the rating).
 
@@ -185,7 +185,7 @@ def grade_judge(item: Mapping[str, Any], context: GraderContext | None = None) -
     )
 
 
-@register_grader("judge_pairwise")
+@register_grader("judge_pairwise", judge="pairwise")
 def grade_judge_pairwise(item: Mapping[str, Any], context: GraderContext | None = None) -> Verdict:
     """Grade a pairwise comparison where the graded answer was shown as A in `judge_generation` and as B in
     `judge_generation_swapped`. correct = it won in both orders; predicted = `combine_swapped`'s result (None when

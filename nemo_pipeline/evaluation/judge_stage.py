@@ -32,6 +32,7 @@ from typing import Any
 from nemo_pipeline.config import JudgeConfig, flat_values
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol
+from nemo_pipeline.evaluation.graders import GRADERS
 from nemo_pipeline.evaluation.mt_bench_101_grader import OPENCOMPASS_JUDGE
 from nemo_pipeline.evaluation.mt_bench_grader import FASTCHAT_JUDGE
 from nemo_pipeline.inference._client_report import limiter_for
@@ -42,7 +43,6 @@ from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl, write_jso
 from nemo_pipeline.layout import judge_checkpoint_file, judge_settings_file
 
 __all__ = [
-    "JUDGE_GRADERS",
     "JUDGE_MODES",
     "JUDGE_PROTOCOLS",
     "JudgePrompts",
@@ -64,8 +64,6 @@ log = logging.getLogger(__name__)
 JUDGE_MODES = ("single", "pairwise")
 # Benchmarks' own judge protocols, by the grader that reads their verdicts.
 JUDGE_PROTOCOLS: dict[str, JudgeProtocol] = {p.grader: p for p in (FASTCHAT_JUDGE, OPENCOMPASS_JUDGE)}
-# grader -> the judge mode it reads ("single" / "pairwise" follow `judge.mode`; a protocol's grader reads its own)
-JUDGE_GRADERS = {"judge": "single", "judge_pairwise": "pairwise", **{g: g for g in JUDGE_PROTOCOLS}}
 _OUTPUT_KEYS = {"single": ("judge_generation",), "pairwise": ("judge_generation", "judge_generation_swapped")}
 GENERIC_MAX_TOKENS = 512  # the project's judge prompts: `judge.tokens_to_generate` when unset
 
@@ -77,10 +75,16 @@ class JudgePrompts:
     reference: PromptConfig
 
 
+def _judged_mode(grader: str) -> str | None:
+    """The judge mode whose verdicts `grader` reads, as its spec says ("single" / "pairwise" follow `judge.mode`; a
+    protocol's grader reads its own); None for a grader with no judge."""
+    return GRADERS.get(grader).judge if grader in GRADERS else None
+
+
 def judge_grader(mode: str) -> str:
     """The grader that reads the verdicts of judge `mode`; ConfigError for an unknown mode."""
     if mode in JUDGE_MODES:
-        return next(grader for grader, grader_mode in JUDGE_GRADERS.items() if grader_mode == mode)
+        return next(grader for grader in GRADERS if _judged_mode(grader) == mode)
     raise ConfigError(f"judge.mode must be one of {', '.join(JUDGE_MODES)}, got {mode!r}")
 
 
@@ -88,10 +92,11 @@ def graded_by(grader: str, judge: JudgeConfig) -> str:
     """The grader of a benchmark whose default grader is `grader`: the generic judge graders follow `judge.mode`
     (`++judge.mode=pairwise`); a benchmark's own judge protocol, and every other grader, stays as it is. An unknown
     `judge.mode` is a ConfigError for every judged benchmark."""
-    if grader not in JUDGE_GRADERS:
+    mode = _judged_mode(grader)
+    if mode is None:
         return grader
     generic = judge_grader(judge.mode)
-    return generic if JUDGE_GRADERS[grader] in JUDGE_MODES else grader
+    return generic if mode in JUDGE_MODES else grader
 
 
 def check_judge_grader(grader: str, judge: JudgeConfig) -> None:
@@ -99,7 +104,7 @@ def check_judge_grader(grader: str, judge: JudgeConfig) -> None:
     expected = judge_grader(judge.mode)
     if grader not in JUDGE_PROTOCOLS and expected != grader:
         raise ConfigError(
-            f"grader={grader} reads judge.mode={JUDGE_GRADERS[grader]} verdicts, but "
+            f"grader={grader} reads judge.mode={_judged_mode(grader)} verdicts, but "
             f"judge.mode={judge.mode}; use grader={expected} for judge.mode={judge.mode}"
         )
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
-from nemo_pipeline.evaluation.metrics import register_aggregate
+from nemo_pipeline.evaluation.metrics import AggregateHook
 from nemo_pipeline.loglik import loglik_fields, score_item
 
 __all__ = ["loglik_grader", "loglik_stderr"]
@@ -22,7 +22,6 @@ __all__ = ["loglik_grader", "loglik_stderr"]
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-@register_grader("loglik")
 def loglik_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     lls = item.get("loglikelihoods")
     if not isinstance(lls, list):
@@ -49,4 +48,5 @@ def loglik_stderr(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
-register_aggregate("loglik", "acc", loglik_stderr)
+# Scored by a server that returns prompt log-probabilities; the aggregate adds the standard errors.
+register_grader("loglik", needs_loglik_server=True, aggregate=AggregateHook("acc", loglik_stderr))(loglik_grader)

@@ -40,7 +40,7 @@ def build_mbpp_program(item: Mapping[str, Any], completion: str) -> str:
     return str(item.get("prompt", "")) + cut_at_stop(completion, MBPP_STOP) + "\n" + mbpp_tests(item)
 
 
-@register_grader("mbpp")
+@register_grader("mbpp", needs_sandbox=True)
 def mbpp_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """MBPP's official protocol (bigcode-evaluation-harness `mbpp`); see the module docstring."""
     url = require_sandbox(context.sandbox_url, "mbpp")
@@ -49,7 +49,7 @@ def mbpp_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     return Verdict(correct=result.passed, predicted=completion if completion.strip() else None, reason=result.reason)
 
 
-@register_grader("mbpp-extract")
+@register_grader("mbpp-extract", needs_sandbox=True)
 def mbpp_extract_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Our variant for chat answers: the extracted code + "\\n" + tests, 3 s."""
     url = require_sandbox(context.sandbox_url, "mbpp-extract")

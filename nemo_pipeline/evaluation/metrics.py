@@ -21,9 +21,9 @@ Conventions (docs/GRADING.md):
   (`is_grader_error`: "grader_error: ...", "grader_crashed", "not_graded", "sandbox_error: ..."), i.e. the grader or
   the sandbox failed, not the answer; they still count as wrong in accuracy, and the evaluate stage fails when there
   are more than `grading.max_error_rate` of them.
-- Grader aggregates (`register_aggregate`): a grader whose benchmark number is not a mean of per-item scores (IFEval's
-  instruction-level accuracy is a micro average) registers a function of the block's records (all seeds); its keys
-  join every block whose records all carry the hook's score key.
+- Grader aggregates (a grader's `GraderSpec.aggregate`, or `register_aggregate`): a grader whose benchmark number is
+  not a mean of per-item scores (IFEval's instruction-level accuracy is a micro average) declares a function of the
+  block's records (all seeds); its keys join every block whose records all carry the hook's score key.
 """
 
 from __future__ import annotations
@@ -209,10 +209,10 @@ class AggregateHook:
     """Block-level metrics computed from graded records, for the blocks whose records all have `score_key` in
     their `scores` (the grader's mark)."""
 
-    name: str
     score_key: str
     compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]]
     headline: str | None = None  # the key that is the benchmark's number as its users know it (e.g. mt_bench_score)
+    name: str = ""  # the name it is registered under (a grader's aggregate: the grader's name)
 
 
 AGGREGATES: Registry[AggregateHook] = Registry("metric aggregate")
@@ -226,18 +226,9 @@ def register_aggregate(
 ) -> AggregateHook:
     """Add `compute(records)`'s keys to every metrics block whose records all carry `score_key`; a name registered
     twice raises. `headline` names the key that metrics.json declares as the benchmark's headline metric."""
-    hook = AggregateHook(name, score_key, compute, headline)
+    hook = AggregateHook(score_key, compute, headline, name)
     AGGREGATES.add(name, hook)
     return hook
-
-
-def _ifeval_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, float]:
-    from nemo_pipeline.evaluation.ifeval_grader import ifeval_aggregate  # the grader imports its checks lazily
-
-    return ifeval_aggregate(records)
-
-
-register_aggregate("ifeval", "instructions_total", _ifeval_aggregate, headline="prompt_strict_accuracy")
 
 
 def _aggregates(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:

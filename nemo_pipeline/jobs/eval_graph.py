@@ -26,7 +26,8 @@ from nemo_pipeline.commands import command_argv
 from nemo_pipeline.config import EvalConfig, GenerateConfig, SandboxConfig, ServerConfig, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, OFFICIAL, Benchmark
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.evaluation.judge_stage import JUDGE_GRADERS, judge_identity
+from nemo_pipeline.evaluation.graders import GRADERS
+from nemo_pipeline.evaluation.judge_stage import judge_identity
 from nemo_pipeline.inference.generate import check_same_settings, generation_settings, select_items, selection_stamp
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
@@ -390,7 +391,7 @@ class _ModelBuilder:
     # -- evaluate, metrics, summarize ---------------------------------------------------------------------------
     def _graded(self, bench: Benchmark, files: list[Path]) -> bool:
         grader = grader_for(bench, self.cfg)
-        judge = judge_identity(self.cfg.judge) if grader in JUDGE_GRADERS else None
+        judge = judge_identity(self.cfg.judge) if GRADERS.get(grader).needs_judge else None
         for path in files:
             ids = generated_ids(path, self.cfg.num_chunks)
             if ids is None or not is_complete(graded_marker(path), grading_stamp(grader, judge, ids)):
@@ -404,7 +405,7 @@ class _ModelBuilder:
         evaluate.require_generated = True
         components: list[Component] = []
         gpus = 0
-        if self.separate and evaluate.grader in JUDGE_GRADERS:
+        if self.separate and GRADERS.get(evaluate.grader).needs_judge:
             started = _server_component(evaluate.judge.server, next(self.ports), "judge-server")
             if started is not None:
                 components.append(started[0])
