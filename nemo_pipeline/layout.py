@@ -68,6 +68,7 @@ __all__ = [
     "seed_of",
     "settings_file",
     "sha256_file",
+    "stage_log_dir",
     "summary_complete",
     "summary_stamp",
     "write_marker",
@@ -145,6 +146,12 @@ def judge_checkpoint_file(output_file: Path) -> Path:
 def client_stats_file(output_file: Path) -> Path:
     """What the generation client saw while writing `output_file`: its concurrency and retries."""
     return _beside(output_file, ".client.json")
+
+
+def stage_log_dir(log_dir: str | None, output_file: Path) -> Path:
+    """Where a stage writes the logs of the servers and sandboxes it starts: its `log_dir` setting (a job's
+    `logs/<job>`), else `logs/` beside `output_file` (a stage run by hand)."""
+    return Path(log_dir) if log_dir else output_file.parent / "logs"
 
 
 def progress_file(output_file: Path) -> Path:

@@ -27,6 +27,7 @@ from nemo_pipeline.layout import (
     metrics_stamp,
     read_marker,
     seed_of,
+    stage_log_dir,
     write_marker,
 )
 
@@ -111,7 +112,7 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
     results = [EvaluateResult(path, 0, 0, 0, 0, skipped=True) for path in files if path not in todo]
     if not todo:
         return results
-    log_dir = Path(cfg.log_dir) if cfg.log_dir else files[0].parent / "logs"
+    log_dir = stage_log_dir(cfg.log_dir, files[0])
     if spec.needs_judge:
         _run_judge_first(cfg, todo, log_dir)
     workers = cfg.grading.workers or os.cpu_count() or 1

@@ -34,7 +34,7 @@ from nemo_pipeline.inference.multiturn import generate_turns
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import GroupCommitAppender, JsonlAppender, iter_jsonl, read_jsonl
-from nemo_pipeline.layout import done_marker, is_complete, read_marker, settings_file, write_marker
+from nemo_pipeline.layout import done_marker, is_complete, read_marker, settings_file, stage_log_dir, write_marker
 from nemo_pipeline.progress import ProgressWriter
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
 
@@ -338,7 +338,7 @@ def _finish(task: _Task, started: float) -> GenerateResult:
 
 
 def _log_dir(cfg: GenerateConfig) -> Path:
-    return Path(cfg.log_dir) if cfg.log_dir else Path(cfg.output_file).parent / "logs"
+    return stage_log_dir(cfg.log_dir, Path(cfg.output_file))
 
 
 def run_generate(cfg: GenerateConfig) -> GenerateResult:

@@ -25,6 +25,7 @@ from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import JsonlAppender
+from nemo_pipeline.layout import stage_log_dir
 from nemo_pipeline.loglik._items import Request, is_loglik_item, loglik_fields, requests_of
 from nemo_pipeline.loglik._score import ContinuationScore, continuation_logprob, score_item, split_context
 
@@ -199,7 +200,7 @@ def run_loglik(cfg: GenerateConfig) -> GenerateResult:
     task = generate._prepare(cfg)
     check_loglik_task(cfg, task.items)
     if task.todo:
-        log_dir = Path(cfg.log_dir) if cfg.log_dir else task.output_file.parent / "logs"
+        log_dir = stage_log_dir(cfg.log_dir, task.output_file)
         with serving(cfg.server, log_dir) as endpoint:
             asyncio.run(score_all(cfg, endpoint, task.todo, task.output_file))
     return generate._finish(task, started)

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from nemo_pipeline.config import EvalConfig, SandboxConfig, compose_config
+from nemo_pipeline.config import EvalConfig, EvaluateConfig, SandboxConfig, compose_config
 from nemo_pipeline.datasets import BENCHMARKS, load_benchmark_file
 from nemo_pipeline.evaluation import GRADERS, GraderContext, Verdict, compute_metrics, register_grader
 from nemo_pipeline.evaluation.metrics import AGGREGATES, AggregateHook
-from nemo_pipeline.evaluation.stages import _sandbox_for
+from nemo_pipeline.evaluation.stages import _sandbox_for, run_evaluate
 from nemo_pipeline.jobs import build_eval_graph, parse_benchmarks
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
+from nemo_pipeline.jsonl import write_jsonl_atomic
 
 RUNS_PROGRAMS = "test-spec-runs-programs"
 COUNTS_WORDS = "test-spec-counts-words"
@@ -104,3 +105,17 @@ def test_a_new_graders_aggregate_joins_its_metrics(new_graders: None) -> None:
     assert metrics["headline"] == "words_total"
     plain = [{**r, "scores": {}} for r in records]  # records without the grader's mark: no aggregate
     assert "words_total" not in compute_metrics({None: plain}, benchmark="tiny-words")["metrics"]["all"]
+
+
+@pytest.mark.timeout(120)
+def test_run_by_hand_the_stage_starts_the_sandbox_its_grader_needs_and_logs_beside_the_output(tmp_path: Path) -> None:
+    path = tmp_path / "eval-results" / "humaneval" / "output.jsonl"
+    path.parent.mkdir(parents=True)
+    item = {"id": "f-1", "problem": "p", "expected_answer": "", "prompt": "def f():\n", "entry_point": "f",
+            "test": "def check(c):\n    assert c() == 1\n", "generation": "    return 1\n"}  # fmt: skip
+    write_jsonl_atomic(path, [item])
+    cfg = EvaluateConfig(input_files=[str(path)], grader="code")  # no sandbox.address, no log_dir
+    cfg.grading.workers = 1
+    (result,) = run_evaluate(cfg)
+    assert (result.graded, result.correct) == (1, 1)
+    assert (path.parent / "logs" / "sandbox.log").is_file()  # layout.stage_log_dir: logs/ beside the output
