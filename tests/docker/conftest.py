@@ -5,6 +5,7 @@ build inputs are unchanged since an earlier session is reused as it is."""
 from __future__ import annotations
 
 import importlib.util
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ BASE_IMAGE = "nemo-pipeline/base:bookworm"
 # The tags conf/cluster/docker-local.yaml runs.
 SANDBOX_IMAGE = "nemo-pipeline/sandbox:local"
 PIPELINE_IMAGE = "nemo-pipeline/pipeline:local"
+IMAGES = {"sandbox": SANDBOX_IMAGE, "pipeline": PIPELINE_IMAGE}  # Dockerfile suffix -> tag
 ENGINE_HOW = f"{DEV_INSTALL} (installs Debian's docker.io and starts dockerd: scripts/{{install,start}}_docker.sh)"
 
 
@@ -45,22 +47,31 @@ def base_image(docker_client: Any) -> str:
     return BASE_IMAGE
 
 
-def _build(docker_client: Any, base: str, name: str, tag: str) -> Any:
-    from nemo_pipeline.jobs.docker import ImageBuild, build_image
+def _build(base: str, name: str, tag: str) -> Any:
+    from nemo_pipeline.jobs.docker import DockerClusterConfig, ImageBuild, build_image, connect
 
-    built = build_image(docker_client, ImageBuild(f"dockerfiles/Dockerfile.{name}", tag, base_image=base))
+    engine = connect(DockerClusterConfig())  # one client per thread
+    built = build_image(engine, ImageBuild(f"dockerfiles/Dockerfile.{name}", tag, base_image=base))
     how = f"built in {built.build_s:.0f} s" if built.built else "unchanged inputs: reused"
     print(f"\n[docker] {tag}: {built.size / 1e6:.0f} MB, {how}")
     return built
 
 
 @pytest.fixture(scope="session")
-def sandbox_image(docker_client: Any, base_image: str) -> Any:
-    """dockerfiles/Dockerfile.sandbox as nemo-pipeline/sandbox:local (a BuiltImage)."""
-    return _build(docker_client, base_image, "sandbox", SANDBOX_IMAGE)
+def project_images(docker_client: Any, base_image: str) -> dict[str, Any]:
+    """Both images (BuiltImage by tag), built side by side: most of a build waits on apt and pip downloads."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {tag: pool.submit(_build, base_image, name, tag) for name, tag in IMAGES.items()}
+        return {tag: future.result() for tag, future in futures.items()}
 
 
 @pytest.fixture(scope="session")
-def pipeline_image(docker_client: Any, base_image: str) -> Any:
+def sandbox_image(project_images: dict[str, Any]) -> Any:
+    """dockerfiles/Dockerfile.sandbox as nemo-pipeline/sandbox:local (a BuiltImage)."""
+    return project_images[SANDBOX_IMAGE]
+
+
+@pytest.fixture(scope="session")
+def pipeline_image(project_images: dict[str, Any]) -> Any:
     """dockerfiles/Dockerfile.pipeline as nemo-pipeline/pipeline:local (a BuiltImage)."""
-    return _build(docker_client, base_image, "pipeline", PIPELINE_IMAGE)
+    return project_images[PIPELINE_IMAGE]
