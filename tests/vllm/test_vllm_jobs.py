@@ -1,7 +1,8 @@
 """vLLM as the pipeline's jobs start it: on the single-node Slurm, the generate job starts vLLM on the embedded
-model as a component of its own (the job prepares the model folder, then becomes vLLM), with an MT-Bench judge
-served by vLLM; and a campaign of two models on vLLM (the tiny models with and without a BOS token), one server
-start per model, one comparison."""
+model as a component of its own (the job prepares the model folder, then becomes vLLM) for a generated benchmark,
+a code benchmark graded in its job's sandbox, MT-Bench with a judge served by vLLM, and a log-likelihood benchmark;
+and a campaign of two models on vLLM (the tiny models with and without a BOS token), one server start per model,
+one comparison."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_eval_on_slurm_serves_the_embedded_model_on_vllm(
     out = tmp_path / "run"
     done = _eval(
         out, env_with_repo, "--cluster", "slurm", "--server_type", "vllm",
-        "--benchmarks", "gsm8k:0,mt-bench:0,mmlu-ll:0", f"++max_samples={ITEMS}",
+        "--benchmarks", "gsm8k:0,humaneval:0,mt-bench:0,mmlu-ll:0", f"++max_samples={ITEMS}",
         "++inference.tokens_to_generate=32", "++server.start_timeout_s=1200",
         "++judge.server.server_type=vllm", f"++judge.server.address={embedded_vllm.base_url}",
         "++judge.tokens_to_generate=16", "--wait",
@@ -54,9 +55,14 @@ def test_eval_on_slurm_serves_the_embedded_model_on_vllm(
     assert "vllm.entrypoints.openai.api_server" in script and "--enforce-eager" in script
     (log,) = list((out / "logs").glob("generate*/server.log"))
     assert "Starting vLLM" in log.read_text(errors="replace")
-    for bench in ("gsm8k", "mt-bench", "mmlu-ll"):
+    for bench in ("gsm8k", "humaneval", "mt-bench", "mmlu-ll"):
         assert _metrics(out, bench)["num_entries"] == ITEMS, bench
     assert all(r["generation"] for r in read_jsonl(out / "eval-results" / "gsm8k" / "output.jsonl"))
+    # HumanEval's programs ran in the sandbox its evaluate job started.
+    assert all(
+        isinstance(r["is_correct"], bool) for r in read_jsonl(out / "eval-results" / "humaneval" / "output.jsonl")
+    )
+    assert "--component sandbox" in (out / "jobs" / "evaluate-humaneval.sbatch").read_text()
     assert all(len(r["judge_generation"]) == 2 for r in read_jsonl(out / "eval-results" / "mt-bench" / "output.jsonl"))
     for record in read_jsonl(out / "eval-results" / "mmlu-ll" / "output.jsonl"):
         assert all(math.isfinite(s) and s < 0 for s in record["loglikelihoods"])
