@@ -164,8 +164,10 @@ async def generate_with_code(
         raise ValueError(f"params.max_tokens must be >= 1, got {params.max_tokens}")
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    # The fence goes first: a request carries only the first MAX_SERVER_STOPS stop strings (the client cuts at the
+    # rest), and the pause at a block must happen on the server, before it spends tokens on an output of its own.
     with_stop = (
-        params if OUTPUT_FENCE in params.stop else dataclasses.replace(params, stop=(*params.stop, OUTPUT_FENCE))
+        params if OUTPUT_FENCE in params.stop else dataclasses.replace(params, stop=(OUTPUT_FENCE, *params.stop))
     )
     text = ""
     used = 0

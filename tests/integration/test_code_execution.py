@@ -78,6 +78,17 @@ SECOND = "\nThe product is 42. The answer is 42."
 
 
 @pytest.mark.timeout(60)
+def test_the_server_pauses_at_a_block_even_with_many_stop_strings(sandbox_url):
+    # Five stop strings of the caller: a request carries four, and the fence must be among them, so the server (not
+    # the client's cut) pauses the model at the block, before it writes an output of its own.
+    stops = ("\nclass", "\ndef", "\n#", "\nif", "\nQuestion:")
+    script = Script(responder=_steps([FIRST, SECOND], _completion_prompt), apply_stop=True)
+    result, requests = _run(script, sandbox_url, params=_params(stop=stops))
+    assert requests[0]["stop"][0] == OUTPUT_FENCE and len(requests[0]["stop"]) == 4
+    assert "41" not in result.text and "```output\n42\n```" in result.text
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("include_stop", [False, True], ids=["stop-excluded", "stop-included"])
 def test_output_of_the_code_appears_in_the_transcript(sandbox_url, include_stop):
     script = Script(responder=_steps([FIRST, SECOND], _completion_prompt), apply_stop=True, include_stop=include_stop)
@@ -89,7 +100,7 @@ def test_output_of_the_code_appears_in_the_transcript(sandbox_url, include_stop)
         {"code": "print(6 * 7)\n", "process_status": "completed", "stdout": "42\n", "stderr": ""},
     )
     assert len(requests) == 2
-    assert requests[0]["stop"] == ["\n\nQuestion:", OUTPUT_FENCE]  # the caller's stops are kept
+    assert requests[0]["stop"] == [OUTPUT_FENCE, "\n\nQuestion:"]  # the caller's stops are kept, after the fence
     assert requests[1]["prompt"] == PROMPT + head + "```output\n42\n```\n"  # completion mode: prompt + text so far
     assert result.finish_reason == "stop"
     # The scripted server counts words (a returned stop string is one more); the steps are summed and the second
