@@ -32,6 +32,21 @@ def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
+def count_records(path: str | Path) -> int:
+    """The records of a JSONL file, counted as its non-empty lines (a torn last line counts); OSError when the file
+    cannot be read."""
+    with Path(path).open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def count_records_if_any(path: str | Path) -> int | None:
+    """`count_records`, or None when the file cannot be read (not written yet)."""
+    try:
+        return count_records(path)
+    except OSError:
+        return None
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return list(iter_jsonl(path))
 

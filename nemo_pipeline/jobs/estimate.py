@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jobs._graph import Job, JobGraph
+from nemo_pipeline.jsonl import count_records_if_any
 from nemo_pipeline.layout import RunLayout, read_marker
 
 __all__ = [
@@ -70,14 +71,6 @@ class Rates:
         return f"{self.source}: {', '.join(parts)}"
 
 
-def _count_lines(path: Path) -> int:
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for line in handle if line.strip())
-    except OSError:
-        return 0
-
-
 def _matching_runs(output_root: Path, model: str, server_type: str) -> list[RunLayout]:
     """Run directories under `output_root` (up to two levels down) whose run.json names this model and server type."""
     found = []
@@ -99,7 +92,7 @@ def _measure(runs: Iterable[RunLayout]) -> tuple[dict[str, _Measure], int]:
         for record in records:
             stage = job_stage(record.job)
             if stage in _ITEM_STAGES:
-                items = sum(_count_lines(run.root / task) for task in record.tasks)
+                items = sum(count_records_if_any(run.root / task) or 0 for task in record.tasks)
                 if items:
                     measures[stage] = measures.get(stage, _Measure()).plus(record.wall_s, items)
             else:

@@ -38,7 +38,7 @@ from nemo_pipeline.jobs._stage_configs import (
     hydra_value,
     stage_overrides,
 )
-from nemo_pipeline.jsonl import read_jsonl
+from nemo_pipeline.jsonl import count_records_if_any, read_jsonl
 from nemo_pipeline.layout import (
     REPO_ROOT,
     RunLayout,
@@ -103,15 +103,6 @@ def _chunk_items(items: int, num_chunks: int, chunk: int) -> int:
     """Items of one contiguous chunk, split as `inference.generate.select_items` splits them."""
     size, extra = divmod(items, num_chunks)
     return size + (1 if chunk < extra else 0)
-
-
-def _lines(path: Path) -> int:
-    """Non-empty lines already in an output file (0 when there is none): items a resumed job will not redo."""
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for line in handle if line.strip())
-    except OSError:
-        return 0
 
 
 @dataclass(frozen=True)
@@ -319,7 +310,7 @@ class _ModelBuilder:
                 gen.log_dir = None
                 check_same_settings(out, generation_settings(flat_values(gen)))  # never mix settings in one file
                 if not is_complete(done_marker(out), selection_stamp(gen)):
-                    left = max(0, _chunk_items(items, cfg.num_chunks, chunk) - _lines(out))
+                    left = max(0, _chunk_items(items, cfg.num_chunks, chunk) - (count_records_if_any(out) or 0))
                     pending.append(_Task(bench, seed, out, gen, left))
         self.result.to_generate[bench.name] = sum(task.items for task in pending)
         return pending

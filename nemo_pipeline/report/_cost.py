@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from nemo_pipeline.jsonl import count_records_if_any
 from nemo_pipeline.layout import JobRecord, RunLayout, read_marker
 
 __all__ = ["OK_STATES", "PlanCheck", "RunCost", "Usage", "run_cost"]
@@ -72,14 +73,6 @@ class RunCost:
         return None if self.cost_per_gpu_hour is None else usage.gpu_hours * self.cost_per_gpu_hour
 
 
-def _count_lines(path: Path) -> int | None:
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for line in handle if line.strip())
-    except OSError:
-        return None
-
-
 def _task_benchmark(layout: RunLayout, task: str) -> str | None:
     """The benchmark of an output file path relative to the run ("eval-results/gsm8k/output-rs0.jsonl")."""
     results = PurePosixPath(layout.results_dir.relative_to(layout.root).as_posix())
@@ -96,7 +89,7 @@ def _shares(layout: RunLayout, record: JobRecord) -> tuple[dict[str, float], str
     tasks = [(task, bench) for task in record.tasks if (bench := _task_benchmark(layout, task)) is not None]
     if not tasks:
         return {}, ""
-    counts = [_count_lines(layout.root / task) for task, _ in tasks]
+    counts = [count_records_if_any(layout.root / task) for task, _ in tasks]
     note = ""
     if any(not c for c in counts):
         note = f"{record.job}: split per task (some task files are missing or empty), not per item"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.jsonl import count_records
 from nemo_pipeline.layout import is_seed_file, seed_of
 from nemo_pipeline.report._stats import proportion_std_err
 
@@ -78,11 +79,6 @@ def _output_files(directory: Path) -> tuple[Path, ...]:
     return tuple(sorted(files, key=lambda p: (-1 if _seed_of(p) is None else _seed_of(p), p.name)))
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())
-
-
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
@@ -130,7 +126,7 @@ def _load_benchmark(directory: Path) -> BenchmarkRun:
     metrics_path = directory / "metrics.json"
     if not metrics_path.is_file():
         if outputs:
-            lines = sum(_count_lines(p) for p in outputs)
+            lines = sum(count_records(p) for p in outputs)
             why = f"no metrics.json ({len(outputs)} output file(s), {lines} line(s): grading or metrics did not finish)"
         else:
             why = "no metrics.json and no output files (generation did not run or failed)"
