@@ -64,6 +64,7 @@ setup(
             "immutabledict",  # lm-eval's IFEval port, compared with ours in the tests, imports it
             "wheel",  # the installed-wheel test builds the package offline (setuptools < 70.1 needs it)
             "moto[server]>=5",  # a local S3-compatible server on loopback for the s3:// model-source test
+            "gcp-storage-emulator>=2026.7",  # a local Google Cloud Storage emulator on loopback for the gs:// tests
         ],
     },
 )

@@ -44,8 +44,8 @@ export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
 
 extras="local"
 # The dev install adds the optional backends the tests exercise (nemo-run on Slurm, SkyPilot rendering, Docker specs,
-# MLflow and W&B logging, hf:// and s3:// model sources).
-((dev)) && extras="local,dev,nemo-run,skypilot,docker,mlflow,wandb,hf,s3"
+# MLflow and W&B logging, hf://, s3:// and gs:// model sources).
+((dev)) && extras="local,dev,nemo-run,skypilot,docker,mlflow,wandb,hf,s3,gcs"
 python -m pip install --disable-pip-version-check -q -e ".[${extras}]"
 
 # Log-likelihood benchmarks on the embedded model need llama-cpp-python's server (llama-server returns no prompt

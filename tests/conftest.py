@@ -122,3 +122,21 @@ def moto_s3() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def gcs_emulator() -> Iterator[str]:
+    """A local Google Cloud Storage emulator on loopback (gcp-storage-emulator, in memory); its endpoint URL, which
+    google-cloud-storage takes from STORAGE_EMULATOR_HOST (anonymous credentials, no project)."""
+    try:
+        from gcp_storage_emulator.server import create_server
+        from google.cloud import storage  # noqa: F401  # the client the fetch job uses, to fill the emulator
+    except ImportError:
+        require("a GCS emulator", False, 'pip install gcp-storage-emulator "nemo-pipeline[gcs]" (the dev install does)')
+        raise
+    server = create_server("127.0.0.1", 0, in_memory=True)
+    server.start()
+    # The emulator takes port 0 but does not say which port it bound: its HTTP server does.
+    port = server._api._httpd.server_address[1]
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -1,5 +1,6 @@
 """Models named by source URI through eval.py: a campaign whose models are `s3://` (a local S3-compatible server on
-loopback: moto's) and `hf://` (a scripted Hub on loopback, a gated repo that needs HF_TOKEN) is fetched by a job
+loopback: moto's), `gs://` (a local GCS emulator on loopback) and `hf://` (a scripted Hub on loopback, a gated repo
+that needs HF_TOKEN) is fetched by a job
 into the cluster config's model cache before each server starts, served from there by the real llama.cpp, and not
 fetched again; a bad URI is a one-line error before anything starts; on Slurm the fetch job comes first."""
 
@@ -31,22 +32,25 @@ def _sha(path: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_s3_and_hf_models_are_fetched_once_before_their_servers_start(
-    tmp_path, repo, env_with_repo, embedded_model, moto_s3
+def test_s3_gs_and_hf_models_are_fetched_once_before_their_servers_start(
+    tmp_path, repo, env_with_repo, embedded_model, moto_s3, gcs_emulator, monkeypatch
 ):
     import boto3
+    from google.cloud import storage
 
     gguf = Path(embedded_model[1])
     env = dict(env_with_repo)
     env.update(
         AWS_ENDPOINT_URL=moto_s3, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", HF_TOKEN="hf-secret",
-        HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", STORAGE_EMULATOR_HOST=gcs_emulator,
     )  # fmt: skip
     s3 = boto3.client("s3", endpoint_url=moto_s3, aws_access_key_id="testing", aws_secret_access_key="testing",
                       region_name="us-east-1")  # fmt: skip
     s3.create_bucket(Bucket="models")
     s3.upload_file(str(gguf), "models", "gemma/model.gguf")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    storage.Client().create_bucket("gmodels").blob("gemma/model.gguf").upload_from_filename(str(gguf))
     cache = tmp_path / "cache"
     cluster = tmp_path / "local.yaml"
     cluster.write_text(f"backend: local\nmodel_cache: {cache}\n")
@@ -54,6 +58,7 @@ def test_s3_and_hf_models_are_fetched_once_before_their_servers_start(
     models.write_text(
         "- name: from-s3\n  model: s3://models/gemma/model.gguf\n  baseline: true\n"
         "- name: from-hf\n  model: hf://org/gemma-gguf/model.gguf\n"
+        "- name: from-gs\n  model: gs://gmodels/gemma/model.gguf\n"
     )
     with FakeHub({"org/gemma-gguf": Repo({"model.gguf": gguf}, token="hf-secret")}) as hub:
         env["HF_ENDPOINT"] = hub.url
@@ -63,14 +68,15 @@ def test_s3_and_hf_models_are_fetched_once_before_their_servers_start(
         done = _eval(repo, env, *args, "--output_dir", str(tmp_path / "first"))
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
         copies = {"from-s3": cache / "s3" / "models" / "gemma" / "model.gguf",
-                  "from-hf": cache / "hf" / "org" / "gemma-gguf" / "model.gguf"}  # fmt: skip
+                  "from-hf": cache / "hf" / "org" / "gemma-gguf" / "model.gguf",
+                  "from-gs": cache / "gs" / "gmodels" / "gemma" / "model.gguf"}  # fmt: skip
         for name, copy in copies.items():
             assert _sha(copy) == _sha(gguf), name
             run = tmp_path / "first" / name
             settings = json.loads((run / "eval-results" / "gsm8k" / "output.jsonl.settings").read_text())
             assert settings["server.model"] == str(copy)  # the server was started on the fetched copy
             assert json.loads((run / "eval-results" / "gsm8k" / "metrics.json").read_text())["metrics"]["all"]
-        assert done.stdout.count("] COMPLETED") >= 2 and "fetch-model-" in done.stdout
+        assert done.stdout.count("] COMPLETED") >= 3 and "fetch-model-" in done.stdout
         downloads = [r for r in hub.requests if r[0] == "GET" and r[1].endswith("/model.gguf")]
         assert len(downloads) == 1 and all(auth == "Bearer hf-secret" for _, _, auth in hub.requests)
 
@@ -79,7 +85,7 @@ def test_s3_and_hf_models_are_fetched_once_before_their_servers_start(
         again = _eval(repo, env, *args, "--output_dir", str(tmp_path / "second"), "--dry_run")
         assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-3000:]
         assert "fetch-model-" not in again.stdout and len(hub.requests) == seen
-        assert f"++server.model={copies['from-hf']}" in again.stdout  # served from the copy
+        assert all(f"++server.model={copy}" in again.stdout for copy in copies.values())  # served from the copies
 
 
 @pytest.mark.timeout(120)

@@ -3,6 +3,7 @@ whole, a repo snapshot too, a second run fetches nothing, and a missing object i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,41 @@ def test_an_hf_repo_snapshot_needs_the_token_of_a_gated_repo(tmp_path, repo, env
     assert done.returncode == 0, done.stderr
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == ["config.json", "w/w.bin"]
     assert (dest / "w" / "w.bin").read_bytes() == b"w" * 100
+
+
+@pytest.mark.timeout(180)
+def test_a_gs_object_and_a_gs_prefix_are_copied_once_and_a_missing_object_fails_in_one_line(
+    tmp_path, repo, env_with_repo, gcs_emulator, monkeypatch
+):
+    from google.cloud import storage
+
+    env = dict(env_with_repo, STORAGE_EMULATOR_HOST=gcs_emulator)
+    env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)  # this process's client fills the emulator
+    bucket = storage.Client().create_bucket("ckpts")
+    files = {"run1/config.json": b'{"layers": 2}', "run1/shards/0.bin": os.urandom(3 << 20), "other/x": b"no"}
+    for key, body in files.items():
+        bucket.blob(key).upload_from_string(body)
+    cache = str(tmp_path / "cache")
+    one = Path(parse_model_source("gs://ckpts/run1/shards/0.bin", "test").cache_path(cache))
+    assert one == tmp_path / "cache" / "gs" / "ckpts" / "run1" / "shards" / "0.bin"
+    done = _fetch(repo, env, "gs://ckpts/run1/shards/0.bin", one)
+    assert done.returncode == 0 and done.stdout.startswith("fetched"), done.stderr
+    assert one.read_bytes() == files["run1/shards/0.bin"]
+
+    folder = Path(parse_model_source("gs://ckpts/run1/", "test").cache_path(cache))
+    done = _fetch(repo, env, "gs://ckpts/run1/", folder)
+    assert done.returncode == 0 and done.stdout.startswith("fetched"), done.stderr
+    got = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert got == {"config.json": files["run1/config.json"], "shards/0.bin": files["run1/shards/0.bin"]}
+    bucket.blob("run1/config.json").delete()  # a second fetch would now differ: it must not run
+    again = _fetch(repo, env, "gs://ckpts/run1/", folder)
+    assert again.returncode == 0 and again.stdout.startswith("already in the cache"), again.stderr
+    assert (folder / "config.json").read_bytes() == files["run1/config.json"]
+
+    for missing in ("gs://ckpts/nothing.gguf", "gs://ckpts/none/", "gs://no-such-bucket/x.gguf"):
+        dest = Path(parse_model_source(missing, "test").cache_path(cache))
+        refused = _fetch(repo, env, missing, dest)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert refused.stderr.startswith(f"error: cannot fetch {missing}: "), refused.stderr
+        assert not dest.exists()
