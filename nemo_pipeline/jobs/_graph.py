@@ -19,6 +19,7 @@ class Component:
     argv: tuple[str, ...]
     image: str | None = None
     health_url: str | None = None  # polled by whoever depends on this component
+    env: dict[str, str] = field(default_factory=dict)  # added to the job's environment for this process only
 
 
 @dataclass(frozen=True)

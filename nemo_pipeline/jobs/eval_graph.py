@@ -163,7 +163,8 @@ def _server_component(server: ServerConfig, port: int, name: str = "server") -> 
         extra_args=tuple(server.extra_args),
     )
     launch = server_type.launch(spec)
-    return Component(name, launch.argv, image=launch.image, health_url=launch.health_url), launch.base_url
+    component = Component(name, launch.argv, image=launch.image, health_url=launch.health_url, env=dict(launch.env))
+    return component, launch.base_url
 
 
 @dataclass(frozen=True)

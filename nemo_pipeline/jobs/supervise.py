@@ -6,7 +6,9 @@ Usage::
         --component server -- vllm serve ... \\
         --component main -- python -m nemo_pipeline.inference.generate ...
 
-or ``--spec FILE.json`` holding ``{"job": ..., "log_dir": ..., "components": [{"name": ..., "argv": [...]}]}``.
+or ``--spec FILE.json`` holding ``{"job": ..., "log_dir": ..., "components": [{"name": ..., "argv": [...]}]}``
+(a component may also hold ``"env": {...}``). ``--env NAME KEY=VALUE`` adds a variable to component NAME's
+environment only (a server type's launch settings), over what the job's environment holds.
 A group starts at the three tokens ``--component NAME --``; the last component is the main one.
 Each component runs in its own process group with stdout and stderr in ``<log-dir>/<name>.log``. When the main
 component ends the others get SIGTERM, then SIGKILL after the grace period. If a component fails (the main one exits
@@ -25,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.jobs._status import explain_log
@@ -48,6 +50,7 @@ POLL_S = 0.1
 class ComponentSpec:
     name: str
     argv: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)  # over the supervisor's own environment, for this one
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ def render_argv(spec: SupervisorSpec, python: str = sys.executable) -> list[str]
         for task in spec.record.tasks:
             argv += ["--task", task]
     for component in spec.components:
+        for key, value in component.env.items():
+            argv += ["--env", component.name, f"{key}={value}"]
+    for component in spec.components:
         argv += ["--component", component.name, "--", *component.argv]
     return argv
 
@@ -110,6 +116,14 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
     parser.add_argument("--benchmark", default=None)
     parser.add_argument("--task", action="append", default=[])
     parser.add_argument(
+        "--env",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("COMPONENT", "KEY=VALUE"),
+        help="add KEY=VALUE to one component's environment",
+    )
+    parser.add_argument(
         "--spec",
         type=Path,
         default=None,
@@ -124,7 +138,7 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
         job = job or data["job"]
         log_dir = log_dir or Path(data["log_dir"])
         grace_s = grace_s if grace_s is not None else float(data.get("grace_s", 10.0))
-        components += [ComponentSpec(c["name"], tuple(c["argv"])) for c in data["components"]]
+        components += [ComponentSpec(c["name"], tuple(c["argv"]), dict(c.get("env", {}))) for c in data["components"]]
 
     i = first
     while i < len(argv):
@@ -134,6 +148,12 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
             j += 1
         components.append(ComponentSpec(name, tuple(argv[i + 3 : j])))
         i = j
+    envs: dict[str, dict[str, str]] = {}
+    for name, pair in opts.env:
+        key, equals, value = pair.partition("=")
+        if not key or not equals:
+            parser.error(f"--env {name} {pair}: expected KEY=VALUE")
+        envs.setdefault(name, {})[key] = value
 
     if not job or log_dir is None:
         parser.error("--job and --log-dir are required (or a --spec file that gives them)")
@@ -145,6 +165,10 @@ def parse_args(argv: list[str]) -> SupervisorSpec:
     names = [c.name for c in components]
     if len(set(names)) != len(names):
         parser.error(f"component names must be unique, got {names}")
+    unknown = sorted(set(envs) - set(names))
+    if unknown:
+        parser.error(f"--env names component(s) {unknown}, but the components are {names}")
+    components = [ComponentSpec(c.name, c.argv, {**c.env, **envs.get(c.name, {})}) for c in components]
     record = RecordSpec(opts.record, opts.gpus, opts.benchmark, tuple(opts.task)) if opts.record else None
     return SupervisorSpec(job, log_dir, tuple(components), 10.0 if grace_s is None else grace_s, record)
 
@@ -234,6 +258,7 @@ def _supervise(spec: SupervisorSpec) -> int:
                 try:
                     procs[component.name] = subprocess.Popen(
                         list(component.argv),
+                        env={**os.environ, **component.env} if component.env else None,
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -245,7 +270,8 @@ def _supervise(spec: SupervisorSpec) -> int:
                     _say(f"command: {shlex.join(component.argv)}")
                     return 127
             _say(f"started '{component.name}' (pid {procs[component.name].pid}) -> {logs[component.name]}")
-            _say(f"  {shlex.join(component.argv)}")
+            settings = [f"{key}={value}" for key, value in component.env.items()]
+            _say(f"  {shlex.join([*settings, *component.argv])}")
         while True:
             for name, proc in procs.items():
                 code = proc.poll()

@@ -24,7 +24,9 @@ CLUSTER = DockerClusterConfig(
 
 def _graph(tmp_path: Path) -> JobGraph:
     graph = JobGraph(tmp_path / "out")
-    server = Component("server", ("vllm", "serve", "/models/llama", "--port", "5000"), image="vllm/vllm-openai:latest")
+    server = Component(
+        "server", ("vllm", "serve", "/models/llama", "--port", "5000"), "vllm/vllm-openai:latest", env={"SETTING": "1"}
+    )
     client = Component("main", ("python3", "/code/pipeline/generate.py", "++server.address=http://127.0.0.1:5000/v1"))
     graph.add(Job("generate", (server, client), gpus=2, benchmark="gsm8k"))
     graph.add(Job("evaluate", (Component("main", ("python3", "-c", "print(1)")),), after_ok=("generate",)))
@@ -44,6 +46,8 @@ def test_container_specs_of_a_server_job(tmp_path: Path) -> None:
     assert server.volumes["/models"] == {"bind": "/models", "mode": "ro"}
     assert server.volumes[str(REPO_ROOT)]["mode"] == "ro"
     assert client.environment["HF_HOME"] == "/models/hf" and client.environment["PYTHONPATH"] == str(REPO_ROOT)
+    assert server.environment["SETTING"] == "1" and "SETTING" not in client.environment  # the component's own
+    assert server.environment["HF_HOME"] == "/models/hf"
     assert server.labels["nemo-pipeline.job"] == "generate" and server.labels["nemo-pipeline.run"] == out
     assert server.name != client.name and server.name.startswith("np-")
     assert client.log == str(Path(out) / "logs" / "generate" / "main.log")

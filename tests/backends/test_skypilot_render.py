@@ -78,6 +78,8 @@ def test_two_model_campaign_renders_valid_skypilot_tasks(offline: bool, tmp_path
         assert len(servers) == 1
         server_task = tasks[servers[0].name]
         assert f"-m vllm.entrypoints.openai.api_server --model {mount}" in server_task["run"]
+        # The server type's launch environment travels with its component (vLLM's usage reports off on the node).
+        assert "--env server VLLM_NO_USAGE_STATS=1 --env server VLLM_DO_NOT_TRACK=1" in server_task["run"]
         documents = list(yaml.safe_load_all((jobs_dir / "pipeline.sky.yaml").read_text()))
         assert documents[0] == {"name": f"campaign-{model}"}
         assert [d["name"] for d in documents[1:]] == [j.name for j in jobs]  # graph order keeps dependencies

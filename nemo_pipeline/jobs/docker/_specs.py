@@ -146,7 +146,7 @@ def container_specs(cluster: DockerClusterConfig, graph: JobGraph, job: Job) -> 
                 command=component.argv,
                 working_dir=str(layout.root.resolve()),
                 volumes=binds,
-                environment=environment,
+                environment={**environment, **component.env},
                 network_mode=cluster.network_mode,
                 labels={LABEL: "1", f"{LABEL}.run": output_dir, f"{LABEL}.job": job.name},
                 gpus=job.gpus if component.name in gpu_takers else 0,

@@ -86,7 +86,7 @@ def job_script(job: Job, graph: JobGraph, cluster: NemoRunClusterConfig) -> str:
     spec = SupervisorSpec(
         job=job.name,
         log_dir=layout.log_dir(stem).resolve(),
-        components=tuple(ComponentSpec(c.name, c.argv) for c in job.components),
+        components=tuple(ComponentSpec(c.name, c.argv, c.env) for c in job.components),
         grace_s=cluster.grace_s,
         record=RecordSpec(layout.job_record_file(stem).resolve(), job.gpus, job.benchmark, job.outputs),
     )

@@ -92,7 +92,7 @@ def render_task(cluster: SkyPilotClusterConfig, graph: JobGraph, job: Job) -> di
     spec = SupervisorSpec(
         job=job.name,
         log_dir=Path(str(log_dir)),
-        components=tuple(ComponentSpec(c.name, c.argv) for c in job.components),
+        components=tuple(ComponentSpec(c.name, c.argv, c.env) for c in job.components),
         grace_s=10.0,
         record=RecordSpec(Path(str(log_dir / "job.json")), job.gpus, job.benchmark, job.outputs),
     )

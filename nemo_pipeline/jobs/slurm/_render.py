@@ -131,7 +131,7 @@ def render_sbatch(cluster: SlurmClusterConfig, job: Job, paths: JobPaths) -> str
     spec = SupervisorSpec(
         job=job.name,
         log_dir=Path(str(paths.log_dir)),
-        components=tuple(ComponentSpec(c.name, tuple(srun_argv(cluster, c))) for c in job.components),
+        components=tuple(ComponentSpec(c.name, tuple(srun_argv(cluster, c)), c.env) for c in job.components),
         grace_s=cluster.grace_s,
         record=RecordSpec(Path(str(paths.record)), job.gpus, job.benchmark, job.outputs),
     )
