@@ -147,9 +147,12 @@ def _sandbox_component(python: str, port: int) -> Component:
     return Component("sandbox", argv, health_url=f"http://127.0.0.1:{port}/health")
 
 
-def _server_component(server: ServerConfig, port: int, name: str = "server") -> tuple[Component, str] | None:
+def _server_component(
+    server: ServerConfig, port: int, python: str, name: str = "server"
+) -> tuple[Component, str] | None:
     """A model server as its own component (cluster backends), and the address its client should use; None when
-    the config names an address or a type that starts nothing."""
+    the config names an address or a type that starts nothing. `python` is the jobs' interpreter, which a server
+    type's launcher runs under to find the server's files where the job runs."""
     server_type = SERVER_TYPES.get(server.server_type)
     if server.address or server_type.launch is None:
         return None
@@ -161,6 +164,7 @@ def _server_component(server: ServerConfig, port: int, name: str = "server") -> 
         parallel_requests=server.parallel_requests,
         context_length=server.context_length,
         extra_args=tuple(server.extra_args),
+        launcher_python=python,
     )
     launch = server_type.launch(spec)
     component = Component(name, launch.argv, image=launch.image, health_url=launch.health_url, env=dict(launch.env))
@@ -325,7 +329,7 @@ class _ModelBuilder:
         )
         job_cfg.log_dir = self.where(self.run.log_dir(name[len(self.prefix) :]))
         if self.separate:
-            started = _server_component(first.server, next(self.ports))
+            started = _server_component(first.server, next(self.ports), self.python)
             if started is not None:
                 components.append(started[0])
                 job_cfg.server.address = started[1]
@@ -398,7 +402,7 @@ class _ModelBuilder:
         components: list[Component] = []
         gpus = 0
         if self.separate and GRADERS.get(evaluate.grader).needs_judge:
-            started = _server_component(evaluate.judge.server, next(self.ports), "judge-server")
+            started = _server_component(evaluate.judge.server, next(self.ports), self.python, "judge-server")
             if started is not None:
                 components.append(started[0])
                 evaluate.judge.server.address = started[1]

@@ -29,6 +29,10 @@ class ServerSpec:
     parallel_requests: int = 4
     context_length: int = 4096
     extra_args: tuple[str, ...] = ()
+    # None: the server starts on this machine now, so a type may put this machine's paths in its argv. Set for a
+    # server rendered into a cluster job: the interpreter (with this package) that runs where the job runs, for a
+    # type that finds its binary or model there (llamacpp's launcher).
+    launcher_python: str | None = None
 
     def replicas(self, server_type: str) -> int:
         """How many copies of the model the GPUs hold (GPUs / tensor_parallel, at least one group); ConfigError

