@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nemo_pipeline.campaign import CampaignRecord, ModelEntry, load_models_file, write_campaign_record
 from nemo_pipeline.cli import split_overrides
-from nemo_pipeline.config import CONF_DIR, EvalConfig, compose_config, flat_values
+from nemo_pipeline.config import CONF_DIR, EvalConfig, check_tokens_to_generate, compose_config, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, prepare
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation import GRADERS
@@ -136,6 +136,8 @@ def _compose(overrides: list[str], where: str) -> EvalConfig:
         )
     if cfg.num_jobs < 0:
         raise ConfigError(f"{where}: num_jobs must be >= 0 (0: one job per generate task), got {cfg.num_jobs}")
+    check_tokens_to_generate(cfg.inference.tokens_to_generate, f"{where}: inference.tokens_to_generate")
+    check_tokens_to_generate(cfg.judge.tokens_to_generate, f"{where}: judge.tokens_to_generate")
     if not cfg.server.address and is_source_uri(cfg.server.model):
         parse_model_source(cfg.server.model, f"{where}: model")  # a bad URI fails here, naming where it came from
     if is_source_uri(cfg.judge.server.model) and not cfg.judge.server.address:

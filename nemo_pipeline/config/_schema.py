@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from nemo_pipeline.config._generation import InferenceConfig, resolve_inference
+
 __all__ = [
     "ConcurrencyConfig",
     "EvalConfig",
@@ -20,18 +22,6 @@ __all__ = [
     "SandboxConfig",
     "ServerConfig",
 ]
-
-
-@dataclass
-class InferenceConfig:
-    """Sampling settings sent with every request. None means: the benchmark's default."""
-
-    temperature: float | None = None
-    top_p: float = 1.0
-    top_k: int = -1  # -1: not sent
-    tokens_to_generate: int | None = None
-    random_seed: int = 0
-    stop: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,8 +82,8 @@ class JudgeConfig:
     prompt_config: str | None = None  # None: judge/single or judge/pairwise (by mode)
     reference_prompt_config: str | None = None  # for items with a reference; None: judge/<mode>-reference
     baseline_field: str = "baseline_answer"  # pairwise: the item field holding the answer to compare against
-    # None: the judge protocol's own (MT-Bench/FastChat: 0.0 and 2048; MT-Bench-101/OpenCompass: 0.8 and 4096;
-    # the project's judge prompts: 0.0 and 512)
+    # None: the judge protocol's own (MT-Bench/FastChat: 0.0 and 2048; MT-Bench-101/OpenCompass: 0.8 and 4096), else
+    # the global defaults of `config._generation` (the project's judge prompts); resolved by `resolve_inference`
     temperature: float | None = None
     tokens_to_generate: int | None = None
     max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
@@ -108,7 +98,8 @@ class GenerateConfig:
     output_file: str = ""  # required unless tasks_file is given
     prompt_config: str = "generic/math-fewshot"
     server: ServerConfig = field(default_factory=ServerConfig)
-    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    # Run by hand the stage has no benchmark: every unset value is the global default (`resolve_inference`).
+    inference: InferenceConfig = field(default_factory=lambda: resolve_inference(InferenceConfig()))
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     max_samples: int = -1  # -1: all items
     max_samples_per_subset: int = -1  # the first N items of every subset (-1: all); before max_samples

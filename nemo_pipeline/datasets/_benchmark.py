@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nemo_pipeline.config import SamplingDefaults
 from nemo_pipeline.datasets._source import PyPIWheel, UserFile, cache_dir, sha256_file
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
@@ -61,8 +62,9 @@ class Benchmark:
     grader: str
     prompt_config: str  # path under conf/prompt without .yaml, e.g. "generic/math"
     num_items: int
-    tokens_to_generate: int = 512
-    seeds_temperature: float = 0.7
+    # Its own sampling defaults, used where the user sets none; None: the global default (config._generation)
+    tokens_to_generate: int | None = None
+    seeds_temperature: float | None = None  # each seed of a sampled run (`name:N`)
     needs_sandbox: bool = False
     multi_turn: bool = False  # items carry `turns` (user messages, sent one after the other)
     data_version: int = 1  # bump when the loader's output changes, so prepared files are rebuilt
@@ -73,6 +75,11 @@ class Benchmark:
     num_fewshot: int | None = None  # shots of the official protocol's prompt (None: not declared); published
     # baselines are compared only with the same shots
     variants: tuple[tuple[str, Variant], ...] = ()  # (name, variant): opt-in protocols, `++protocol=<name>`
+
+    @property
+    def sampling(self) -> SamplingDefaults:
+        """The sampling defaults this benchmark asks for (`config.resolve_inference` applies them)."""
+        return SamplingDefaults(seeds_temperature=self.seeds_temperature, tokens_to_generate=self.tokens_to_generate)
 
     def variant(self, name: str) -> Variant | None:
         """The variant called `name`; None for "official"; ConfigError naming the known ones otherwise."""

@@ -204,8 +204,9 @@ def load_benchmark_file(path: Path) -> Benchmark:
             grader=spec["grader"],
             prompt_config=str(local_prompt) if local_prompt.suffix in (".yaml", ".yml") else prompt_name,
             num_items=len(records),
-            tokens_to_generate=int(spec.get("tokens_to_generate", 512)),
-            seeds_temperature=float(spec.get("seeds_temperature", 0.7)),
+            # absent: the global defaults (config._generation), applied with the user's settings
+            tokens_to_generate=int(spec["tokens_to_generate"]) if "tokens_to_generate" in spec else None,
+            seeds_temperature=float(spec["seeds_temperature"]) if "seeds_temperature" in spec else None,
             needs_sandbox=bool(spec.get("needs_sandbox", _grader_needs_sandbox(str(spec["grader"])))),
             multi_turn="turns" in fields,
             default_server_type=server_type,

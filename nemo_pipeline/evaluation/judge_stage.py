@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nemo_pipeline.config import JudgeConfig, flat_values
+from nemo_pipeline.config import InferenceConfig, JudgeConfig, SamplingDefaults, flat_values, resolve_inference
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol
 from nemo_pipeline.evaluation.graders import GRADERS
@@ -65,7 +65,6 @@ JUDGE_MODES = ("single", "pairwise")
 # Benchmarks' own judge protocols, by the grader that reads their verdicts.
 JUDGE_PROTOCOLS: dict[str, JudgeProtocol] = {p.grader: p for p in (FASTCHAT_JUDGE, OPENCOMPASS_JUDGE)}
 _OUTPUT_KEYS = {"single": ("judge_generation",), "pairwise": ("judge_generation", "judge_generation_swapped")}
-GENERIC_MAX_TOKENS = 512  # the project's judge prompts: `judge.tokens_to_generate` when unset
 
 
 @dataclass(frozen=True)
@@ -250,18 +249,14 @@ class _Plan:
         return judge_prompts(record, self.prompts, self.baseline_field)
 
     def sampling(self, judge: JudgeConfig) -> SamplingParams:
-        """The judge's sampling: the config's values where set, else the protocol's (generic: 512 tokens, 0.0)."""
-        max_tokens = self.protocol.max_tokens if self.protocol is not None else GENERIC_MAX_TOKENS
-        temperature = self.protocol.temperature if self.protocol is not None else 0.0
-        stop = self.prompts.plain.stop if self.prompts is not None else ()
-        return SamplingParams(
-            temperature=temperature if judge.temperature is None else judge.temperature,
-            top_p=1.0,
-            top_k=-1,
-            max_tokens=max_tokens if judge.tokens_to_generate is None else judge.tokens_to_generate,
-            seed=0,
-            stop=stop,
-        )
+        """The judge's sampling: the config's values where set, else the protocol's, else the global defaults (the
+        project's judge prompts: their stop strings)."""
+        if self.protocol is not None:
+            own = SamplingDefaults(temperature=self.protocol.temperature, tokens_to_generate=self.protocol.max_tokens)
+        else:
+            own = SamplingDefaults(stop=self.prompts.plain.stop if self.prompts is not None else ())
+        asked = InferenceConfig(temperature=judge.temperature, tokens_to_generate=judge.tokens_to_generate)
+        return SamplingParams.of(resolve_inference(asked, own, where="judge."))
 
 
 def _plan(judge: JudgeConfig, grader: str | None) -> _Plan:

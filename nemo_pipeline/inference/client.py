@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nemo_pipeline.errors import NemoPipelineError
 from nemo_pipeline.inference._concurrency import AdaptiveSettings, ConcurrencyLimiter, run_bounded
@@ -34,6 +34,9 @@ __all__ = [
     "SamplingParams",
     "run_bounded",
 ]
+
+if TYPE_CHECKING:
+    from nemo_pipeline.config import InferenceConfig
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,19 @@ class SamplingParams:
     max_tokens: int
     seed: int
     stop: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, inference: InferenceConfig) -> SamplingParams:
+        """The request settings of a resolved `InferenceConfig` (`config.resolve_inference`: every value set)."""
+        assert inference.temperature is not None and inference.tokens_to_generate is not None
+        return cls(
+            temperature=inference.temperature,
+            top_p=inference.top_p,
+            top_k=inference.top_k,
+            max_tokens=inference.tokens_to_generate,
+            seed=inference.random_seed,
+            stop=tuple(inference.stop),
+        )
 
     def as_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {

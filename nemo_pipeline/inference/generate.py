@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nemo_pipeline.config import GenerateConfig, compose_config, flat_values
+from nemo_pipeline.config import GenerateConfig, SamplingDefaults, compose_config, flat_values, resolve_inference
 from nemo_pipeline.errors import ConfigError, DataError, NemoPipelineError
 from nemo_pipeline.inference._client_report import (
     ClientReport,
@@ -106,17 +106,12 @@ def finished_ids(output_file: Path) -> set[str]:
 
 
 def sampling_params(cfg: GenerateConfig, prompt: PromptConfig) -> SamplingParams:
+    """The request settings: the config's (set by the graph builder, or the stage's defaults), the prompt's stop
+    strings unless `inference.stop` gives others."""
     inference = cfg.inference
     if inference.temperature is None or inference.tokens_to_generate is None:
         raise ConfigError("inference.temperature and inference.tokens_to_generate must be set for generate")
-    return SamplingParams(
-        temperature=inference.temperature,
-        top_p=inference.top_p,
-        top_k=inference.top_k,
-        max_tokens=inference.tokens_to_generate,
-        seed=inference.random_seed,
-        stop=tuple(inference.stop) or prompt.stop,
-    )
+    return SamplingParams.of(resolve_inference(inference, SamplingDefaults(stop=prompt.stop)))
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 with one quoting rule.
 
 Fields that `EvalConfig` shares with a stage schema by name (server, sandbox, inference, max_samples, request
-bounds, ...) are copied as they are; the benchmark fills what the user left unset (prompt, temperature, token
-budget). Overrides are rendered against the stage's composed defaults (schema + conf/<stage>.yaml), so a job's
-command carries only what differs from what the stage would do by itself.
+bounds, ...) are copied as they are; the benchmark fills what the user left unset (the prompt here, the temperature
+and token budget through `config.resolve_inference`). Overrides are rendered against the stage's composed defaults
+(schema + conf/<stage>.yaml), so a job's command carries only what differs from what the stage would do by itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
 
-from nemo_pipeline.config import CONF_DIR, EvalConfig, EvaluateConfig, GenerateConfig, flat_values
+from nemo_pipeline.config import CONF_DIR, EvalConfig, EvaluateConfig, GenerateConfig, flat_values, resolve_inference
 from nemo_pipeline.datasets import Benchmark
 from nemo_pipeline.evaluation.judge_stage import graded_by
 
@@ -82,12 +82,7 @@ def generate_config(
     gen.prompt_config = prompt_config_for(bench, cfg)
     gen.chunk_id = chunk
     gen.progress = False
-    inference = gen.inference
-    if inference.temperature is None:
-        inference.temperature = 0.0 if seed is None else bench.seeds_temperature
-    inference.tokens_to_generate = inference.tokens_to_generate or bench.tokens_to_generate
-    if seed is not None:
-        inference.random_seed = seed
+    gen.inference = resolve_inference(cfg.inference, bench.sampling, seed)
     return gen
 
 

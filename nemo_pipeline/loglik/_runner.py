@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from nemo_pipeline.config import GenerateConfig
+from nemo_pipeline.config import GREEDY_TEMPERATURE, GenerateConfig
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.inference._client_report import limiter_for
 from nemo_pipeline.inference._server_context import ServerEndpoint, serving
@@ -96,7 +96,7 @@ def _needed(count: int | None, key: str) -> int:
 async def _count_tokens(client: OpenAIClient, text: str) -> int:
     """How many tokens the server makes of `text` as a prompt (BOS included): `usage.prompt_tokens` of a one-token
     completion without echo."""
-    body = {"model": client.model, "prompt": text, "max_tokens": 1, "temperature": 0.0}
+    body = {"model": client.model, "prompt": text, "max_tokens": 1, "temperature": GREEDY_TEMPERATURE}
     count = await client._request("POST", "/completions", body, lambda data: _usage_count(data, "prompt_tokens"))
     return _needed(count, "prompt_tokens")
 
@@ -113,7 +113,7 @@ async def _score_request(
         "model": client.model,
         "prompt": prompt,
         "max_tokens": 1,
-        "temperature": 0.0,
+        "temperature": GREEDY_TEMPERATURE,
         "echo": True,
         "logprobs": 1,
     }
