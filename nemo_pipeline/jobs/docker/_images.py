@@ -21,7 +21,7 @@ __all__ = ["CONTEXT_PATHS", "INPUTS_LABEL", "BuiltImage", "ImageBuild", "ImageBu
 
 INPUTS_LABEL = "nemo-pipeline.inputs"
 # What the build context holds (the repository's .dockerignore lets exactly these through).
-CONTEXT_PATHS = ("setup.py", "MANIFEST.in", "conf", "nemo_pipeline", "pipeline")
+CONTEXT_PATHS = ("setup.py", "MANIFEST.in", "conf", "nemo_pipeline", "pipeline", "wheels")
 _SKIPPED_PARTS = ("__pycache__",)
 LOG_TAIL_LINES = 30
 
