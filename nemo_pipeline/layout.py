@@ -12,7 +12,8 @@ A run directory (one model) looks like this::
     <run>/summary.{json,md,csv}, report.html
     <run>/export.json                                   the experiment trackers the summary was logged to
     <run>/jobs/<job>.sh | .sbatch, jobs/submit.sh       the exact command of every job
-    <run>/logs/<job>/main.log, logs/<job>/job.json      every job's output, and its wall time and GPUs
+    <run>/logs/<job>/<component>.log, logs/<job>/job.json   every job's output, and its wall time and GPUs
+    <run>/data/<benchmark>.jsonl                        remote clusters: the prepared data, inside the run
 
 A campaign directory holds one run directory per model (`<out>/<name>/`) and the comparison summary. Stages,
 the graph builder, the backends and the reports ask this module; nothing else composes these paths or parses
@@ -32,40 +33,59 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from nemo_pipeline.errors import DataError
+from nemo_pipeline.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from nemo_pipeline.config import GenerateConfig
 
 __all__ = [
     "CONF_DIR",
+    "GENERATION_KEYS",
     "PACKAGE_DIR",
     "REPO_ROOT",
     "JobRecord",
     "RunLayout",
+    "SummaryFiles",
     "campaign_record_file",
     "campaign_runs",
+    "cancelled_marker",
+    "check_same_settings",
     "chunk_file",
     "client_stats_file",
+    "component_log",
     "directory_stamp",
     "done_marker",
     "export_marker",
     "export_stamp",
     "exports_complete",
+    "find_runs",
     "generated_ids",
+    "generation_settings",
     "graded_marker",
     "grading_stamp",
     "ids_digest",
     "is_complete",
     "is_seed_file",
+    "job_record_path",
     "judge_checkpoint_file",
     "judge_settings_file",
+    "metrics_file",
     "metrics_stamp",
+    "metrics_stamp_file",
+    "model_run",
     "output_file_name",
+    "output_files_in",
     "progress_file",
     "progress_files",
     "read_marker",
+    "sandbox_log",
+    "scheduler_log",
     "seed_of",
+    "selection_stamp",
+    "server_log",
     "settings_file",
     "sha256_file",
     "stage_log_dir",
@@ -87,6 +107,9 @@ def _conf_dir() -> Path:
 
 CONF_DIR = _conf_dir()  # the stage configs (<stage>.yaml), cluster/, prompt/, benchmark/ and models/
 
+_P = TypeVar("_P", bound=PurePath)  # a log folder here (Path) or on a cluster (PurePosixPath)
+_RUN_RECORD = "run.json"
+_LOGS = "logs"
 _SEED_FILE = re.compile(r"^output(?:-rs(\d+))?\.jsonl$")
 
 
@@ -151,7 +174,37 @@ def client_stats_file(output_file: Path) -> Path:
 def stage_log_dir(log_dir: str | None, output_file: Path) -> Path:
     """Where a stage writes the logs of the servers and sandboxes it starts: its `log_dir` setting (a job's
     `logs/<job>`), else `logs/` beside `output_file` (a stage run by hand)."""
-    return Path(log_dir) if log_dir else output_file.parent / "logs"
+    return Path(log_dir) if log_dir else output_file.parent / _LOGS
+
+
+def component_log(log_dir: _P, component: str) -> _P:
+    """`<log_dir>/<component>.log`: the output of one component of a job (`main.log` for the main one)."""
+    return log_dir / f"{component}.log"
+
+
+def server_log(log_dir: Path, server_type: str, port: int) -> Path:
+    """The log of a model server a stage starts itself."""
+    return log_dir / f"server-{server_type}-{port}.log"
+
+
+def sandbox_log(log_dir: Path) -> Path:
+    """The log of a code sandbox a stage starts itself."""
+    return log_dir / "sandbox.log"
+
+
+def scheduler_log(log_dir: _P, job_id: str) -> _P:
+    """`<log_dir>/slurm-<id>.log`: the scheduler's own log of a job (`%j` for the pattern an sbatch script names)."""
+    return log_dir / f"slurm-{job_id}.log"
+
+
+def job_record_path(log_dir: _P) -> _P:
+    """`<log_dir>/job.json`: the `JobRecord` of the job whose log folder this is."""
+    return log_dir / "job.json"
+
+
+def cancelled_marker(log_dir: Path) -> Path:
+    """`<log_dir>/cancelled.json`: why a job was cancelled before it ran (a backend that runs jobs itself)."""
+    return log_dir / "cancelled.json"
 
 
 def progress_file(output_file: Path) -> Path:
@@ -163,6 +216,21 @@ def progress_files(bench_dir: Path) -> list[Path]:
     """The output files (chunks included) of a benchmark folder that have a progress file."""
     suffix = ".progress.json"
     return sorted(p.with_name(p.name[: -len(suffix)]) for p in bench_dir.glob(f"output*.jsonl{suffix}"))
+
+
+def output_files_in(bench_dir: Path) -> list[Path]:
+    """Every output file (output.jsonl, output-rs<seed>.jsonl) of a benchmark folder, by name."""
+    return sorted(p for p in bench_dir.glob("output*.jsonl") if is_seed_file(p))
+
+
+def metrics_file(bench_dir: Path) -> Path:
+    """`<bench_dir>/metrics.json`: the benchmark's metrics."""
+    return bench_dir / "metrics.json"
+
+
+def metrics_stamp_file(bench_dir: Path) -> Path:
+    """`<bench_dir>/metrics.json.stamp`: the `metrics_stamp` metrics.json was computed for."""
+    return _beside(metrics_file(bench_dir), ".stamp")
 
 
 def write_marker(path: Path, stamp: Mapping[str, Any]) -> None:
@@ -202,6 +270,54 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The settings that decide what the model writes. An output file holds answers of one setting only: a rerun with
+# other values is refused rather than mixed into it (the server's address and the request bounds may change).
+GENERATION_KEYS = (
+    "prompt_config",
+    "inference.temperature",
+    "inference.top_p",
+    "inference.top_k",
+    "inference.tokens_to_generate",
+    "inference.random_seed",
+    "inference.stop",
+    "server.server_type",
+    "server.model",
+    "code_execution",
+    "max_code_executions",
+    "code_execution_timeout_s",
+)
+
+
+def generation_settings(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """What an output file's settings file records: the GENERATION_KEYS of a flat generate config."""
+    return {key: flat[key] for key in GENERATION_KEYS}
+
+
+def check_same_settings(output_file: Path, settings: Mapping[str, Any]) -> None:
+    """ConfigError naming the changed settings when `output_file` was generated with others."""
+    recorded = read_marker(settings_file(output_file))
+    if recorded is None:
+        return
+    changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in settings.items() if recorded.get(k) != v]
+    if changed:
+        raise ConfigError(
+            f"{output_file} was generated with other settings ({'; '.join(changed)}); its answers would be mixed "
+            "with new ones. Use another output directory, or delete the file to start over"
+        )
+
+
+def selection_stamp(cfg: GenerateConfig) -> dict[str, int | None]:
+    """What the done marker records besides the ids: a rerun with another selection must not be skipped.
+    (`max_samples_per_subset` is None when unset, which markers written before it existed read as.)"""
+    per_subset = cfg.max_samples_per_subset if cfg.max_samples_per_subset >= 0 else None
+    return {
+        "max_samples": cfg.max_samples,
+        "max_samples_per_subset": per_subset,
+        "num_chunks": cfg.num_chunks,
+        "chunk_id": cfg.chunk_id,
+    }
+
+
 def generated_ids(output_file: Path, num_chunks: int = 1) -> list[str] | None:
     """The ids the generate step selected for `output_file` (over all its chunks), from the done markers; None when
     a chunk is not complete (or was made by hand, with no marker)."""
@@ -236,6 +352,35 @@ def metrics_stamp(graded_files: list[Path]) -> dict[str, Any]:
     return {"inputs": inputs}
 
 
+@dataclass(frozen=True)
+class SummaryFiles:
+    """The summary of a run or campaign directory: summary.{json,md,csv} and report.html (the report may be
+    written elsewhere), and the stamp of what it was made from."""
+
+    json: Path
+    markdown: Path
+    csv: Path
+    html: Path
+
+    @classmethod
+    def of(cls, output_dir: Path, html: Path | None = None) -> SummaryFiles:
+        return cls(
+            output_dir / "summary.json",
+            output_dir / "summary.md",
+            output_dir / "summary.csv",
+            html if html is not None else output_dir / "report.html",
+        )
+
+    @property
+    def stamp(self) -> Path:
+        """`summary.json.stamp`: the metrics files (by content) the summary was made from."""
+        return _beside(self.json, ".stamp")
+
+    def existing(self) -> tuple[Path, ...]:
+        """The files that exist, the tables first (what an experiment tracker logs)."""
+        return tuple(p for p in (self.markdown, self.csv, self.json, self.html) if p.is_file())
+
+
 def summary_stamp(run: RunLayout) -> dict[str, Any]:
     """What summary.json.stamp records: the metrics files (by content) the run's summary was made from."""
     return {"metrics": {b: sha256_file(run.metrics_file(b)) for b in run.benchmarks() if run.metrics_file(b).exists()}}
@@ -246,12 +391,25 @@ def campaign_record_file(output_dir: Path) -> Path:
     return output_dir / "campaign.json"
 
 
+def model_run(output_dir: Path, name: str | None) -> RunLayout:
+    """The run directory of one model: `<output_dir>/<name>/` in a campaign, `output_dir` itself when unnamed."""
+    return RunLayout(output_dir / name if name else output_dir)
+
+
 def campaign_runs(output_dir: Path) -> list[RunLayout]:
     """The run directories of a campaign, in the order of its models file; [] when it is not a campaign."""
     record = read_marker(campaign_record_file(output_dir))
     if record is None:
         return []
-    return [RunLayout(output_dir / str(model["name"])) for model in record.get("models", [])]
+    return [model_run(output_dir, str(model["name"])) for model in record.get("models", [])]
+
+
+def find_runs(output_root: Path) -> list[RunLayout]:
+    """The run directories under `output_root`, up to two levels down (those holding a run.json)."""
+    found: list[RunLayout] = []
+    for pattern in (_RUN_RECORD, f"*/{_RUN_RECORD}", f"*/*/{_RUN_RECORD}"):
+        found.extend(RunLayout(path.parent) for path in sorted(output_root.glob(pattern)))
+    return found
 
 
 def directory_stamp(output_dir: Path) -> dict[str, Any]:
@@ -264,7 +422,7 @@ def directory_stamp(output_dir: Path) -> dict[str, Any]:
 
 def write_summary_stamp(output_dir: Path) -> None:
     """Called by the summarize stage after writing the summary: a rerun with nothing new skips it."""
-    write_marker(output_dir / "summary.json.stamp", directory_stamp(output_dir))
+    write_marker(SummaryFiles.of(output_dir).stamp, directory_stamp(output_dir))
 
 
 def export_marker(output_dir: Path) -> Path:
@@ -284,7 +442,7 @@ def exports_complete(output_dir: Path, export_args: Sequence[str]) -> bool:
 
 def summary_complete(output_dir: Path) -> bool:
     """True when the summary of `output_dir` (a run or a campaign) was made from the metrics present now."""
-    return is_complete(output_dir / "summary.json.stamp", directory_stamp(output_dir))
+    return is_complete(SummaryFiles.of(output_dir).stamp, directory_stamp(output_dir))
 
 
 @dataclass(frozen=True)
@@ -322,7 +480,8 @@ class RunLayout:
     # -- records of the run --------------------------------------------------------------------------------
     @property
     def run_record(self) -> Path:
-        return self.root / "run.json"
+        """`run.json`: the command, model and benchmarks of the run."""
+        return self.root / _RUN_RECORD
 
     @property
     def plan_record(self) -> Path:
@@ -333,6 +492,10 @@ class RunLayout:
     def data_dir(self) -> Path:
         """Remote clusters: prepared data travels inside the run directory."""
         return self.root / "data"
+
+    def data_file(self, benchmark: str) -> Path:
+        """A benchmark's prepared data, copied into the run for a remote cluster."""
+        return self.data_dir / f"{benchmark}.jsonl"
 
     @property
     def results_dir(self) -> Path:
@@ -353,14 +516,13 @@ class RunLayout:
 
     def existing_output_files(self, benchmark: str) -> list[Path]:
         """Every output file present for `benchmark`, whatever request made it."""
-        directory = self.bench_dir(benchmark)
-        return sorted(p for p in directory.glob("output*.jsonl") if is_seed_file(p))
+        return output_files_in(self.bench_dir(benchmark))
 
     def metrics_file(self, benchmark: str) -> Path:
-        return self.bench_dir(benchmark) / "metrics.json"
+        return metrics_file(self.bench_dir(benchmark))
 
     def metrics_stamp_file(self, benchmark: str) -> Path:
-        return self.bench_dir(benchmark) / "metrics.json.stamp"
+        return metrics_stamp_file(self.bench_dir(benchmark))
 
     def benchmarks(self) -> list[str]:
         """Benchmarks with a results folder in this run."""
@@ -370,8 +532,8 @@ class RunLayout:
 
     # -- summary --------------------------------------------------------------------------------------------
     @property
-    def summary_json(self) -> Path:
-        return self.root / "summary.json"
+    def summary(self) -> SummaryFiles:
+        return SummaryFiles.of(self.root)
 
     # -- jobs -----------------------------------------------------------------------------------------------
     @property
@@ -401,23 +563,41 @@ class RunLayout:
         """Every job's state as a local run goes (`jobs/local-status.json`), for status.py."""
         return self.jobs_dir / "local-status.json"
 
+    def backend_record(self, backend: str) -> Path:
+        """`jobs/<backend>.json`: what a backend keeps about the run's submission (nemo-run: its experiment)."""
+        return self.jobs_dir / f"{backend}.json"
+
+    def backend_home(self, backend: str) -> Path:
+        """`jobs/<backend>/`: a folder a backend's own tool keeps its state in (nemo-run: NEMORUN_HOME)."""
+        return self.jobs_dir / backend
+
+    @classmethod
+    def of_job_script(cls, script: Path) -> RunLayout:
+        """The run a `job_script` belongs to."""
+        return cls(script.parent.parent)
+
+    @property
+    def logs_dir(self) -> Path:
+        """`logs/`: one folder per job."""
+        return self.root / _LOGS
+
     def log_dir(self, job: str) -> Path:
-        return self.root / "logs" / job
+        return self.logs_dir / job
 
     def main_log(self, job: str) -> Path:
-        return self.log_dir(job) / "main.log"
+        return component_log(self.log_dir(job), "main")
 
     def job_record_file(self, job: str) -> Path:
-        return self.log_dir(job) / "job.json"
+        return job_record_path(self.log_dir(job))
 
     def write_job_record(self, record: JobRecord) -> None:
         write_marker(self.job_record_file(record.job), record.to_json())
 
     def job_records(self) -> list[JobRecord]:
         """Every job record of the run (jobs that never ended have none)."""
-        logs = self.root / "logs"
         records = []
-        for path in sorted(logs.glob("*/job.json")) if logs.is_dir() else []:
+        pattern = job_record_path(Path("*")).as_posix()
+        for path in sorted(self.logs_dir.glob(pattern)) if self.logs_dir.is_dir() else []:
             data = read_marker(path)
             if data is not None:
                 records.append(JobRecord.from_json(data))

@@ -30,7 +30,7 @@ from nemo_pipeline.jobs import Component, Job, JobGraph
 from nemo_pipeline.jobs._backend import Backend, create_backend, load_cluster_spec, record_submission
 from nemo_pipeline.jobs._stage_configs import prompt_config_for
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, add_model_jobs, parse_benchmarks
-from nemo_pipeline.layout import RunLayout, campaign_runs, exports_complete, summary_complete
+from nemo_pipeline.layout import RunLayout, campaign_runs, exports_complete, model_run, summary_complete
 from nemo_pipeline.loglik import check_server_can_score
 from nemo_pipeline.model_source import is_source_uri, parse_model_source
 from nemo_pipeline.run_plan import PlannedModel, build_launch_plan, render_plan, write_plan_records
@@ -193,7 +193,7 @@ def plan(request: EvalRequest, backend: Backend, model_cache: str | None = None)
             SERVER_TYPES.get(model.cfg.server.server_type).check_startable_here()  # before any job starts
     data_files = {bench.name: prepare(bench.name) for bench in request.benchmarks}
     if backend.remote:
-        data_files = _copy_into_run(data_files, RunLayout(request.output_dir).data_dir)
+        data_files = _copy_into_run(data_files, RunLayout(request.output_dir))
     paths = backend.cluster_paths(request.output_dir)
     if model_cache is not None:
         if model_cache.startswith("~") and backend.remote:
@@ -219,12 +219,12 @@ def plan(request: EvalRequest, backend: Backend, model_cache: str | None = None)
     return graph, added
 
 
-def _copy_into_run(data_files: dict[str, Path], data_dir: Path) -> dict[str, Path]:
+def _copy_into_run(data_files: dict[str, Path], run: RunLayout) -> dict[str, Path]:
     """Copy prepared data into the run directory, which a remote cluster receives whole (unchanged copies stay)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    run.data_dir.mkdir(parents=True, exist_ok=True)
     copies = {}
     for name, source in data_files.items():
-        target = data_dir / f"{name}.jsonl"
+        target = run.data_file(name)
         if not target.exists() or target.read_bytes() != source.read_bytes():
             shutil.copyfile(source, target)
         copies[name] = target
@@ -234,7 +234,7 @@ def _copy_into_run(data_files: dict[str, Path], data_dir: Path) -> dict[str, Pat
 def _write_records(request: EvalRequest, cost_per_gpu_hour: float | None) -> None:
     command = shlex.join(["python", "pipeline/eval.py", *request.argv])
     for model in request.models:
-        run = RunLayout(request.output_dir / model.name if model.name else request.output_dir)
+        run = model_run(request.output_dir, model.name)
         run.root.mkdir(parents=True, exist_ok=True)
         record = {
             "command": command,

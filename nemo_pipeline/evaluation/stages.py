@@ -24,8 +24,12 @@ from nemo_pipeline.layout import (
     grading_stamp,
     is_complete,
     is_seed_file,
+    metrics_file,
     metrics_stamp,
+    metrics_stamp_file,
+    output_files_in,
     read_marker,
+    sandbox_log,
     seed_of,
     stage_log_dir,
     write_marker,
@@ -62,7 +66,7 @@ def _sandbox_for(grader: str, cfg: SandboxConfig, log_dir: Path, workers: int) -
 
     # As many execution slots as grading workers, so that no check waits for a slot past its client's deadline.
     slots = min(64, max(4, workers))
-    with LocalSandbox(workers=slots, start_timeout_s=cfg.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
+    with LocalSandbox(workers=slots, start_timeout_s=cfg.start_timeout_s, log_path=sandbox_log(log_dir)) as sandbox:
         yield sandbox.url
 
 
@@ -181,7 +185,7 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
                     f"input_files: {path.name} is not an output file (output.jsonl or output-rs<N>.jsonl)"
                 )
     else:
-        files = sorted(p for p in directory.glob("output*.jsonl") if is_seed_file(p))
+        files = output_files_in(directory)
     if not files:
         raise DataError(f"{directory}: no output.jsonl or output-rs<seed>.jsonl files to compute metrics from")
     records_by_seed: dict[int | None, list[dict[str, Any]]] = {}
@@ -204,9 +208,9 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
     metrics = compute_metrics(records_by_seed)
     metrics["benchmark"] = directory.name
     metrics["protocol"] = cfg.protocol
-    out = directory / "metrics.json"
+    out = metrics_file(directory)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     os.replace(tmp, out)
-    write_marker(out.with_name(out.name + ".stamp"), metrics_stamp(files))
+    write_marker(metrics_stamp_file(directory), metrics_stamp(files))
     return metrics

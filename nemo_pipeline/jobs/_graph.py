@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.layout import RunLayout, model_run
 
 __all__ = ["Component", "Job", "JobGraph"]
 
@@ -74,7 +74,7 @@ class JobGraph:
 
     def layout(self, job: Job) -> RunLayout:
         """The run directory `job` belongs to: its script, logs and job record live there."""
-        return RunLayout(self.output_dir / job.run_dir if job.run_dir else self.output_dir)
+        return model_run(self.output_dir, job.run_dir)
 
     def get(self, name: str) -> Job:
         for job in self.jobs:

@@ -16,7 +16,7 @@ from pathlib import Path
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jsonl import count_records_if_any
-from nemo_pipeline.layout import RunLayout, read_marker
+from nemo_pipeline.layout import RunLayout, find_runs, read_marker
 
 __all__ = [
     "GUESS_EVALUATE_S_PER_ITEM",
@@ -74,11 +74,10 @@ class Rates:
 def _matching_runs(output_root: Path, model: str, server_type: str) -> list[RunLayout]:
     """Run directories under `output_root` (up to two levels down) whose run.json names this model and server type."""
     found = []
-    for pattern in ("run.json", "*/run.json", "*/*/run.json"):
-        for path in sorted(output_root.glob(pattern)):
-            record = read_marker(path)
-            if record and record.get("model") == model and record.get("server_type") == server_type:
-                found.append(RunLayout(path.parent))
+    for run in find_runs(output_root):
+        record = read_marker(run.run_record)
+        if record and record.get("model") == model and record.get("server_type") == server_type:
+            found.append(run)
     return found
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.jsonl import count_records
-from nemo_pipeline.layout import is_seed_file, seed_of
+from nemo_pipeline.layout import RunLayout, is_seed_file, metrics_file, output_files_in, seed_of
 from nemo_pipeline.report._stats import proportion_std_err
 
 __all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items", "verdict_of"]
@@ -75,7 +75,7 @@ def _seed_of(path: Path) -> int | None:
 
 
 def _output_files(directory: Path) -> tuple[Path, ...]:
-    files = [p for p in directory.iterdir() if p.is_file() and is_seed_file(p)]
+    files = [p for p in output_files_in(directory) if p.is_file()]
     return tuple(sorted(files, key=lambda p: (-1 if _seed_of(p) is None else _seed_of(p), p.name)))
 
 
@@ -123,7 +123,7 @@ def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]], str, st
 
 def _load_benchmark(directory: Path) -> BenchmarkRun:
     outputs = _output_files(directory)
-    metrics_path = directory / "metrics.json"
+    metrics_path = metrics_file(directory)
     if not metrics_path.is_file():
         if outputs:
             lines = sum(count_records(p) for p in outputs)
@@ -139,7 +139,7 @@ def _load_benchmark(directory: Path) -> BenchmarkRun:
 
 
 def _model_name(directory: Path) -> str:
-    run_json = directory / "run.json"
+    run_json = RunLayout(directory).run_record
     if run_json.is_file():
         try:
             data = json.loads(run_json.read_text(encoding="utf-8"))
@@ -155,7 +155,7 @@ def load_run(directory: str | Path, name: str | None = None) -> ModelRun:
 
     The run is called `name`, else by the model of its run.json, else by its folder."""
     directory = Path(directory)
-    results = directory / "eval-results"
+    results = RunLayout(directory).results_dir
     if not directory.is_dir():
         raise DataError(f"output directory {directory} does not exist: pass the output_dir of an evaluation run")
     if not results.is_dir():

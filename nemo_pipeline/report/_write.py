@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.layout import SummaryFiles
 from nemo_pipeline.report._export import to_csv, to_json
 from nemo_pipeline.report._html import to_html
 from nemo_pipeline.report._summary import Summary
@@ -15,12 +15,7 @@ from nemo_pipeline.report._tables import to_markdown
 __all__ = ["WrittenReport", "write_reports"]
 
 
-@dataclass(frozen=True)
-class WrittenReport:
-    json: Path
-    markdown: Path
-    csv: Path
-    html: Path
+WrittenReport = SummaryFiles  # the paths `write_reports` wrote
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -35,13 +30,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_reports(summary: Summary, output_dir: str | Path, html_path: str | Path | None = None) -> WrittenReport:
     """Write the four files into `output_dir` (the HTML to `html_path` when given); return their paths."""
-    output_dir = Path(output_dir)
-    written = WrittenReport(
-        output_dir / "summary.json",
-        output_dir / "summary.md",
-        output_dir / "summary.csv",
-        Path(html_path) if html_path is not None else output_dir / "report.html",
-    )
+    written = SummaryFiles.of(Path(output_dir), None if html_path is None else Path(html_path))
     _write_atomic(written.json, to_json(summary))
     _write_atomic(written.markdown, to_markdown(summary))
     _write_atomic(written.csv, to_csv(summary))

@@ -22,10 +22,7 @@ __all__ = [
     "metric_key",
     "read_table",
     "require_module",
-    "summary_files",
 ]
-
-SUMMARY_FILES = ("summary.md", "summary.csv", "summary.json", "report.html")
 
 
 def metric_key(*parts: str) -> str:
@@ -39,11 +36,6 @@ def read_table(path: Path) -> list[dict[str, str]]:
         return []
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-def summary_files(directory: Path) -> tuple[Path, ...]:
-    """The summary files and the report of a run or campaign directory that exist."""
-    return tuple(path for name in SUMMARY_FILES if (path := directory / name).is_file())
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.layout import RunLayout, SummaryFiles
 from nemo_pipeline.report import Summary
-from nemo_pipeline.trackers._base import TrackedGroup, TrackedRun, metric_key, read_table, run_params, summary_files
+from nemo_pipeline.trackers._base import TrackedGroup, TrackedRun, metric_key, read_table, run_params
 
 __all__ = ["tracked_runs"]
 
@@ -29,14 +29,13 @@ def tracked_runs(summary: Summary, output_dir: Path) -> tuple[list[TrackedRun], 
                 directory=directory,
                 params=params,
                 metrics=metrics,
-                table=read_table(directory / "summary.csv"),
-                files=summary_files(directory),
+                table=read_table(SummaryFiles.of(directory).csv),
+                files=SummaryFiles.of(directory).existing(),
                 config=record,
             )
         )
     group = None
     if summary.campaign is not None:
-        group = TrackedGroup(
-            output_dir.name, output_dir, read_table(output_dir / "summary.csv"), summary_files(output_dir)
-        )
+        summary_files = SummaryFiles.of(output_dir)
+        group = TrackedGroup(output_dir.name, output_dir, read_table(summary_files.csv), summary_files.existing())
     return runs, group
