@@ -12,6 +12,7 @@ from pathlib import Path
 from nemo_pipeline.config import ServerConfig
 from nemo_pipeline.errors import ConfigError, ServerStartError
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
+from nemo_pipeline.layout import server_log
 from nemo_pipeline.process import ManagedProcess, free_port, http_ok
 
 __all__ = ["ServerEndpoint", "check_reachable", "serving"]
@@ -60,7 +61,7 @@ def serving(cfg: ServerConfig, log_dir: Path) -> Iterator[ServerEndpoint]:
     )
     server_type.check_startable_here()
     launch = server_type.launch(spec)
-    log_path = log_dir / f"server-{cfg.server_type}-{spec.port}.log"
+    log_path = server_log(log_dir, cfg.server_type, spec.port)
     with ManagedProcess(f"{cfg.server_type} server", launch.argv, log_path, env=launch.env) as server:
         server.wait_healthy(launch.health_url, cfg.start_timeout_s)
         if server.returncode() is not None:

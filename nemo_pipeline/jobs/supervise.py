@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.jobs._status import explain_log
-from nemo_pipeline.layout import JobRecord, write_marker
+from nemo_pipeline.layout import JobRecord, component_log, write_marker
 
 __all__ = [
     "ComponentSpec",
@@ -249,7 +249,7 @@ def supervise(spec: SupervisorSpec) -> int:
 def _supervise(spec: SupervisorSpec) -> int:
     spec.log_dir.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {c.name: spec.log_dir / f"{c.name}.log" for c in spec.components}
+    logs = {c.name: component_log(spec.log_dir, c.name) for c in spec.components}
     main_name = spec.components[-1].name
     old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:

@@ -23,7 +23,7 @@ from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_for_failed, tail
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_specs
-from nemo_pipeline.layout import JobRecord, read_marker, write_marker
+from nemo_pipeline.layout import JobRecord, cancelled_marker, component_log, job_record_path, read_marker, write_marker
 
 if TYPE_CHECKING:
     from nemo_pipeline.jobs.eval_graph import ClusterPaths
@@ -157,12 +157,14 @@ class DockerBackend:
         """The jobs of an earlier run, from the job records their log folders hold."""
         handle = DockerRunHandle(output_dir, {name: Path(log_dir) for name, log_dir in job_ids.items()})
         for name, log_dir in handle.log_dirs.items():
-            record = read_marker(log_dir / "job.json")
-            cancelled = read_marker(log_dir / CANCELLED_FILE)
-            if cancelled is not None and (record is None or _newer(log_dir / CANCELLED_FILE, log_dir / "job.json")):
+            record = read_marker(job_record_path(log_dir))
+            cancelled = read_marker(cancelled_marker(log_dir))
+            if cancelled is not None and (
+                record is None or _newer(cancelled_marker(log_dir), job_record_path(log_dir))
+            ):
                 handle.outcomes[name] = _Outcome(JobState.CANCELLED, reason=str(cancelled.get("reason", "")))
             elif record is not None:
-                handle.outcomes[name] = _Outcome(JobState(record["state"]), log_dir / "main.log")
+                handle.outcomes[name] = _Outcome(JobState(record["state"]), component_log(log_dir, "main"))
         return handle
 
     def cluster_paths(self, output_dir: Path) -> ClusterPaths:
@@ -203,7 +205,7 @@ class DockerBackend:
             ]
             if failed:
                 handle.outcomes[job.name] = _Outcome(JobState.CANCELLED, reason=f"dependency failed: {failed}")
-                write_marker(log_dirs[job.name] / CANCELLED_FILE, {"reason": f"dependency failed: {failed}"})
+                write_marker(cancelled_marker(log_dirs[job.name]), {"reason": f"dependency failed: {failed}"})
                 print(f"[{job.name}] CANCELLED: dependency {', '.join(failed)} did not complete", flush=True)
                 continue
             handle.outcomes[job.name] = self._run_job(client, graph, job)
@@ -214,7 +216,7 @@ class DockerBackend:
         layout = graph.layout(job)
         log_dir = layout.log_dir(job.file_stem)
         log_dir.mkdir(parents=True, exist_ok=True)
-        (log_dir / CANCELLED_FILE).unlink(missing_ok=True)  # an earlier run's; this one runs
+        cancelled_marker(log_dir).unlink(missing_ok=True)  # an earlier run's; this one runs
         started = time.time()
         containers: dict[str, Any] = {}
         outcome = _Outcome(JobState.FAILED, layout.main_log(job.file_stem))

@@ -8,7 +8,7 @@ from pathlib import Path
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
-from nemo_pipeline.layout import REPO_ROOT
+from nemo_pipeline.layout import REPO_ROOT, component_log
 
 __all__ = ["ContainerSpec", "code_dir", "container_specs"]
 
@@ -151,7 +151,7 @@ def container_specs(cluster: DockerClusterConfig, graph: JobGraph, job: Job) -> 
                 labels={LABEL: "1", f"{LABEL}.run": output_dir, f"{LABEL}.job": job.name},
                 gpus=job.gpus if component.name in gpu_takers else 0,
                 shm_size=cluster.shm_size,
-                log=str(layout.log_dir(job.file_stem).resolve() / f"{component.name}.log"),
+                log=str(component_log(layout.log_dir(job.file_stem).resolve(), component.name)),
                 security_opt=SANDBOX_SECURITY_OPT if sandbox else (),
                 pid_mode=SANDBOX_PID_MODE if sandbox else None,
                 unmask_proc=sandbox,

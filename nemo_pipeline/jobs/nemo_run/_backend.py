@@ -76,7 +76,7 @@ def _no_stdin() -> Iterator[None]:
 
 def record_file(output_dir: Path) -> Path:
     """`jobs/nemo-run.json`: the experiment id, its NEMORUN_HOME, each job's task id and main log."""
-    return RunLayout(output_dir).jobs_dir / "nemo-run.json"
+    return RunLayout(output_dir).backend_record("nemo-run")
 
 
 def job_script(job: Job, graph: JobGraph, cluster: NemoRunClusterConfig) -> str:
@@ -124,7 +124,7 @@ class NemoRunBackend:
         """NEMORUN_HOME of the run's experiment."""
         if self.cluster.home:
             return Path(self.cluster.home).expanduser().resolve()
-        return RunLayout(output_dir.resolve()).jobs_dir / "nemo-run"
+        return RunLayout(output_dir.resolve()).backend_home("nemo-run")
 
     def _check(self, graph: JobGraph) -> None:
         for job in graph.jobs:

@@ -12,7 +12,7 @@ from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jobs.skypilot._config import ModelSource, SkyPilotClusterConfig
 from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, render_argv
-from nemo_pipeline.layout import REPO_ROOT
+from nemo_pipeline.layout import REPO_ROOT, RunLayout
 
 __all__ = ["PIPELINE_FILE", "TASK_SUFFIX", "RenderedRun", "remote_run_dir", "render_graph", "render_task"]
 
@@ -88,13 +88,14 @@ def render_task(cluster: SkyPilotClusterConfig, graph: JobGraph, job: Job) -> di
         if model.kind == "hf":
             setup.append(shlex.join([cluster.python, "-m", "pip", "install", "-q", "huggingface_hub[cli]"]))
             setup.append(shlex.join(["huggingface-cli", "download", model.source, "--local-dir", model.mount_path]))
-    log_dir = run_dir / "logs" / job.file_stem
+    layout = RunLayout(Path(str(run_dir)))
+    log_dir = layout.log_dir(job.file_stem)
     spec = SupervisorSpec(
         job=job.name,
-        log_dir=Path(str(log_dir)),
+        log_dir=log_dir,
         components=tuple(ComponentSpec(c.name, c.argv, c.env) for c in job.components),
         grace_s=10.0,
-        record=RecordSpec(Path(str(log_dir / "job.json")), job.gpus, job.benchmark, job.outputs),
+        record=RecordSpec(layout.job_record_file(job.file_stem), job.gpus, job.benchmark, job.outputs),
     )
     run = [f"mkdir -p {shlex.quote(str(log_dir))}", f"cd {shlex.quote(str(run_dir))}"]
     run.append("exec " + _grouped(render_argv(spec, python=cluster.python)))

@@ -25,7 +25,7 @@ from nemo_pipeline.jobs.slurm._render import (
     render_sbatch,
     sbatch_argv,
 )
-from nemo_pipeline.layout import REPO_ROOT, RunLayout
+from nemo_pipeline.layout import REPO_ROOT, RunLayout, scheduler_log
 
 __all__ = ["SlurmBackend", "SlurmRunHandle", "SubmitPlan"]
 
@@ -211,7 +211,7 @@ class SlurmRunHandle:
         self.plan = plan
         self.job_ids = job_ids
         self.log_dirs = {
-            name: RunLayout(script.parent.parent).log_dir(script.stem) for name, script in plan.scripts.items()
+            name: RunLayout.of_job_script(script).log_dir(script.stem) for name, script in plan.scripts.items()
         }
         self._reasons: dict[str, str] = {}
 
@@ -301,7 +301,7 @@ class SlurmRunHandle:
         """The job's Slurm log (`logs/<job>/slurm-<id>.log`); component logs sit next to it."""
         if job_name not in self.job_ids:
             raise KeyError(f"job '{job_name}' was not submitted in this run; submitted: {sorted(self.job_ids)}")
-        return self.log_dirs[job_name] / f"slurm-{self.job_ids[job_name]}.log"
+        return scheduler_log(self.log_dirs[job_name], self.job_ids[job_name])
 
     def fetch_results(self) -> None:
         """Remote cluster: copy the whole run directory (results, metrics, summary, logs) back here."""
@@ -317,7 +317,7 @@ class SlurmRunHandle:
             return
         out = remote_output_dir(self.backend.cluster, self.output_dir)
         self.backend._shell.run(
-            remote.pull_dir(out / "logs", self.output_dir / "logs"),
+            remote.pull_dir(PurePosixPath(RunLayout(Path(str(out))).logs_dir), RunLayout(self.output_dir).logs_dir),
             check=False,
             local=True,
         )

@@ -11,7 +11,7 @@ from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs._graph import Component, Job
 from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig
 from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, render_argv
-from nemo_pipeline.layout import REPO_ROOT, RunLayout
+from nemo_pipeline.layout import REPO_ROOT, RunLayout, scheduler_log
 
 __all__ = [
     "JobPaths",
@@ -21,8 +21,6 @@ __all__ = [
     "sbatch_argv",
     "srun_argv",
 ]
-
-LOG_NAME = "slurm-%j.log"
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class JobPaths:
     record: PurePosixPath  # the job record the supervisor writes at the end
 
     def log(self, job_id: str) -> PurePosixPath:
-        return self.log_dir / LOG_NAME.replace("%j", job_id)
+        return scheduler_log(self.log_dir, job_id)
 
 
 def job_paths(run_dir: PurePosixPath | Path, job_name: str) -> JobPaths:
@@ -109,7 +107,7 @@ def _sbatch_lines(cluster: SlurmClusterConfig, job: Job, paths: JobPaths) -> lis
         flags.append(f"--cpus-per-task={cluster.cpus_per_task}")
     if cluster.mem:
         flags.append(f"--mem={cluster.mem}")
-    log = paths.log_dir / LOG_NAME
+    log = scheduler_log(paths.log_dir, "%j")  # sbatch puts the job id in place of %j
     flags += [f"--output={log}", f"--error={log}", *cluster.sbatch_flags]
     return [f"#SBATCH {shlex.quote(flag)}" for flag in flags]
 
