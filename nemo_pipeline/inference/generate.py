@@ -34,21 +34,26 @@ from nemo_pipeline.inference.multiturn import generate_turns
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import GroupCommitAppender, JsonlAppender, iter_jsonl, read_jsonl
-from nemo_pipeline.layout import done_marker, is_complete, read_marker, settings_file, stage_log_dir, write_marker
+from nemo_pipeline.layout import (
+    check_same_settings,
+    done_marker,
+    generation_settings,
+    is_complete,
+    sandbox_log,
+    selection_stamp,
+    settings_file,
+    stage_log_dir,
+    write_marker,
+)
 from nemo_pipeline.progress import ProgressWriter
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
 
 __all__ = [
-    "GENERATION_KEYS",
     "GenerateResult",
-    "check_same_settings",
     "finished_ids",
-    "generation_complete",
-    "generation_settings",
     "run_generate",
     "run_generate_tasks",
     "select_items",
-    "selection_stamp",
     "task_configs",
 ]
 
@@ -230,59 +235,8 @@ async def _generate_all(
         raise RequestError(failed_items_message(output_file, failures, len(todo)))
 
 
-# The settings that decide what the model writes. An output file holds answers of one setting only: a rerun with
-# other values is refused rather than mixed into it (the server's address and the request bounds may change).
-GENERATION_KEYS = (
-    "prompt_config",
-    "inference.temperature",
-    "inference.top_p",
-    "inference.top_k",
-    "inference.tokens_to_generate",
-    "inference.random_seed",
-    "inference.stop",
-    "server.server_type",
-    "server.model",
-    "code_execution",
-    "max_code_executions",
-    "code_execution_timeout_s",
-)
 # What a grouped job's command line sets for every task: where the server and sandbox are, where logs go.
 JOB_LEVEL_KEYS = ("server", "sandbox", "log_dir", "progress")
-
-
-def generation_settings(flat: dict[str, Any]) -> dict[str, Any]:
-    """The GENERATION_KEYS of a flat generate config (`flat_values(cfg)`)."""
-    return {key: flat[key] for key in GENERATION_KEYS}
-
-
-def check_same_settings(output_file: Path, settings: dict[str, Any]) -> None:
-    """ConfigError naming the changed settings when `output_file` was generated with others."""
-    recorded = read_marker(settings_file(output_file))
-    if recorded is None:
-        return
-    changed = [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in settings.items() if recorded.get(k) != v]
-    if changed:
-        raise ConfigError(
-            f"{output_file} was generated with other settings ({'; '.join(changed)}); its answers would be mixed "
-            "with new ones. Use another output directory, or delete the file to start over"
-        )
-
-
-def selection_stamp(cfg: GenerateConfig) -> dict[str, int | None]:
-    """What the done marker records besides the ids: a rerun with another selection must not be skipped.
-    (`max_samples_per_subset` is None when unset, which markers written before it existed read as.)"""
-    per_subset = cfg.max_samples_per_subset if cfg.max_samples_per_subset >= 0 else None
-    return {
-        "max_samples": cfg.max_samples,
-        "max_samples_per_subset": per_subset,
-        "num_chunks": cfg.num_chunks,
-        "chunk_id": cfg.chunk_id,
-    }
-
-
-def generation_complete(cfg: GenerateConfig) -> bool:
-    """True when `cfg.output_file` holds every item of this selection (its done marker says so)."""
-    return is_complete(done_marker(Path(cfg.output_file)), selection_stamp(cfg))
 
 
 @dataclass
@@ -440,5 +394,5 @@ def _sandbox_for_code(cfg: GenerateConfig, log_dir: Path) -> Iterator[str | None
     elif cfg.sandbox.address:
         yield cfg.sandbox.address
     else:
-        with LocalSandbox(start_timeout_s=cfg.sandbox.start_timeout_s, log_path=log_dir / "sandbox.log") as sandbox:
+        with LocalSandbox(start_timeout_s=cfg.sandbox.start_timeout_s, log_path=sandbox_log(log_dir)) as sandbox:
             yield sandbox.url

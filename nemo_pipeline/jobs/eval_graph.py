@@ -28,7 +28,7 @@ from nemo_pipeline.datasets import BENCHMARKS, OFFICIAL, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.graders import GRADERS
 from nemo_pipeline.evaluation.judge_stage import judge_identity
-from nemo_pipeline.inference.generate import check_same_settings, generation_settings, select_items, selection_stamp
+from nemo_pipeline.inference.generate import select_items
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import Component, Job, JobGraph
 from nemo_pipeline.jobs._stage_configs import (
@@ -41,15 +41,18 @@ from nemo_pipeline.jobs._stage_configs import (
 from nemo_pipeline.jsonl import count_records_if_any, read_jsonl
 from nemo_pipeline.layout import (
     REPO_ROOT,
-    RunLayout,
+    check_same_settings,
     chunk_file,
     done_marker,
     exports_complete,
     generated_ids,
+    generation_settings,
     graded_marker,
     grading_stamp,
     is_complete,
     metrics_stamp,
+    model_run,
+    selection_stamp,
     summary_complete,
 )
 from nemo_pipeline.model_source import fetched_marker, is_source_uri, parse_model_source
@@ -273,7 +276,7 @@ class _ModelBuilder:
         self.python = paths.python
         self.separate = separate_components
         self.run_dir = run_dir
-        self.run = RunLayout(graph.output_dir / run_dir if run_dir else graph.output_dir)
+        self.run = model_run(graph.output_dir, run_dir)
         self.prefix = f"{run_dir}-" if run_dir else ""
         self.ports = ports or iter(range(SERVER_TYPES.get(cfg.server.server_type).default_port, 65536))
         self.result = ModelJobs()
