@@ -22,6 +22,7 @@ from nemo_pipeline.report._tables import (
     published_sources,
     published_table,
 )
+from nemo_pipeline.report._url_hash import URL_HASH_JS
 
 __all__ = ["to_html", "verdict_of"]
 
@@ -84,23 +85,8 @@ _JS = r"""
     }
   }
   fill(fields.model, data.runs); fill(fields.bench, data.benchmarks);
-  function readHash(){
-    const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-    openAll = params.get('open') === '1';
-    for (const k of Object.keys(fields)){
-      const v = params.get(k);
-      if (v === null) continue;
-      if (fields[k].tagName === 'SELECT' && ![...fields[k].options].some(o => o.value === v)) continue;
-      fields[k].value = v;
-    }
-  }
-  function writeHash(){
-    const params = new URLSearchParams(location.hash.replace(/^#/, ''));  // the matrix's keys stay
-    for (const k of Object.keys(fields)){ if (fields[k].value) params.set(k, fields[k].value); else params.delete(k); }
-    if (openAll) params.set('open', '1'); else params.delete('open');
-    const h = params.toString();
-    if (location.hash.replace(/^#/, '') !== h) history.replaceState(null, '', h ? '#' + h : location.pathname);
-  }
+  function readHash(){ openAll = npReadHash(fields).get('open') === '1'; }
+  function writeHash(){ npWriteHash(fields, {open: openAll ? '1' : null}); }  // the matrix's keys stay
   function matches(it, f){
     if (f.model && data.runs[it[0]] !== f.model) return false;
     if (f.bench && data.benchmarks[it[1]] !== f.bench) return false;
@@ -391,6 +377,7 @@ def to_html(summary: Summary) -> str:
         f"<title>{title}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(body)}{noscript}</main>"
         f'<script type="application/json" id="np-items">{_script_json(payload)}</script>'
-        f"<script>const NP_DATA = JSON.parse(document.getElementById('np-items').textContent);{_JS}{MATRIX_JS}"
+        f"<script>const NP_DATA = JSON.parse(document.getElementById('np-items').textContent);{URL_HASH_JS}{_JS}"
+        f"{MATRIX_JS}"
         "</script></body></html>\n"
     )

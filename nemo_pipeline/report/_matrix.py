@@ -173,26 +173,11 @@ MATRIX_JS = r"""
     document.body.dataset.matrixMatches = String(count);
     document.body.dataset.matrixRenderMs = (performance.now() - started).toFixed(1);
   }
-  function readHash(){
-    const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-    for (const k of Object.keys(f)){
-      const v = params.get(k);
-      if (v === null) continue;
-      if (f[k].tagName === 'SELECT' && ![...f[k].options].some(o => o.value === v)) continue;
-      f[k].value = v;
-    }
-  }
-  function writeHash(){
-    const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-    for (const k of Object.keys(f)){ if (f[k].value) params.set(k, f[k].value); else params.delete(k); }
-    const h = params.toString();
-    if (location.hash.replace(/^#/, '') !== h) history.replaceState(null, '', h ? '#' + h : location.pathname);
-  }
-  function changed(){ shown = PAGE; writeHash(); render(); }
+  function changed(){ shown = PAGE; npWriteHash(f); render(); }
   for (const k of Object.keys(f)) f[k].addEventListener(k === 'mq' ? 'input' : 'change', changed);
   $('m-more').addEventListener('click', () => { shown += PAGE; render(); });
-  window.addEventListener('hashchange', () => { readHash(); shown = PAGE; render(); });
-  readHash(); render();
+  window.addEventListener('hashchange', () => { npReadHash(f); shown = PAGE; render(); });
+  npReadHash(f); render();
   document.body.dataset.matrixReadyMs = performance.now().toFixed(1);
 })();
 """
