@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from nemo_pipeline.datasets import BENCHMARKS
-from nemo_pipeline.datasets.benchmarks import _arc, hellaswag, mmlu_ll, piqa, winogrande
+from nemo_pipeline.datasets.benchmarks import _arc, _hellaswag, _mmlu_ll, _piqa, _winogrande
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 from nemo_pipeline.loglik import FEWSHOT_SEED, loglik_fields, requests_of, score_item
 from tests.conftest import DEV_INSTALL, require
@@ -70,8 +70,8 @@ CASES: dict[str, Case] = {
     "truthfulqa_mc2": ("truthfulqa/truthfulqa_mc2.yaml", {"validation": ("mc_task.json", _tqa_rows)}),
 }  # fmt: skip
 SHOTS = {  # each benchmark's default number of shots
-    "arc_easy": _arc.NUM_FEWSHOT, "hellaswag": hellaswag.NUM_FEWSHOT, "winogrande": winogrande.NUM_FEWSHOT,
-    "piqa": piqa.NUM_FEWSHOT, "truthfulqa_mc1": 0, "truthfulqa_mc2": 0,
+    "arc_easy": _arc.NUM_FEWSHOT, "hellaswag": _hellaswag.NUM_FEWSHOT, "winogrande": _winogrande.NUM_FEWSHOT,
+    "piqa": _piqa.NUM_FEWSHOT, "truthfulqa_mc1": 0, "truthfulqa_mc2": 0,
 }  # fmt: skip
 
 
@@ -134,9 +134,9 @@ def test_mmlu_ll_requests_and_acc_equal_lm_eval(tmp_path: Path, monkeypatch: pyt
     lm_eval_dir = _lm_eval_dir()
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    items = [i for i in mmlu_ll.load(mmlu_ll.SOURCE) if i["subset"] == "high_school_physics"][:20]
+    items = [i for i in _mmlu_ll.load(_mmlu_ll.SOURCE) if i["subset"] == "high_school_physics"][:20]
     rows = []
-    for line in mmlu_ll.SOURCE.read_member(mmlu_ll.MEMBER).decode().splitlines():
+    for line in _mmlu_ll.SOURCE.read_member(_mmlu_ll.MEMBER).decode().splitlines():
         row = json.loads(line)
         if row["topic"] == "high school physics" and len(rows) < 20:
             answer = "ABCD".index(row["correct_answer"])

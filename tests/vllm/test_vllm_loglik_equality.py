@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from nemo_pipeline.datasets._source import UserFile
-from nemo_pipeline.datasets.benchmarks import piqa
+from nemo_pipeline.datasets.benchmarks import _piqa
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 from nemo_pipeline.loglik import requests_of
 from tests.conftest import REPO, require
@@ -101,7 +101,7 @@ def _pipeline(server: RunningVllm, rows: list[dict[str, Any]], work: Path, env_w
     user_file = UserFile(benchmark="piqa", filenames=("valid.jsonl",), official_url="-", license="-")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(UserFile, "target_dir", lambda self: source)
-        items = piqa.build(user_file, num_fewshot=0)
+        items = _piqa.build(user_file, num_fewshot=0)
     write_jsonl_atomic(work / "tiny-piqa.jsonl", items)
     benchmark = {"name": "tiny-piqa", "description": "PIQA rows (test)", "data": "tiny-piqa.jsonl", "license": "-",
                  "grader": "loglik", "prompt_config": "loglik/lm-eval", "tokens_to_generate": 1,

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._formats import require_fields
 from nemo_pipeline.datasets._source import UserFile
-from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, fewshot_file, lm_eval_reference, read_split
+from nemo_pipeline.datasets.benchmarks._loglik import fewshot_file, read_split
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.loglik import LoglikFields, fewshot_prefix, loglik_record
 
@@ -49,24 +48,3 @@ def build(source: UserFile, num_fewshot: int = NUM_FEWSHOT) -> list[dict[str, An
         fields = LoglikFields(choices=contexts, gold=gold, acc_norm=False, context_choices=contexts, continuation=rest)
         records.append(loglik_record(f"winogrande-{index:05d}", next_prefix(None), fields))
     return records
-
-
-def load(source: UserFile) -> list[dict[str, Any]]:
-    return build(source)
-
-
-register_benchmark(
-    Benchmark(
-        name="winogrande",
-        description=f"WinoGrande dev: pronoun resolution, {NUM_FEWSHOT}-shot log-likelihood (partial scoring)",
-        source=SOURCE,
-        load=load,
-        grader="loglik",
-        prompt_config=PROMPT,
-        num_items=1267,
-        tokens_to_generate=1,
-        default_server_type="llamacpp-python",
-        reference=lm_eval_reference("winogrande/default.yaml"),
-        num_fewshot=NUM_FEWSHOT,
-    )
-)

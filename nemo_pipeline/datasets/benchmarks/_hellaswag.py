@@ -7,14 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._formats import require_fields
 from nemo_pipeline.datasets._source import UserFile
 from nemo_pipeline.datasets.benchmarks._loglik import (
-    PROMPT,
     McDoc,
     fewshot_file,
-    lm_eval_reference,
     mc_records,
     read_split,
 )
@@ -53,24 +50,3 @@ def build(source: UserFile, num_fewshot: int = NUM_FEWSHOT) -> list[dict[str, An
     train = fewshot_file(source, TRAIN_FILES, num_fewshot)
     shots = _docs(train) if train is not None else []
     return mc_records("hellaswag", docs, shots, num_fewshot, draw_one_more=True)  # no test split in lm-eval
-
-
-def load(source: UserFile) -> list[dict[str, Any]]:
-    return build(source)
-
-
-register_benchmark(
-    Benchmark(
-        name="hellaswag",
-        description=f"HellaSwag validation: commonsense sentence endings, {NUM_FEWSHOT}-shot log-likelihood",
-        source=SOURCE,
-        load=load,
-        grader="loglik",
-        prompt_config=PROMPT,
-        num_items=10042,
-        tokens_to_generate=1,
-        default_server_type="llamacpp-python",
-        reference=lm_eval_reference("hellaswag/hellaswag.yaml"),
-        num_fewshot=NUM_FEWSHOT,
-    )
-)

