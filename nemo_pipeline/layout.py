@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nemo_pipeline.errors import ConfigError, DataError
@@ -520,6 +520,23 @@ class RunLayout:
 
     def metrics_file(self, benchmark: str) -> Path:
         return metrics_file(self.bench_dir(benchmark))
+
+    # -- tasks: the output files a job writes, named relative to the run in its job record ----------------------
+    def task_name(self, output_file: Path) -> str:
+        """`eval-results/<benchmark>/output*.jsonl`: how a job record names an output file of this run."""
+        return str(output_file.relative_to(self.root))
+
+    def task_file(self, task: str) -> Path:
+        """The output file a job record's task names."""
+        return self.root / task
+
+    def task_benchmark(self, task: str) -> str | None:
+        """The benchmark of a task ("eval-results/gsm8k/output-rs0.jsonl" -> gsm8k); None when it names none."""
+        results = PurePosixPath(self.results_dir.relative_to(self.root).as_posix())
+        parts = PurePosixPath(task).parts
+        if len(parts) < len(results.parts) + 2 or PurePosixPath(*parts[: len(results.parts)]) != results:
+            return None
+        return parts[len(results.parts)]
 
     def metrics_stamp_file(self, benchmark: str) -> Path:
         return metrics_stamp_file(self.bench_dir(benchmark))

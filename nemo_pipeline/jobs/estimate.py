@@ -91,7 +91,7 @@ def _measure(runs: Iterable[RunLayout]) -> tuple[dict[str, _Measure], int]:
         for record in records:
             stage = job_stage(record.job)
             if stage in _ITEM_STAGES:
-                items = sum(count_records_if_any(run.root / task) or 0 for task in record.tasks)
+                items = sum(count_records_if_any(run.task_file(task)) or 0 for task in record.tasks)
                 if items:
                     measures[stage] = measures.get(stage, _Measure()).plus(record.wall_s, items)
             else:

@@ -359,7 +359,7 @@ class _ModelBuilder:
             gpus=gpus,
             benchmark=benches.pop() if len(benches) == 1 else None,
             run_dir=self.run_dir,
-            outputs=tuple(str(t.output_file.relative_to(self.run.root)) for t in tasks),
+            outputs=tuple(self.run.task_name(t.output_file) for t in tasks),
             items=sum(t.items for t in tasks),
             after_ok=() if self.fetch is None else (self.fetch.name,),
         )
@@ -429,7 +429,7 @@ class _ModelBuilder:
             gpus=gpus,
             benchmark=bench.name,
             run_dir=self.run_dir,
-            outputs=tuple(str(f.relative_to(self.run.root)) for f in files),
+            outputs=tuple(self.run.task_name(f) for f in files),
             items=self.result.selected.get(bench.name, 0) * len(files),
         )
 

@@ -227,8 +227,8 @@ class _ProgressLines(threading.Thread):
 
     def __init__(self, graph: JobGraph, job: Job, say: Callable[[str], None], interval_s: float) -> None:
         super().__init__(daemon=True)
-        root = graph.layout(job).root
-        self.files = [root / name for name in job.outputs]
+        layout = graph.layout(job)
+        self.files = [layout.task_file(task) for task in job.outputs]
         self.job, self.say, self.interval_s = job.name, say, interval_s
         self.started = time.time()
         self.stopped = threading.Event()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from nemo_pipeline.jsonl import count_records_if_any
 from nemo_pipeline.layout import JobRecord, RunLayout, read_marker
@@ -73,23 +73,14 @@ class RunCost:
         return None if self.cost_per_gpu_hour is None else usage.gpu_hours * self.cost_per_gpu_hour
 
 
-def _task_benchmark(layout: RunLayout, task: str) -> str | None:
-    """The benchmark of an output file path relative to the run ("eval-results/gsm8k/output-rs0.jsonl")."""
-    results = PurePosixPath(layout.results_dir.relative_to(layout.root).as_posix())
-    parts = PurePosixPath(task).parts
-    if len(parts) < len(results.parts) + 2 or PurePosixPath(*parts[: len(results.parts)]) != results:
-        return None
-    return parts[len(results.parts)]
-
-
 def _shares(layout: RunLayout, record: JobRecord) -> tuple[dict[str, float], str]:
     """Benchmark -> share of the job (summing to 1), and a note when the split fell back to counting tasks."""
     if record.benchmark is not None:
         return {record.benchmark: 1.0}, ""
-    tasks = [(task, bench) for task in record.tasks if (bench := _task_benchmark(layout, task)) is not None]
+    tasks = [(task, bench) for task in record.tasks if (bench := layout.task_benchmark(task)) is not None]
     if not tasks:
         return {}, ""
-    counts = [count_records_if_any(layout.root / task) for task, _ in tasks]
+    counts = [count_records_if_any(layout.task_file(task)) for task, _ in tasks]
     note = ""
     if any(not c for c in counts):
         note = f"{record.job}: split per task (some task files are missing or empty), not per item"
