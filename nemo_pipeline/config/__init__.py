@@ -11,16 +11,19 @@ from nemo_pipeline.config._generation import (
     resolve_inference,
 )
 from nemo_pipeline.config._schema import (
+    ClientConfig,
     ConcurrencyConfig,
     EvalConfig,
     EvaluateConfig,
     ExportConfig,
     GenerateConfig,
+    GenerationConfig,
     GradingConfig,
     JudgeConfig,
     MetricsConfig,
     SandboxConfig,
     ServerConfig,
+    generation_part,
 )
 from nemo_pipeline.config._typed import typed_from_mapping
 
@@ -29,11 +32,13 @@ __all__ = [
     "GREEDY_TEMPERATURE",
     "SAMPLED_TEMPERATURE",
     "TOKENS_TO_GENERATE",
+    "ClientConfig",
     "ConcurrencyConfig",
     "EvalConfig",
     "EvaluateConfig",
     "ExportConfig",
     "GenerateConfig",
+    "GenerationConfig",
     "GradingConfig",
     "InferenceConfig",
     "JudgeConfig",
@@ -45,6 +50,7 @@ __all__ = [
     "check_tokens_to_generate",
     "compose_config",
     "flat_values",
+    "generation_part",
     "resolve_inference",
     "schema_keys",
     "to_yaml",

@@ -3,24 +3,30 @@ against, so a wrong key or a value of the wrong type fails before anything start
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
 from nemo_pipeline.config._generation import InferenceConfig, resolve_inference
 
 __all__ = [
+    "ClientConfig",
     "ConcurrencyConfig",
     "EvalConfig",
     "EvaluateConfig",
     "ExportConfig",
     "GenerateConfig",
+    "GenerationConfig",
     "GradingConfig",
     "InferenceConfig",
     "JudgeConfig",
     "MetricsConfig",
     "SandboxConfig",
     "ServerConfig",
+    "generation_part",
 ]
 
 
@@ -73,11 +79,22 @@ class ConcurrencyConfig:
 
 
 @dataclass
-class JudgeConfig:
+class ClientConfig:
+    """A model server and how requests are sent to it. The generate stage, `pipeline/eval.py` and the judge extend it,
+    so each setting has one declaration and default and keeps its plain key (`++max_retries`, `++judge.max_retries`)."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
+    request_timeout_s: float = 300.0
+    max_retries: int = 4
+
+
+@dataclass
+class JudgeConfig(ClientConfig):
     """The LLM-as-judge generation run before the `judge` / `judge_pairwise` graders. With no `server.address`, a
     server of `server.server_type` is started for it (default: the embedded llama.cpp model)."""
 
-    server: ServerConfig = field(default_factory=ServerConfig)
     mode: str = "single"  # "single": rate each answer 1-10; "pairwise": compare with the item's baseline answer
     prompt_config: str | None = None  # None: judge/single or judge/pairwise (by mode)
     reference_prompt_config: str | None = None  # for items with a reference; None: judge/<mode>-reference
@@ -86,32 +103,37 @@ class JudgeConfig:
     # the global defaults of `config._generation` (the project's judge prompts); resolved by `resolve_inference`
     temperature: float | None = None
     tokens_to_generate: int | None = None
-    max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
-    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
-    request_timeout_s: float = 300.0
-    max_retries: int = 4
 
 
 @dataclass
-class GenerateConfig:
-    input_file: str = ""  # required unless tasks_file is given
-    output_file: str = ""  # required unless tasks_file is given
-    prompt_config: str = "generic/math-fewshot"
-    server: ServerConfig = field(default_factory=ServerConfig)
-    # Run by hand the stage has no benchmark: every unset value is the global default (`resolve_inference`).
-    inference: InferenceConfig = field(default_factory=lambda: resolve_inference(InferenceConfig()))
+class GenerationConfig(ClientConfig):
+    """What every generate task of a run shares. `EvalConfig` extends it, and so does each generate job's
+    `GenerateConfig`, which takes this part of eval.py's settings as it is (`generation_part`)."""
+
+    inference: InferenceConfig = field(default_factory=InferenceConfig)  # unset values: `resolve_inference`
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     max_samples: int = -1  # -1: all items
-    max_samples_per_subset: int = -1  # the first N items of every subset (-1: all); before max_samples
-    max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
-    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
-    request_timeout_s: float = 300.0
-    max_retries: int = 4
+    max_samples_per_subset: int = -1  # the first N items of every subset (-1: all), in file order; before max_samples
     num_chunks: int = 1
-    chunk_id: int = 0
     code_execution: bool = False
     max_code_executions: int = 4
     code_execution_timeout_s: float = 10.0
+
+
+def generation_part(cfg: GenerationConfig) -> dict[str, Any]:
+    """The `GenerationConfig` fields of `cfg` (deep copies: the two configs stay independent), as keyword arguments
+    for another config that extends it."""
+    return {item.name: copy.deepcopy(getattr(cfg, item.name)) for item in dataclasses.fields(GenerationConfig)}
+
+
+@dataclass
+class GenerateConfig(GenerationConfig):
+    input_file: str = ""  # required unless tasks_file is given
+    output_file: str = ""  # required unless tasks_file is given
+    prompt_config: str = "generic/math-fewshot"
+    # Run by hand the stage has no benchmark: every unset value is the global default (`resolve_inference`).
+    inference: InferenceConfig = field(default_factory=lambda: resolve_inference(InferenceConfig()))
+    chunk_id: int = 0
     progress: bool = True
     log_dir: str | None = None  # server and sandbox logs; None: <output dir>/logs
     # A grouped server job: a JSON list of tasks, each a list of `++key=value` overrides of this config. The server
@@ -151,28 +173,16 @@ class ExportConfig:
 
 
 @dataclass
-class EvalConfig:
-    """What `pipeline/eval.py` accepts as `++` overrides; it fills each stage's config from these."""
+class EvalConfig(GenerationConfig):
+    """What `pipeline/eval.py` accepts as `++` overrides. Its `GenerationConfig` part goes to every generate job as it
+    is; `grading`, `judge` and `sandbox` go to the evaluate jobs; the benchmark fills what is left unset."""
 
-    max_samples: int = -1
-    max_samples_per_subset: int = -1  # the first N items of every subset (category, subject), in file order
     # "official" (each benchmark's reference protocol) or a benchmark's named variant; tables name it
     protocol: str = "official"
     prompt_config: str | None = None  # None: the benchmark's default prompt
-    inference: InferenceConfig = field(default_factory=InferenceConfig)
-    server: ServerConfig = field(default_factory=ServerConfig)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     grading: GradingConfig = field(default_factory=GradingConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
-    max_concurrent_requests: int | None = None  # None: adaptive (see `concurrency`); a number pins the limit
-    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
-    request_timeout_s: float = 300.0
-    max_retries: int = 4
-    num_chunks: int = 1
     num_jobs: int = (
         1  # server jobs per model; each starts the server once for its share of generate tasks; 0: one per task
     )
-    code_execution: bool = False
-    max_code_executions: int = 4
-    code_execution_timeout_s: float = 10.0
     export: ExportConfig = field(default_factory=ExportConfig)

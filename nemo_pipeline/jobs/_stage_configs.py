@@ -1,8 +1,9 @@
 """Each stage's typed config, built in one place from `EvalConfig` and a benchmark, and rendered to `++` overrides
 with one quoting rule.
 
-Fields that `EvalConfig` shares with a stage schema by name (server, sandbox, inference, max_samples, request
-bounds, ...) are copied as they are; the benchmark fills what the user left unset (the prompt here, the temperature
+A generate job takes the `GenerationConfig` part of `EvalConfig` (server, sandbox, inference, max_samples, request
+bounds, ...) as it is, an evaluate job its grading, sandbox and judge settings; the benchmark fills what the user left
+unset (the prompt here, the temperature
 and token budget through `config.resolve_inference`). Overrides are rendered against the stage's composed defaults
 (schema + conf/<stage>.yaml), so a job's command carries only what differs from what the stage would do by itself.
 """
@@ -10,21 +11,26 @@ and token budget through `config.resolve_inference`). Overrides are rendered aga
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from omegaconf import OmegaConf
 
-from nemo_pipeline.config import CONF_DIR, EvalConfig, EvaluateConfig, GenerateConfig, flat_values, resolve_inference
+from nemo_pipeline.config import (
+    CONF_DIR,
+    EvalConfig,
+    EvaluateConfig,
+    GenerateConfig,
+    flat_values,
+    generation_part,
+    resolve_inference,
+)
 from nemo_pipeline.datasets import Benchmark
 from nemo_pipeline.evaluation.judge_stage import graded_by
 
 __all__ = ["evaluate_config", "generate_config", "grader_for", "hydra_value", "prompt_config_for", "stage_overrides"]
-
-T = TypeVar("T")
 
 # Strings Hydra reads back unchanged without quotes; anything else is quoted.
 _PLAIN = re.compile(r"^[A-Za-z_/.][A-Za-z0-9_/.\-]*$")
@@ -47,16 +53,6 @@ def hydra_value(value: object) -> str:
     return f"'{text}'"
 
 
-def _copy_shared(source: object, target: T) -> T:
-    """Copy every field `target` shares by name with `source` (deep copies: the two configs stay independent)."""
-    assert dataclasses.is_dataclass(source) and dataclasses.is_dataclass(target)
-    names = {f.name for f in dataclasses.fields(target)}
-    for item in dataclasses.fields(source):
-        if item.name in names:
-            setattr(target, item.name, copy.deepcopy(getattr(source, item.name)))
-    return target
-
-
 def grader_for(bench: Benchmark, cfg: EvalConfig) -> str:
     """The grader of the chosen protocol (`++protocol`); a judged benchmark is graded by the grader of the
     configured judge mode (`++judge.mode=pairwise`)."""
@@ -77,20 +73,26 @@ def generate_config(
     cfg: EvalConfig, bench: Benchmark, input_file: str, output_file: str, seed: int | None, chunk: int
 ) -> GenerateConfig:
     """The generate stage's config for one output file (one seed, one chunk) of `bench`."""
-    gen = _copy_shared(cfg, GenerateConfig())
-    gen.input_file, gen.output_file = input_file, output_file
-    gen.prompt_config = prompt_config_for(bench, cfg)
-    gen.chunk_id = chunk
-    gen.progress = False
-    gen.inference = resolve_inference(cfg.inference, bench.sampling, seed)
-    return gen
+    return GenerateConfig(
+        **{**generation_part(cfg), "inference": resolve_inference(cfg.inference, bench.sampling, seed)},
+        input_file=input_file,
+        output_file=output_file,
+        prompt_config=prompt_config_for(bench, cfg),
+        chunk_id=chunk,
+        progress=False,
+    )
 
 
 def evaluate_config(cfg: EvalConfig, bench: Benchmark, input_files: list[str]) -> EvaluateConfig:
     """The evaluate stage's config for the output files of `bench` (every seed of one request)."""
-    evaluate = _copy_shared(cfg, EvaluateConfig(input_files=list(input_files)))
-    evaluate.grader = grader_for(bench, cfg)
-    return evaluate
+    return EvaluateConfig(
+        input_files=list(input_files),
+        grader=grader_for(bench, cfg),
+        num_chunks=cfg.num_chunks,
+        grading=copy.deepcopy(cfg.grading),
+        sandbox=copy.deepcopy(cfg.sandbox),
+        judge=copy.deepcopy(cfg.judge),
+    )
 
 
 _DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {}

@@ -7,18 +7,13 @@ import dataclasses
 
 import pytest
 
-from nemo_pipeline.config import (
-    EvalConfig,
-    GenerateConfig,
-    JudgeConfig,
-    compose_config,
-)
+from nemo_pipeline.config import EvalConfig, GenerateConfig, JudgeConfig, compose_config, flat_values
 from nemo_pipeline.datasets import BENCHMARKS
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.judge_stage import _plan
 from nemo_pipeline.inference.generate import sampling_params
 from nemo_pipeline.inference.prompts import load_prompt
-from nemo_pipeline.jobs._stage_configs import generate_config
+from nemo_pipeline.jobs._stage_configs import evaluate_config, generate_config
 
 UNSET = None
 FEWSHOT_STOP = ("\n\nQuestion:", "\nQuestion:")  # conf/prompt/generic/math-fewshot.yaml
@@ -112,3 +107,29 @@ def test_a_token_budget_below_one_is_refused_naming_the_key(key):
     cfg = compose_config(EvalConfig, "eval", ["++inference.tokens_to_generate=-1"])
     with pytest.raises(ConfigError, match=r"inference.tokens_to_generate must be at least 1.*got -1"):
         generate_config(cfg, _bench(256, 0.9), "in.jsonl", "out.jsonl", None, 0)
+
+
+@pytest.mark.timeout(30)
+def test_every_shared_setting_reaches_the_stage_configs_under_its_plain_key():
+    """eval.py's generation settings reach each generate job, and its judge settings each evaluate job, under the
+    keys a user types (`++max_retries`, `++judge.max_retries`, `++inference.top_p`, ...)."""
+    shared = {
+        "max_samples": 7, "max_samples_per_subset": 3, "num_chunks": 2, "code_execution": True,
+        "max_code_executions": 9, "code_execution_timeout_s": 2.5, "max_concurrent_requests": 5,
+        "concurrency.max": 64, "request_timeout_s": 12.0, "max_retries": 1, "server.server_type": "vllm",
+        "server.parallel_requests": 3, "sandbox.address": "http://127.0.0.1:9", "inference.top_p": 0.5,
+        "inference.top_k": 20,
+    }  # fmt: skip
+    judge = {
+        "judge.max_retries": 2,
+        "judge.request_timeout_s": 30.0,
+        "judge.concurrency.min": 2,
+        "judge.mode": "pairwise",
+    }
+    overrides = [f"++{key}={value}" for key, value in {**shared, **judge}.items()]
+    cfg = compose_config(EvalConfig, "eval", overrides)
+    gen = flat_values(generate_config(cfg, _bench(256, 0.9), "in.jsonl", "out.jsonl", None, 1))
+    assert {key: gen[key] for key in shared} == shared
+    evaluate = flat_values(evaluate_config(cfg, _bench(256, 0.9), ["out.jsonl"]))
+    assert {key: evaluate[key] for key in judge} == judge
+    assert (evaluate["num_chunks"], evaluate["sandbox.address"]) == (2, "http://127.0.0.1:9")
