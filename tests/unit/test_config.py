@@ -15,7 +15,7 @@ def test_overrides_reach_nested_typed_fields():
     )
     assert cfg.inference.temperature == 0.6
     assert cfg.server.extra_args == ["--flag", "a b"]
-    assert cfg.inference.tokens_to_generate == 512  # from conf/generate.yaml
+    assert cfg.inference.tokens_to_generate == 512  # the global default (config/_generation.py)
 
 
 @pytest.mark.timeout(30)
