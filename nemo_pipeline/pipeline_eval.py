@@ -200,12 +200,11 @@ def plan(request: EvalRequest, backend: Backend, model_cache: str | None = None)
             raise ConfigError(f"model_cache {model_cache}: a remote cluster needs an absolute folder")
         paths = dataclasses.replace(paths, model_cache=str(Path(model_cache).expanduser()))
     graph = JobGraph(request.output_dir)
-    ports = iter(range(8100, 65536))
     summaries = []
     added = []
     for model in request.models:
         jobs = add_model_jobs(
-            graph, request.benchmarks, model.cfg, data_files, paths, backend.separate_components, model.name, ports
+            graph, request.benchmarks, model.cfg, data_files, paths, backend.separate_components, model.name
         )
         added.append(jobs)
         if jobs.summarize:

@@ -8,7 +8,9 @@ from pathlib import Path
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.layout import RunLayout, model_run
 
-__all__ = ["Component", "Job", "JobGraph"]
+__all__ = ["SANDBOX", "Component", "Job", "JobGraph"]
+
+SANDBOX = "sandbox"  # the name of the component running the code-execution sandbox server
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -30,7 +30,7 @@ from nemo_pipeline.evaluation.graders import GRADERS
 from nemo_pipeline.evaluation.judge_stage import judge_identity
 from nemo_pipeline.inference.generate import select_items
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
-from nemo_pipeline.jobs._graph import Component, Job, JobGraph
+from nemo_pipeline.jobs._graph import SANDBOX, Component, Job, JobGraph
 from nemo_pipeline.jobs._stage_configs import (
     evaluate_config,
     generate_config,
@@ -38,6 +38,7 @@ from nemo_pipeline.jobs._stage_configs import (
     hydra_value,
     stage_overrides,
 )
+from nemo_pipeline.jobs.ports import port_placeholder
 from nemo_pipeline.jsonl import count_records_if_any, read_jsonl
 from nemo_pipeline.layout import (
     REPO_ROOT,
@@ -144,24 +145,26 @@ class _Where:
         return str(PurePosixPath(self.paths.remote_output_dir) / inside.as_posix())
 
 
-def _sandbox_component(python: str, port: int) -> Component:
+def _sandbox_component(python: str) -> tuple[Component, str]:
+    """The sandbox as its own component (cluster backends), on a port the job chooses when it starts, and its
+    address."""
     # In rootless cluster containers some isolation layers may be missing; the sandbox names them at start.
-    argv = (python, "-m", "nemo_pipeline.sandbox", "--host", "127.0.0.1", "--port", str(port))
-    return Component("sandbox", argv, health_url=f"http://127.0.0.1:{port}/health")
+    port = port_placeholder(SANDBOX)
+    argv = (python, "-m", "nemo_pipeline.sandbox", "--host", "127.0.0.1", "--port", port)
+    address = f"http://127.0.0.1:{port}"
+    return Component(SANDBOX, argv, health_url=f"{address}/health"), address
 
 
-def _server_component(
-    server: ServerConfig, port: int, python: str, name: str = "server"
-) -> tuple[Component, str] | None:
-    """A model server as its own component (cluster backends), and the address its client should use; None when
-    the config names an address or a type that starts nothing. `python` is the jobs' interpreter, which a server
-    type's launcher runs under to find the server's files where the job runs."""
+def _server_component(server: ServerConfig, python: str, name: str = "server") -> tuple[Component, str] | None:
+    """A model server as its own component (cluster backends), on a port the job chooses when it starts, and the
+    address its client should use; None when the config names an address or a type that starts nothing. `python` is
+    the jobs' interpreter, which a server type's launcher runs under to find the server's files where the job runs."""
     server_type = SERVER_TYPES.get(server.server_type)
     if server.address or server_type.launch is None:
         return None
     spec = ServerSpec(
         model=server.model,
-        port=port,
+        port=port_placeholder(name),
         gpus=server.gpus,
         tensor_parallel=server.tensor_parallel,
         parallel_requests=server.parallel_requests,
@@ -250,11 +253,10 @@ def add_model_jobs(
     paths: ClusterPaths | None = None,
     separate_components: bool = False,
     run_dir: str = "",
-    ports: Iterator[int] | None = None,
 ) -> ModelJobs:
     """Add one model's jobs to `graph`; with `run_dir` (a campaign) they write into `<output_dir>/<run_dir>/` and
     their names start with `<run_dir>-`."""
-    builder = _ModelBuilder(graph, cfg, data_files, paths or ClusterPaths(), separate_components, run_dir, ports)
+    builder = _ModelBuilder(graph, cfg, data_files, paths or ClusterPaths(), separate_components, run_dir)
     return builder.build(requests)
 
 
@@ -267,7 +269,6 @@ class _ModelBuilder:
         paths: ClusterPaths,
         separate_components: bool,
         run_dir: str,
-        ports: Iterator[int] | None,
     ) -> None:
         self.graph = graph
         self.where = _Where(paths, graph.output_dir)
@@ -278,7 +279,6 @@ class _ModelBuilder:
         self.run_dir = run_dir
         self.run = model_run(graph.output_dir, run_dir)
         self.prefix = f"{run_dir}-" if run_dir else ""
-        self.ports = ports or iter(range(SERVER_TYPES.get(cfg.server.server_type).default_port, 65536))
         self.result = ModelJobs()
         self.shared_jobs: dict[str, bool] = {}  # server job -> it holds tasks of several benchmarks
 
@@ -332,14 +332,13 @@ class _ModelBuilder:
         )
         job_cfg.log_dir = self.where(self.run.log_dir(name[len(self.prefix) :]))
         if self.separate:
-            started = _server_component(first.server, next(self.ports), self.python)
+            started = _server_component(first.server, self.python)
             if started is not None:
                 components.append(started[0])
                 job_cfg.server.address = started[1]
             if any(t.cfg.code_execution for t in tasks) and not first.sandbox.address:
-                port = next(self.ports)
-                components.append(_sandbox_component(self.python, port))
-                job_cfg.sandbox.address = f"http://127.0.0.1:{port}"
+                sandbox, job_cfg.sandbox.address = _sandbox_component(self.python)
+                components.append(sandbox)
         command = self.where.paths.command("generate")
         if len(tasks) == 1:
             task = tasks[0].cfg
@@ -405,15 +404,14 @@ class _ModelBuilder:
         components: list[Component] = []
         gpus = 0
         if self.separate and GRADERS.get(evaluate.grader).needs_judge:
-            started = _server_component(evaluate.judge.server, next(self.ports), self.python, "judge-server")
+            started = _server_component(evaluate.judge.server, self.python, "judge-server")
             if started is not None:
                 components.append(started[0])
                 evaluate.judge.server.address = started[1]
                 gpus = evaluate.judge.server.gpus
         if self.separate and bench.needs_sandbox and not evaluate.sandbox.address:
-            port = next(self.ports)
-            components.append(_sandbox_component(self.python, port))
-            evaluate.sandbox.address = f"http://127.0.0.1:{port}"
+            sandbox, evaluate.sandbox.address = _sandbox_component(self.python)
+            components.append(sandbox)
         argv = (
             *self.where.paths.command("evaluate"),
             *stage_overrides(evaluate, "evaluate", keep=_EVALUATE_KEEP),

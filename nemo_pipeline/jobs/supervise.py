@@ -8,7 +8,9 @@ Usage::
 
 or ``--spec FILE.json`` holding ``{"job": ..., "log_dir": ..., "components": [{"name": ..., "argv": [...]}]}``
 (a component may also hold ``"env": {...}``). ``--env NAME KEY=VALUE`` adds a variable to component NAME's
-environment only (a server type's launch settings), over what the job's environment holds.
+environment only (a server type's launch settings), over what the job's environment holds. Port placeholders
+(``{free_port:NAME}``, see `nemo_pipeline.jobs.ports`) in any argv or env value are replaced, before anything starts,
+by ports free on this node at that moment: one port per name.
 A group starts at the three tokens ``--component NAME --``; the last component is the main one.
 Each component runs in its own process group with stdout and stderr in ``<log-dir>/<name>.log``. When the main
 component ends the others get SIGTERM, then SIGKILL after the grace period. If a component fails (the main one exits
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.jobs._status import explain_log
+from nemo_pipeline.jobs.ports import choose_ports, with_ports
 from nemo_pipeline.layout import JobRecord, component_log, write_marker
 
 __all__ = [
@@ -246,8 +250,27 @@ def supervise(spec: SupervisorSpec) -> int:
                 write_marker(spec.record.path, record.to_json())
 
 
+def _with_free_ports(components: tuple[ComponentSpec, ...]) -> tuple[ComponentSpec, ...]:
+    """The components with every port placeholder replaced by a port free now (the same port for the same name)."""
+    ports = choose_ports(
+        [token for c in components for token in c.argv] + [value for c in components for value in c.env.values()]
+    )
+    if not ports:
+        return components
+    _say("ports: " + ", ".join(f"{name}={port}" for name, port in ports.items()))
+    return tuple(
+        ComponentSpec(
+            c.name,
+            tuple(with_ports(token, ports) for token in c.argv),
+            {key: with_ports(value, ports) for key, value in c.env.items()},
+        )
+        for c in components
+    )
+
+
 def _supervise(spec: SupervisorSpec) -> int:
     spec.log_dir.mkdir(parents=True, exist_ok=True)
+    spec = dataclasses.replace(spec, components=_with_free_ports(spec.components))
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs = {c.name: component_log(spec.log_dir, c.name) for c in spec.components}
     main_name = spec.components[-1].name

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from itertools import count
 from pathlib import Path
 
 import pytest
@@ -36,14 +35,11 @@ def _campaign(tmp_path: Path, backend: SkyPilotBackend) -> JobGraph:
     data.parent.mkdir(parents=True)
     data.write_text('{"id": "a", "problem": "1+1?", "expected_answer": "2"}\n')
     graph = JobGraph(out)
-    ports = count(8100)
     for name, model, gpus in (("llama", "/models/llama", 2), ("qwen", "/models/qwen", 1)):
         cfg = compose_config(
             EvalConfig, "eval", ["++server.server_type=vllm", f"++server.model={model}", f"++server.gpus={gpus}"]
         )
-        add_model_jobs(
-            graph, parse_benchmarks("gsm8k:0"), cfg, {"gsm8k": data}, backend.cluster_paths(out), True, name, ports
-        )
+        add_model_jobs(graph, parse_benchmarks("gsm8k:0"), cfg, {"gsm8k": data}, backend.cluster_paths(out), True, name)
     return graph
 
 

@@ -59,7 +59,7 @@ def _dies_at_start(spec: ServerSpec) -> ServerLaunch:
 
 
 if "test-dies-at-start" not in SERVER_TYPES.names():
-    register_server_type(ServerType("test-dies-at-start", 0, _dies_at_start, description="tests: a vLLM-like death"))
+    register_server_type(ServerType("test-dies-at-start", _dies_at_start, description="tests: a vLLM-like death"))
 
 
 def _vllm_like_script(tmp_path: Path) -> Path:

@@ -22,7 +22,7 @@ class ServerSpec:
     """What the user asked for: which model, where, on how many GPUs."""
 
     model: str  # a path or a model name; "" lets a type pick its embedded default
-    port: int
+    port: int | str  # a number, or a cluster job's port placeholder that the job fills when it starts (jobs.ports)
     host: str = "127.0.0.1"
     gpus: int = 0
     tensor_parallel: int = 1
@@ -62,7 +62,6 @@ class ServerType:
     """A registered kind of server. `launch` is None for remote servers (nothing to start)."""
 
     name: str
-    default_port: int
     launch: Callable[[ServerSpec], ServerLaunch] | None
     health_path: str = "/health"
     supports_completions: bool = True

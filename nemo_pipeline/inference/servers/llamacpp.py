@@ -49,7 +49,6 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 LLAMACPP = register_server_type(
     ServerType(
         name="llamacpp",
-        default_port=5000,
         launch=launch,
         slots=parallel_request_slots,
         health_path="/health",

@@ -45,7 +45,6 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 LLAMACPP_PYTHON = register_server_type(
     ServerType(
         name="llamacpp-python",
-        default_port=5000,
         launch=launch,
         slots=_one_at_a_time,
         health_path="/v1/models",

@@ -46,7 +46,6 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 NEMO = register_server_type(
     ServerType(
         name="nemo",
-        default_port=5000,
         launch=launch,
         slots=parallel_request_slots,
         health_path="/v1/health",

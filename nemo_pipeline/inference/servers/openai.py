@@ -7,7 +7,6 @@ from nemo_pipeline.inference.servers._base import ServerType, register_server_ty
 OPENAI = register_server_type(
     ServerType(
         name="openai",
-        default_port=443,
         supports_loglikelihood=True,
         launch=None,
         health_path="/models",

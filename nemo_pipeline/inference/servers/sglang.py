@@ -35,7 +35,6 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 SGLANG = register_server_type(
     ServerType(
         name="sglang",
-        default_port=5000,
         supports_loglikelihood=True,
         launch=launch,
         health_path="/health",

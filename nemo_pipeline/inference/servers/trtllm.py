@@ -38,7 +38,6 @@ def launch(spec: ServerSpec) -> ServerLaunch:
 TRTLLM = register_server_type(
     ServerType(
         name="trtllm",
-        default_port=5000,
         launch=launch,
         health_path="/health",
         description="TensorRT-LLM (GPU)",

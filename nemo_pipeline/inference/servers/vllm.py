@@ -142,7 +142,6 @@ class _VllmType(ServerType):
 VLLM = register_server_type(
     _VllmType(
         name="vllm",
-        default_port=5000,
         supports_loglikelihood=True,
         launch=launch,
         health_path="/health",

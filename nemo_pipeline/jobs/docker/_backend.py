@@ -8,6 +8,7 @@ component (the last) exits 0 the others are stopped; any component that fails fi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -23,6 +24,7 @@ from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_for_failed, tail
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_specs
+from nemo_pipeline.jobs.ports import choose_ports, with_ports
 from nemo_pipeline.layout import JobRecord, cancelled_marker, component_log, job_record_path, read_marker, write_marker
 
 if TYPE_CHECKING:
@@ -105,6 +107,22 @@ class DockerRunHandle:
 
     def cancel(self) -> None:
         """Nothing runs once submit has returned."""
+
+
+def _with_free_ports(specs: list[ContainerSpec]) -> list[ContainerSpec]:
+    """The job's containers with their port placeholders replaced by ports free on this host now (the containers
+    share the host's network)."""
+    ports = choose_ports([t for s in specs for t in s.command] + [v for s in specs for v in s.environment.values()])
+    if not ports:
+        return specs
+    return [
+        dataclasses.replace(
+            spec,
+            command=tuple(with_ports(token, ports) for token in spec.command),
+            environment={key: with_ports(value, ports) for key, value in spec.environment.items()},
+        )
+        for spec in specs
+    ]
 
 
 def _newer(path: Path, than: Path) -> bool:
@@ -212,7 +230,7 @@ class DockerBackend:
         return handle
 
     def _run_job(self, client: Any, graph: JobGraph, job: Job) -> _Outcome:
-        specs = container_specs(self.cluster, graph, job)
+        specs = _with_free_ports(container_specs(self.cluster, graph, job))
         layout = graph.layout(job)
         log_dir = layout.log_dir(job.file_stem)
         log_dir.mkdir(parents=True, exist_ok=True)

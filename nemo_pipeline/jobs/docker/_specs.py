@@ -6,14 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.jobs._graph import Component, Job, JobGraph
+from nemo_pipeline.jobs._graph import SANDBOX, Component, Job, JobGraph
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.layout import REPO_ROOT, component_log
 
 __all__ = ["ContainerSpec", "code_dir", "container_specs"]
 
 LABEL = "nemo-pipeline"
-SANDBOX = "sandbox"  # the component running the code-execution sandbox server
 CGROUP_ROOT = "/sys/fs/cgroup"
 # What the sandbox's isolation layers need from its container (docs/CLUSTERS.md, "The sandbox in a container"):
 # bubblewrap creates user, pid and network namespaces, which Docker's default seccomp profile refuses, and mounts a
