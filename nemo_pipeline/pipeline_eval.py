@@ -284,7 +284,7 @@ def main(argv: list[str]) -> int:
         request.benchmarks,
         request.cluster,
         spec.cost_per_gpu_hour,
-        sequential=getattr(backend, "synchronous", False),
+        sequential=backend.synchronous,
     )
     print(render_plan(launch), flush=True)
     _write_records(request, spec.cost_per_gpu_hour)
@@ -299,19 +299,16 @@ def main(argv: list[str]) -> int:
         return 0
     write_plan_records(launch, graph)
     handle = backend.submit(graph)
-    synchronous = getattr(backend, "synchronous", False)  # submit returned after every job ended
-    if not synchronous:
+    if not backend.synchronous:
         record_submission(request.output_dir, spec, handle)
-        for name, job_id in getattr(handle, "job_ids", {}).items():
+        for name, job_id in handle.job_ids.items():
             print(f"submitted {name}: job {job_id}")
         if not request.wait:
             print(f"status: python pipeline/status.py {request.output_dir}")
             return 0
     states = handle.wait(WAIT_TIMEOUT_S)
-    fetch = getattr(handle, "fetch_results", None)
-    if callable(fetch):
-        fetch()
-    if not synchronous:
+    handle.fetch_results()
+    if not backend.synchronous:
         print(handle.report(states))
     handle.raise_for_failures(states)
     print(f"done: results in {request.output_dir}")

@@ -50,9 +50,10 @@ def serving(cfg: ServerConfig, log_dir: Path) -> Iterator[ServerEndpoint]:
         return
     if server_type.launch is None:
         raise ConfigError(f"server type '{cfg.server_type}' starts nothing: give ++server.address (--server_address)")
+    port = cfg.port or free_port()
     spec = ServerSpec(
         model=cfg.model,
-        port=cfg.port or free_port(),
+        port=port,
         gpus=cfg.gpus,
         tensor_parallel=cfg.tensor_parallel,
         parallel_requests=cfg.parallel_requests,
@@ -61,7 +62,7 @@ def serving(cfg: ServerConfig, log_dir: Path) -> Iterator[ServerEndpoint]:
     )
     server_type.check_startable_here()
     launch = server_type.launch(spec)
-    log_path = server_log(log_dir, cfg.server_type, spec.port)
+    log_path = server_log(log_dir, cfg.server_type, port)
     with ManagedProcess(f"{cfg.server_type} server", launch.argv, log_path, env=launch.env) as server:
         server.wait_healthy(launch.health_url, cfg.start_timeout_s)
         if server.returncode() is not None:

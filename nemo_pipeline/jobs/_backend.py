@@ -70,13 +70,22 @@ class RunHandle(Protocol):
         """Stop every job of the run that has not ended."""
         ...
 
+    @property
+    def job_ids(self) -> dict[str, str]:
+        """Job name -> the id its scheduler gave it (what `jobs/submitted.json` records); empty when none."""
+        ...
+
+    def fetch_results(self) -> None:
+        """Copy the run's files back here when the jobs ran where this machine's files are not (else nothing)."""
+        ...
+
 
 class Backend(Protocol):
     """Runs a JobGraph: locally, on Slurm, through nemo-run, or rendered for SkyPilot."""
 
     name: str
     separate_components: bool  # True: server and sandbox are components of their own (cluster jobs)
-    # (optional) synchronous = True: submit() returns once every job ended (the local backend); default False
+    synchronous: bool  # True: submit() returns once every job ended (local, docker); False: once they are queued
 
     @property
     def remote(self) -> bool:
@@ -179,8 +188,7 @@ def submitted_file(output_dir: Path) -> Path:
 
 def record_submission(output_dir: Path, spec: ClusterSpec, handle: RunHandle) -> Path:
     """`jobs/submitted.json`: which cluster config and which job ids, so `pipeline/status.py` finds the jobs."""
-    job_ids = getattr(handle, "job_ids", {})
-    record = {"backend": spec.backend, "cluster": str(spec.path or spec.name), "job_ids": dict(job_ids)}
+    record = {"backend": spec.backend, "cluster": str(spec.path or spec.name), "job_ids": dict(handle.job_ids)}
     path = submitted_file(output_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -15,6 +17,7 @@ __all__ = [
     "describe_all",
     "explain_log",
     "parse_slurm_state",
+    "poll_until_finished",
     "raise_for_failed",
     "tail",
 ]
@@ -131,3 +134,23 @@ def raise_for_failed(statuses: list[JobStatus], context: str = "") -> None:
         names = ", ".join(f"{s.name} ({s.state.value})" for s in bad)
         shown = [s for s in bad if s.log_tail] or bad
         raise JobFailedError(f"{context}{len(bad)} job(s) did not complete: {names}\n" + describe_all(shown))
+
+
+def poll_until_finished(
+    status: Callable[[], dict[str, JobState]], timeout_s: float, poll_min_s: float, poll_max_s: float, what: str
+) -> dict[str, JobState]:
+    """Call `status` until every job finished and return its states; TimeoutError naming `what` and the unfinished
+    jobs at the deadline. The interval is a tenth of the time waited so far, within [poll_min_s, poll_max_s]: a short
+    run is noticed within a second or two of its end, a long one costs one query every poll_max_s."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    while True:
+        states = status()
+        active = {name: state.value for name, state in states.items() if not state.finished}
+        if not active:
+            return states
+        now = time.monotonic()
+        if now >= deadline:
+            raise TimeoutError(f"{what}: jobs not finished after {timeout_s:g}s: {active}")
+        delay = min(max((now - started) / 10, poll_min_s), poll_max_s)
+        time.sleep(max(0.0, min(delay, deadline - now)))

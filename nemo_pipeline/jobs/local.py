@@ -78,6 +78,14 @@ class LocalRun:
     def cancel(self) -> None:
         """Nothing to cancel: local jobs end with the run."""
 
+    @property
+    def job_ids(self) -> dict[str, str]:
+        """None: the jobs ran in this process's children."""
+        return {}
+
+    def fetch_results(self) -> None:
+        """Nothing to fetch: the jobs wrote here."""
+
     def statuses(self) -> list[JobStatus]:
         result = []
         for outcome in self.outcomes.values():

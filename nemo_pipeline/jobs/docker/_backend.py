@@ -108,6 +108,9 @@ class DockerRunHandle:
     def cancel(self) -> None:
         """Nothing runs once submit has returned."""
 
+    def fetch_results(self) -> None:
+        """Nothing to fetch: the containers wrote into the mounted output directory."""
+
 
 def _with_free_ports(specs: list[ContainerSpec]) -> list[ContainerSpec]:
     """The job's containers with their port placeholders replaced by ports free on this host now (the containers

@@ -14,7 +14,6 @@ import json
 import os
 import shlex
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from nemo_pipeline.errors import ConfigError, JobFailedError, MissingExtraError
 from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
 from nemo_pipeline.jobs._cluster_schema import settings_from_spec
 from nemo_pipeline.jobs._graph import Job, JobGraph
-from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_for_failed, tail
+from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, poll_until_finished, raise_for_failed, tail
 from nemo_pipeline.jobs.nemo_run._config import NemoRunClusterConfig
 from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, render_argv
 from nemo_pipeline.layout import REPO_ROOT, RunLayout
@@ -107,6 +106,7 @@ class NemoRunBackend:
 
     name = "nemo-run"
     separate_components = True  # server, sandbox and client run side by side under the supervisor
+    synchronous = False  # submit returns once the jobs are queued
 
     def __init__(self, cluster: NemoRunClusterConfig) -> None:
         self.cluster = cluster
@@ -285,20 +285,8 @@ class NemoRunHandle:
 
     def wait(self, timeout_s: float) -> dict[str, JobState]:
         """Poll until every job finished; TimeoutError naming the unfinished jobs at the deadline."""
-        started = time.monotonic()
-        deadline = started + timeout_s
-        while True:
-            states = self.status()
-            active = {n: s.value for n, s in states.items() if not s.finished}
-            if not active:
-                return states
-            now = time.monotonic()
-            if now >= deadline:
-                raise TimeoutError(
-                    f"nemo-run experiment {self.experiment_id}: jobs not finished after {timeout_s:g}s: {active}"
-                )
-            delay = min(max((now - started) / 10, self.cluster.poll_min_s), self.cluster.poll_max_s)
-            time.sleep(max(0.0, min(delay, deadline - now)))
+        what = f"nemo-run experiment {self.experiment_id}"
+        return poll_until_finished(self.status, timeout_s, self.cluster.poll_min_s, self.cluster.poll_max_s, what)
 
     def cancel(self) -> None:
         """Cancel every task of the experiment that has not ended."""
@@ -308,6 +296,9 @@ class NemoRunHandle:
             for name, task_id in self.task_ids.items():
                 if states[name] in (JobState.PENDING, JobState.RUNNING, JobState.COMPLETING, JobState.UNKNOWN):
                     exp.cancel(task_id)
+
+    def fetch_results(self) -> None:
+        """Nothing to fetch: nemo-run's executor runs the tasks on this machine's shared files."""
 
     def log_path(self, job_name: str) -> Path:
         """nemo-run's log of the job's task (the supervisor's output, ending with a failed component's log tail);

@@ -110,12 +110,16 @@ class SkyPilotRunHandle:
             for name in sorted(set(self.pipelines.values())):
                 subprocess.run(["sky", "jobs", "cancel", "-y", "-n", name], timeout=300, check=False)
 
+    def fetch_results(self) -> None:
+        """Nothing: the pipelines write into their bucket (`remote_root`), which its own tools copy back."""
+
 
 class SkyPilotBackend:
     """`backend: skypilot`: SkyPilot task YAML per job, a pipeline per run directory."""
 
     name = "skypilot"
     separate_components = True  # server, sandbox and client run side by side under the supervisor on a node
+    synchronous = False  # submit returns once the jobs are queued
 
     def __init__(self, cluster: SkyPilotClusterConfig) -> None:
         self.cluster = cluster

@@ -5,14 +5,21 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from nemo_pipeline.errors import ConfigError, JobFailedError
 from nemo_pipeline.jobs._backend import ClusterSpec, register_backend
 from nemo_pipeline.jobs._graph import Job, JobGraph
-from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, parse_slurm_state, raise_for_failed, tail
+from nemo_pipeline.jobs._status import (
+    JobState,
+    JobStatus,
+    describe_all,
+    parse_slurm_state,
+    poll_until_finished,
+    raise_for_failed,
+    tail,
+)
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jobs.slurm._config import SlurmClusterConfig, load_cluster_config
 from nemo_pipeline.jobs.slurm._render import (
@@ -74,6 +81,7 @@ class SlurmBackend:
 
     name = "slurm"
     separate_components = True  # server, sandbox and client run as srun steps of one job
+    synchronous = False  # submit returns once the jobs are queued
 
     def __init__(self, cluster: SlurmClusterConfig, *, dry_run: bool = False, cluster_file: Path | None = None) -> None:
         self.cluster = cluster
@@ -273,24 +281,11 @@ class SlurmRunHandle:
         return states
 
     def wait(self, timeout_s: float) -> dict[str, JobState]:
-        """Poll until every job finished; TimeoutError naming the unfinished jobs at the deadline.
-
-        The interval is a tenth of the time waited so far, within [poll_min_s, poll_max_s]: a short run is noticed
-        within a second or two of its end, a long one costs one `squeue` call every poll_max_s.
-        """
-        started = time.monotonic()
-        deadline = started + timeout_s
+        """Poll (one `squeue` call each time) until every job finished; TimeoutError naming the unfinished jobs."""
         cluster = self.backend.cluster
-        while True:
-            states = self.status()
-            active = {n: s.value for n, s in states.items() if not s.finished}
-            if not active:
-                return states
-            now = time.monotonic()
-            if now >= deadline:
-                raise TimeoutError(f"Slurm jobs not finished after {timeout_s:g}s: {active}; ids {self.job_ids}")
-            delay = min(max((now - started) / 10, cluster.poll_min_s), cluster.poll_max_s)
-            time.sleep(max(0.0, min(delay, deadline - now)))
+        return poll_until_finished(
+            self.status, timeout_s, cluster.poll_min_s, cluster.poll_max_s, f"Slurm jobs {self.job_ids}"
+        )
 
     def cancel(self) -> None:
         """scancel every job of the run (finished ones are ignored by Slurm)."""
