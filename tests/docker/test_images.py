@@ -3,6 +3,7 @@ the sandbox and pipeline images build here on the offline base and hold what the
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def test_each_dockerfile_takes_its_pinned_base_as_a_build_argument(dockerfile: P
     default = arg.split("=", 1)[1]
     assert PINNED.match(default) and "latest" not in default, default
     assert lines.index(arg) == 0 and [line for line in lines if line.startswith("FROM")] == ["FROM ${BASE_IMAGE}"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("server_type", ["vllm", "trtllm", "nemo"])
+def test_a_server_dockerfile_builds_on_the_image_its_server_type_pins(server_type: str) -> None:
+    """The vendor image a server type starts on a cluster and the base of its dockerfile are one release."""
+    module = importlib.import_module(f"nemo_pipeline.inference.servers.{server_type}")
+    dockerfile = Path(__file__).resolve().parents[2] / "dockerfiles" / f"Dockerfile.{server_type}"
+    assert f"ARG BASE_IMAGE={module.DEFAULT_IMAGE}\n" in dockerfile.read_text()
 
 
 @pytest.mark.timeout(30)
