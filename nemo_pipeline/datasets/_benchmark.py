@@ -65,7 +65,6 @@ class Benchmark:
     # Its own sampling defaults, used where the user sets none; None: the global default (config._generation)
     tokens_to_generate: int | None = None
     seeds_temperature: float | None = None  # each seed of a sampled run (`name:N`)
-    needs_sandbox: bool = False
     multi_turn: bool = False  # items carry `turns` (user messages, sent one after the other)
     data_version: int = 1  # bump when the loader's output changes, so prepared files are rebuilt
     # The server type used when the user names none (log-likelihood benchmarks need one that returns prompt
@@ -75,6 +74,13 @@ class Benchmark:
     num_fewshot: int | None = None  # shots of the official protocol's prompt (None: not declared); published
     # baselines are compared only with the same shots
     variants: tuple[tuple[str, Variant], ...] = ()  # (name, variant): opt-in protocols, `++protocol=<name>`
+
+    @property
+    def needs_sandbox(self) -> bool:
+        """Whether grading runs programs in a sandbox: the grader's spec says (`GraderSpec.needs_sandbox`)."""
+        from nemo_pipeline.evaluation import GRADERS  # imported here: evaluation imports datasets
+
+        return GRADERS.get(self.grader).needs_sandbox
 
     @property
     def sampling(self) -> SamplingDefaults:

@@ -9,7 +9,8 @@ Keys (docs/LOGLIK.md has an example):
     prompt_config: generic/chat    # required; under conf/prompt, or a path to a prompt YAML
     fields: {problem: question, expected_answer: answer, subset: ability, turns: turns, reference: rubric}
     description, license, sha256 (of the data file, checked when given), tokens_to_generate, seeds_temperature,
-    needs_sandbox, default_server_type, metrics (names the metrics file must hold), subsets (allowed values)
+    default_server_type, metrics (names the metrics file must hold), subsets (allowed values), needs_sandbox (read
+    from older files: it must agree with the grader's spec, which decides)
 
 Every mistake is a one-line error naming the file and the key.
 """
@@ -114,13 +115,6 @@ def _records(spec_path: Path, name: str, data: Path, fields: dict[str, str], sub
     return records
 
 
-def _grader_needs_sandbox(grader: str) -> bool:
-    """Whether `grader` runs programs (code, code-extract, mbpp, ...), as its spec says."""
-    from nemo_pipeline.evaluation import GRADERS  # imported here: evaluation imports datasets
-
-    return GRADERS.get(grader).needs_sandbox
-
-
 def load_benchmark_file(path: Path) -> Benchmark:
     """The Benchmark a YAML file defines; ConfigError/DataError naming the file and the key for any mistake."""
     from nemo_pipeline.evaluation import GRADERS  # graders register on import of the evaluation package
@@ -146,6 +140,10 @@ def load_benchmark_file(path: Path) -> Benchmark:
         raise _fail(path, "name", f"'{name}' is a built-in benchmark; choose another name")
     if spec["grader"] not in GRADERS:
         raise _fail(path, "grader", f"unknown grader '{spec['grader']}'; known: {', '.join(GRADERS.names())}")
+    runs_programs = GRADERS.get(spec["grader"]).needs_sandbox
+    if "needs_sandbox" in spec and bool(spec["needs_sandbox"]) is not runs_programs:
+        problem = f"grader '{spec['grader']}' decides whether grading needs a sandbox ({runs_programs}); drop the key"
+        raise _fail(path, "needs_sandbox", problem)
     try:
         prompt_name = spec["prompt_config"]
         local_prompt = path.parent / prompt_name
@@ -207,7 +205,6 @@ def load_benchmark_file(path: Path) -> Benchmark:
             # absent: the global defaults (config._generation), applied with the user's settings
             tokens_to_generate=int(spec["tokens_to_generate"]) if "tokens_to_generate" in spec else None,
             seeds_temperature=float(spec["seeds_temperature"]) if "seeds_temperature" in spec else None,
-            needs_sandbox=bool(spec.get("needs_sandbox", _grader_needs_sandbox(str(spec["grader"])))),
             multi_turn="turns" in fields,
             default_server_type=server_type,
             # Prepared items are rebuilt when the file's mapping or this loader changes.

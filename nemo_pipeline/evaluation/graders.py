@@ -47,8 +47,8 @@ class GraderSpec:
 
     name: str
     grade: Grader
-    # Runs the answer's code: the evaluate stage starts a sandbox (or uses `sandbox.address`), and a YAML benchmark
-    # graded by it needs one unless it says otherwise.
+    # Runs the answer's code: the evaluate stage starts a sandbox (or uses `sandbox.address`), a cluster job's
+    # evaluate step gets a sandbox component, and `Benchmark.needs_sandbox` answers from here (its one owner).
     needs_sandbox: bool = False
     # Reads judge verdicts: "single" or "pairwise" (the project's judge prompts, following `judge.mode`), or the
     # grader's own protocol (its name); the judge runs before grading. None: no judge.

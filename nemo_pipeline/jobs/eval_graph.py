@@ -409,7 +409,7 @@ class _ModelBuilder:
                 components.append(started[0])
                 evaluate.judge.server.address = started[1]
                 gpus = evaluate.judge.server.gpus
-        if self.separate and bench.needs_sandbox and not evaluate.sandbox.address:
+        if self.separate and GRADERS.get(evaluate.grader).needs_sandbox and not evaluate.sandbox.address:
             sandbox, evaluate.sandbox.address = _sandbox_component(self.python)
             components.append(sandbox)
         argv = (

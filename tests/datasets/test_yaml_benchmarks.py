@@ -66,6 +66,9 @@ def test_a_good_file_defines_a_benchmark(tmp_path: Path) -> None:
 def test_a_grader_that_runs_programs_gets_a_sandbox(tmp_path: Path, grader: str, sandbox: bool) -> None:
     bench = load_benchmark_file(_write(tmp_path, {**GOOD, "grader": grader}))
     assert bench.needs_sandbox is sandbox
+    # an older file that states what its grader's spec says still loads
+    stated = load_benchmark_file(_write(tmp_path, {**GOOD, "grader": grader, "needs_sandbox": sandbox}))
+    assert stated.needs_sandbox is sandbox
 
 
 @pytest.mark.parametrize(
@@ -83,6 +86,8 @@ def test_a_grader_that_runs_programs_gets_a_sandbox(tmp_path: Path, grader: str,
         ({"name": "gsm8k"}, "name", ConfigError),
         ({"sha256": "0" * 64}, "sha256", ConfigError),
         ({"default_server_type": "nonesuch"}, "default_server_type", ConfigError),
+        ({"needs_sandbox": True}, "needs_sandbox", ConfigError),  # math runs no programs: its spec decides
+        ({"grader": "code", "needs_sandbox": False}, "needs_sandbox", ConfigError),
     ],
 )
 def test_every_bad_file_is_a_one_line_error_naming_the_file_and_key(

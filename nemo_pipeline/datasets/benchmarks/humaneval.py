@@ -66,7 +66,6 @@ register_benchmark(
         prompt_config="generic/codegen",
         num_items=164,
         tokens_to_generate=512,
-        needs_sandbox=True,
         reference=REFERENCE,
         variants=(
             (

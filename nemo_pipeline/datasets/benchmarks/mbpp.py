@@ -81,7 +81,6 @@ register_benchmark(
         prompt_config="generic/mbpp",
         num_items=500,
         tokens_to_generate=512,
-        needs_sandbox=True,
         data_version=2,  # 2: `prompt` (bigcode's) and `test_setup_code`
         reference=REFERENCE,
         variants=(
