@@ -33,6 +33,7 @@ from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, add_model
 from nemo_pipeline.layout import RunLayout, campaign_runs, exports_complete, model_run, summary_complete
 from nemo_pipeline.loglik import check_server_can_score
 from nemo_pipeline.model_source import is_source_uri, parse_model_source
+from nemo_pipeline.records import RunRecord, write_run_record
 from nemo_pipeline.run_plan import PlannedModel, build_launch_plan, render_plan, write_plan_records
 from nemo_pipeline.trackers import check_exports, export_args
 
@@ -235,21 +236,22 @@ def _write_records(request: EvalRequest, cost_per_gpu_hour: float | None) -> Non
     for model in request.models:
         run = model_run(request.output_dir, model.name)
         run.root.mkdir(parents=True, exist_ok=True)
-        record = {
-            "command": command,
-            "name": model.name or None,
-            "model": model.cfg.server.model or f"{model.cfg.server.server_type}-default",
-            "server_type": model.cfg.server.server_type,
-            "benchmarks": [f"{b.name}:{b.seeds}" for b in request.benchmarks],
-            "cluster": request.cluster,
-            "cost_per_gpu_hour": cost_per_gpu_hour,
-            "config": flat_values(model.cfg),
-        }
-        if model.entry is not None:
-            record["overrides"] = model.entry.eval_overrides()
-            if model.entry.published:  # the model's own summary compares with them too
-                record["published"], record["published_file"] = model.entry.published, model.entry.published_file
-        run.run_record.write_text(json.dumps(record, indent=2) + "\n")
+        entry = model.entry
+        published = entry.published if entry is not None and entry.published else None  # its summary compares too
+        record = RunRecord(
+            command=command,
+            name=model.name or None,
+            model=model.cfg.server.model or f"{model.cfg.server.server_type}-default",
+            server_type=model.cfg.server.server_type,
+            benchmarks=tuple(f"{b.name}:{b.seeds}" for b in request.benchmarks),
+            cluster=request.cluster,
+            cost_per_gpu_hour=cost_per_gpu_hour,
+            config=flat_values(model.cfg),
+            overrides=None if entry is None else tuple(entry.eval_overrides()),
+            published=published,
+            published_file=entry.published_file if entry is not None and published else None,
+        )
+        write_run_record(run.run_record, record)
     if request.campaign:
         write_campaign_record(
             request.output_dir,

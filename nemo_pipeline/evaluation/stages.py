@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from nemo_pipeline.layout import (
     stage_log_dir,
     write_marker,
 )
+from nemo_pipeline.records import MetricsRecord, write_metrics
 
 __all__ = [
     "EvaluateResult",
@@ -206,11 +206,13 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
     if None in records_by_seed and len(records_by_seed) > 1:
         raise DataError(f"{directory}: holds both greedy output.jsonl and seeded output-rs*.jsonl files; keep one kind")
     metrics = compute_metrics(records_by_seed)
-    metrics["benchmark"] = directory.name
-    metrics["protocol"] = cfg.protocol
-    out = metrics_file(directory)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    os.replace(tmp, out)
+    record = MetricsRecord(
+        benchmark=directory.name,
+        num_seeds=metrics["num_seeds"],
+        metrics=metrics["metrics"],
+        protocol=cfg.protocol,
+        headline=metrics.get("headline"),
+    )
+    write_metrics(metrics_file(directory), record)
     write_marker(metrics_stamp_file(directory), metrics_stamp(files))
-    return metrics
+    return record.to_json()

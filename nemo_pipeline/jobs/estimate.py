@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nemo_pipeline.errors import DataError
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jsonl import count_records_if_any
-from nemo_pipeline.layout import RunLayout, find_runs, read_marker
+from nemo_pipeline.layout import RunLayout, find_runs
+from nemo_pipeline.records import read_run_record
 
 __all__ = [
     "GUESS_EVALUATE_S_PER_ITEM",
@@ -75,8 +77,11 @@ def _matching_runs(output_root: Path, model: str, server_type: str) -> list[RunL
     """Run directories under `output_root` (up to two levels down) whose run.json names this model and server type."""
     found = []
     for run in find_runs(output_root):
-        record = read_marker(run.run_record)
-        if record and record.get("model") == model and record.get("server_type") == server_type:
+        try:
+            record = read_run_record(run.run_record)
+        except DataError:  # unreadable, or from another version: its rates are not used
+            continue
+        if record.model == model and record.server_type == server_type:
             found.append(run)
     return found
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.layout import RunLayout, campaign_record_file, campaign_runs
+from nemo_pipeline.records import UnreadableRecordError, read_run_record
 
 __all__ = ["Campaign", "ModelInfo", "is_campaign", "read_campaign", "read_run_info"]
 
@@ -150,19 +151,15 @@ def read_run_info(directory: Path, name: str) -> ModelInfo:
     if not path.is_file():
         return ModelInfo(name)
     try:
-        data = _read_object(path)
-    except DataError:
+        record = read_run_record(path)
+    except UnreadableRecordError:
         return ModelInfo(name)
-    model, server_type, overrides = data.get("model"), data.get("server_type"), data.get("overrides")
-    published, published_file = data.get("published"), data.get("published_file")
-    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
-        overrides = []
     return ModelInfo(
         name=name,
-        model=model if isinstance(model, str) else "",
-        server_type=server_type if isinstance(server_type, str) else "",
-        overrides=tuple(overrides),
-        cost_per_gpu_hour=_rate(data.get("cost_per_gpu_hour"), str(path)),
-        published=published if isinstance(published, str) else "",
-        published_file=published_file if isinstance(published_file, str) else "",
+        model=record.model,
+        server_type=record.server_type,
+        overrides=record.overrides or (),
+        cost_per_gpu_hour=record.cost_per_gpu_hour,
+        published=record.published or "",
+        published_file=record.published_file or "",
     )

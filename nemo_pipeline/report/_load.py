@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.jsonl import count_records
 from nemo_pipeline.layout import RunLayout, is_seed_file, metrics_file, output_files_in, seed_of
+from nemo_pipeline.records import UnreadableRecordError, finite_number, read_metrics, read_run_record
 from nemo_pipeline.report._stats import proportion_std_err
 
 __all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items", "verdict_of"]
@@ -79,12 +79,6 @@ def _output_files(directory: Path) -> tuple[Path, ...]:
     return tuple(sorted(files, key=lambda p: (-1 if _seed_of(p) is None else _seed_of(p), p.name)))
 
 
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return value
-
-
 def _upgrade(block: dict[str, float], num_seeds: int) -> dict[str, float]:
     """Read metrics.json files written before the current names: gen_seconds (a sum of per-item times, not a wall
     time) is sum_item_seconds; a greedy accuracy without accuracy_std_err gets it from accuracy and num_entries."""
@@ -96,29 +90,9 @@ def _upgrade(block: dict[str, float], num_seeds: int) -> dict[str, float]:
 
 def _load_metrics(path: Path) -> tuple[int, dict[str, dict[str, float]], str, str | None]:
     """Parse metrics.json; raise DataError saying what is wrong with it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
-        raise DataError(f"{path}: expected an object with a 'metrics' object, got {str(data)[:80]!r}")
-    blocks: dict[str, dict[str, float]] = {}
-    for subset, block in data["metrics"].items():
-        if not isinstance(block, dict):
-            raise DataError(f"{path}: metrics[{subset!r}] should be an object, got {type(block).__name__}")
-        blocks[str(subset)] = {k: v for k, v in ((k, _as_number(v)) for k, v in block.items()) if v is not None}
-    if "all" not in blocks:
-        raise DataError(f"{path}: the 'metrics' object has no 'all' block (found: {sorted(blocks)})")
-    num_seeds = data.get("num_seeds", 0)
-    if not isinstance(num_seeds, int) or isinstance(num_seeds, bool) or num_seeds < 0:
-        raise DataError(f"{path}: 'num_seeds' should be a non-negative integer, got {num_seeds!r}")
-    protocol = data.get("protocol", "official")  # files written before protocols were recorded: the default
-    if not isinstance(protocol, str) or not protocol:
-        raise DataError(f"{path}: 'protocol' should be a protocol name, got {protocol!r}")
-    headline = data.get("headline")  # absent in files written before it was recorded
-    if headline is not None and not isinstance(headline, str):
-        raise DataError(f"{path}: 'headline' should be a metric name, got {headline!r}")
-    return num_seeds, {subset: _upgrade(block, num_seeds) for subset, block in blocks.items()}, protocol, headline
+    record = read_metrics(path)
+    blocks = {subset: _upgrade(block, record.num_seeds) for subset, block in record.metrics.items()}
+    return record.num_seeds, blocks, record.protocol, record.headline
 
 
 def _load_benchmark(directory: Path) -> BenchmarkRun:
@@ -133,7 +107,7 @@ def _load_benchmark(directory: Path) -> BenchmarkRun:
         return BenchmarkRun(directory.name, directory, 0, None, outputs, why)
     try:
         num_seeds, blocks, protocol, headline = _load_metrics(metrics_path)
-    except (DataError, OSError, UnicodeDecodeError) as exc:
+    except DataError as exc:
         return BenchmarkRun(directory.name, directory, 0, None, outputs, f"unreadable metrics.json: {exc}")
     return BenchmarkRun(directory.name, directory, num_seeds, blocks, outputs, protocol=protocol, headline=headline)
 
@@ -142,11 +116,11 @@ def _model_name(directory: Path) -> str:
     run_json = RunLayout(directory).run_record
     if run_json.is_file():
         try:
-            data = json.loads(run_json.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, OSError, UnicodeDecodeError):
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("model"), str) and data["model"].strip():
-            return data["model"].strip()
+            model = read_run_record(run_json).model.strip()
+        except UnreadableRecordError:
+            model = ""
+        if model:
+            return model
     return directory.resolve().name
 
 
@@ -180,7 +154,7 @@ def _text(value: Any) -> str:
 def _scores(value: Any) -> tuple[tuple[str, float], ...]:
     if not isinstance(value, dict):
         return ()
-    return tuple((str(k), float(v)) for k, v in value.items() if _as_number(v) is not None)
+    return tuple((str(k), float(v)) for k, v in value.items() if finite_number(v) is not None)
 
 
 def read_graded_items(path: Path) -> tuple[list[GradedItem], list[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nemo_pipeline.errors import MissingExtraError
-from nemo_pipeline.layout import read_marker
+from nemo_pipeline.records import UnreadableRecordError, read_run_record
 from nemo_pipeline.registry import Registry
 
 __all__ = [
@@ -88,7 +88,10 @@ def require_module(module: str, feature: str, extra: str) -> None:
 
 def run_params(run_record: Path) -> tuple[dict[str, str], dict[str, Any]]:
     """run.json as tracker parameters (text values; the flattened config under its own keys) and as written."""
-    record = read_marker(run_record) or {}
+    try:
+        record = read_run_record(run_record).to_json()
+    except UnreadableRecordError:  # missing or not an object: a run without its record logs no parameters
+        record = {}
     params: dict[str, str] = {}
     for key, value in record.items():
         if key == "config" and isinstance(value, dict):
