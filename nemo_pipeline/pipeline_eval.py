@@ -23,7 +23,7 @@ from nemo_pipeline.config import CONF_DIR, EvalConfig, check_tokens_to_generate,
 from nemo_pipeline.datasets import BENCHMARKS, prepare
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation import GRADERS
-from nemo_pipeline.inference._server_context import check_reachable
+from nemo_pipeline.inference.core import check_reachable
 from nemo_pipeline.inference.prompts import load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jobs import Component, Job, JobGraph

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nemo_pipeline.cli import main_wrapper
 from nemo_pipeline.config import ServerConfig
-from nemo_pipeline.inference._server_context import serving
+from nemo_pipeline.inference.core import serving
 from nemo_pipeline.process import free_port
 
 

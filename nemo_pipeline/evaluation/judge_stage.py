@@ -35,9 +35,8 @@ from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol
 from nemo_pipeline.evaluation.graders import GRADERS
 from nemo_pipeline.evaluation.mt_bench_101_grader import OPENCOMPASS_JUDGE
 from nemo_pipeline.evaluation.mt_bench_grader import FASTCHAT_JUDGE
-from nemo_pipeline.inference._client_report import limiter_for
-from nemo_pipeline.inference._server_context import ServerEndpoint, serving
-from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams
+from nemo_pipeline.inference.client import RequestError, SamplingParams
+from nemo_pipeline.inference.core import ServerEndpoint, close_client, open_client, serving
 from nemo_pipeline.inference.prompts import Prompt, PromptConfig, load_prompt
 from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl, write_jsonl_atomic
 from nemo_pipeline.layout import judge_checkpoint_file, judge_settings_file
@@ -273,16 +272,8 @@ class _Judge:
     the requests in flight."""
 
     def __init__(self, judge: JudgeConfig, endpoint: ServerEndpoint, plan: _Plan) -> None:
-        self.client = OpenAIClient(
-            endpoint.base_url,
-            endpoint.model,
-            api_key=endpoint.api_key,
-            timeout_s=judge.request_timeout_s,
-            max_retries=judge.max_retries,
-            limiter=limiter_for(
-                judge.max_concurrent_requests, judge.concurrency, judge.server, endpoint.base_url, where="judge."
-            ),
-        )
+        self.endpoint = endpoint
+        self.client = open_client(endpoint, judge, where="judge.")
         self.params = plan.sampling(judge)
         self.plan = plan
         self.requests = self.failures = 0
@@ -339,7 +330,7 @@ async def _judge_all(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        await runner.client.aclose()
+        await close_client(runner.client, runner.endpoint)
     if runner.failures:
         log.warning("judge: %d of %d request(s) failed; those records are judged again on the next run",
                     runner.failures, runner.requests)  # fmt: skip

@@ -163,11 +163,11 @@ class OpenAIClient:
 
     async def complete(self, prompt: str, params: SamplingParams) -> Completion:
         body = {"model": self.model, "prompt": prompt, **params.as_body()}
-        return params.cut_at_client_stops(await self._request("POST", "/completions", body, _completion_from_text))
+        return params.cut_at_client_stops(await self.request("POST", "/completions", body, _completion_from_text))
 
     async def chat(self, messages: list[dict[str, str]], params: SamplingParams) -> Completion:
         body = {"model": self.model, "messages": messages, **params.as_body()}
-        return params.cut_at_client_stops(await self._request("POST", "/chat/completions", body, _completion_from_chat))
+        return params.cut_at_client_stops(await self.request("POST", "/chat/completions", body, _completion_from_chat))
 
     async def round_trip_s(self) -> float | None:
         """Seconds one GET /models takes, about the network round trip to the server (any HTTP answer counts);
@@ -191,12 +191,12 @@ class OpenAIClient:
 
     async def first_model(self) -> str:
         """The first model the server lists (for servers that serve one model)."""
-        models = await self._request("GET", "/models", None, lambda data: list(data.get("data") or []), measure=False)
+        models = await self.request("GET", "/models", None, lambda data: list(data.get("data") or []), measure=False)
         if not models:
             raise RequestError(f"{self.base_url}/models lists no model; pass --model")
         return str(models[0]["id"])
 
-    async def _request(
+    async def request(
         self,
         method: str,
         path: str,
@@ -204,6 +204,9 @@ class OpenAIClient:
         extract: Callable[[dict[str, Any]], T],
         measure: bool = True,  # whether its latency tells the limit about the server's load (generations only)
     ) -> T:
+        """What `extract` makes of the JSON answer to one request under the limiter: retried (at most
+        `max_retries` times) on timeouts, lost connections, transient HTTP statuses and bodies `extract` cannot
+        read; RequestError when the server refuses it or the retries run out."""
         url = f"{self.base_url}{path}"
         payload = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         for attempt in range(self.max_retries + 1):

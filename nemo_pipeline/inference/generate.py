@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,32 +17,29 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nemo_pipeline.config import GenerateConfig, SamplingDefaults, compose_config, flat_values, resolve_inference
+from nemo_pipeline.config import GenerateConfig, SamplingDefaults, compose_config, resolve_inference
 from nemo_pipeline.errors import ConfigError, DataError, NemoPipelineError
-from nemo_pipeline.inference._client_report import (
-    ClientReport,
-    failed_items_message,
-    limiter_for,
-    remember_settled,
-    write_client_report,
-)
-from nemo_pipeline.inference._server_context import ServerEndpoint, serving
+from nemo_pipeline.inference._client_report import ClientReport, failed_items_message, write_client_report
 from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams, run_bounded
 from nemo_pipeline.inference.code_execution import generate_with_code
+from nemo_pipeline.inference.core import (
+    GenerateResult,
+    ServerEndpoint,
+    close_client,
+    finish_task,
+    finished_ids,
+    open_client,
+    prepare_task,
+    select_items,
+    serving,
+)
 from nemo_pipeline.inference.multiturn import generate_turns
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
-from nemo_pipeline.jsonl import GroupCommitAppender, JsonlAppender, iter_jsonl, read_jsonl
+from nemo_pipeline.jsonl import GroupCommitAppender
 from nemo_pipeline.layout import (
-    check_same_settings,
-    done_marker,
-    generation_settings,
-    is_complete,
     sandbox_log,
-    selection_stamp,
-    settings_file,
     stage_log_dir,
-    write_marker,
 )
 from nemo_pipeline.progress import ProgressWriter
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
@@ -58,56 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GenerateResult:
-    output_file: Path
-    total: int
-    generated_now: int
-    skipped: int
-    seconds: float
-
-
-def select_items(
-    items: list[dict[str, Any]], max_samples: int, num_chunks: int, chunk_id: int, max_samples_per_subset: int = -1
-) -> list[dict[str, Any]]:
-    """The first `max_samples_per_subset` items of every subset (items without one form one group; -1: all), in file
-    order, so every rerun and every model gets the same ones; then the first `max_samples` of those (all if -1);
-    then the `chunk_id`-th of `num_chunks` contiguous chunks."""
-    if num_chunks < 1 or not 0 <= chunk_id < num_chunks:
-        raise ConfigError(f"chunk_id={chunk_id} must be in [0, num_chunks={num_chunks})")
-    if max_samples_per_subset == 0 or max_samples_per_subset < -1:
-        raise ConfigError(f"max_samples_per_subset must be -1 (all) or at least 1, got {max_samples_per_subset}")
-    if max_samples_per_subset > 0:
-        taken: Counter[str | None] = Counter()
-        kept = []
-        for item in items:
-            subset = item.get("subset")
-            key = None if subset is None else str(subset)
-            if taken[key] < max_samples_per_subset:
-                taken[key] += 1
-                kept.append(item)
-        items = kept
-    if max_samples >= 0:
-        items = items[:max_samples]
-    size, extra = divmod(len(items), num_chunks)
-    start = chunk_id * size + min(chunk_id, extra)
-    return items[start : start + size + (1 if chunk_id < extra else 0)]
-
-
-def finished_ids(output_file: Path) -> set[str]:
-    """Ids already in the output file; a corrupt line raises DataError with its line number."""
-    if not output_file.exists():
-        return set()
-    seen: set[str] = set()
-    for number, record in enumerate(iter_jsonl(output_file), start=1):
-        if "id" not in record:
-            raise DataError(f"{output_file}:{number}: record has no 'id'")
-        if record["id"] in seen:
-            raise DataError(f"{output_file}:{number}: id {record['id']!r} appears twice")
-        seen.add(record["id"])
-    return seen
 
 
 def sampling_params(cfg: GenerateConfig, prompt: PromptConfig) -> SamplingParams:
@@ -179,14 +125,7 @@ async def _generate_all(
     """
     prompt = load_prompt(cfg.prompt_config)
     params = sampling_params(cfg, prompt)
-    client = OpenAIClient(
-        endpoint.base_url,
-        endpoint.model,
-        api_key=endpoint.api_key,
-        timeout_s=cfg.request_timeout_s,
-        max_retries=cfg.max_retries,
-        limiter=limiter_for(cfg.max_concurrent_requests, cfg.concurrency, cfg.server, endpoint.base_url),
-    )
+    client = open_client(endpoint, cfg)
     code = None
     if sandbox_url is not None:
         code = _CodeRunner(
@@ -223,67 +162,19 @@ async def _generate_all(
     finally:
         await out.aclose()
         progress.close()
-        await client.aclose()
+        await close_client(client, endpoint)
         if code is not None:
             await code.sandbox.aclose()
         report = ClientReport.of(
             client, output_file, len(todo), out.committed, sorted(failures), time.monotonic() - started
         )
         write_client_report(report, output_file)
-        remember_settled(endpoint.base_url, client.limiter)
     if failures:
         raise RequestError(failed_items_message(output_file, failures, len(todo)))
 
 
 # What a grouped job's command line sets for every task: where the server and sandbox are, where logs go.
 JOB_LEVEL_KEYS = ("server", "sandbox", "log_dir", "progress")
-
-
-@dataclass
-class _Task:
-    """One output file to fill: its config, the selected items and those still to generate."""
-
-    cfg: GenerateConfig
-    output_file: Path
-    items: list[dict[str, Any]]
-    todo: list[dict[str, Any]]
-
-
-def _prepare(cfg: GenerateConfig) -> _Task:
-    unset = [key for key in ("input_file", "output_file") if not getattr(cfg, key)]
-    if unset:
-        raise ConfigError(f"generate: required key(s) not set: {', '.join(unset)} (use ++key=value, or ++tasks_file)")
-    input_file, output_file = Path(cfg.input_file), Path(cfg.output_file)
-    if not input_file.exists():
-        raise DataError(f"input_file {input_file} does not exist")
-    prompt = load_prompt(cfg.prompt_config)  # fail on a bad prompt before any server starts
-    items = select_items(
-        read_jsonl(input_file), cfg.max_samples, cfg.num_chunks, cfg.chunk_id, cfg.max_samples_per_subset
-    )
-    _check_items_fit_prompt(items, prompt, cfg)
-    settings = generation_settings(flat_values(cfg))
-    check_same_settings(output_file, settings)
-    output_file.parent.mkdir(parents=True, exist_ok=True)
-    JsonlAppender(output_file).close()  # drops a record torn by a kill mid-write
-    write_marker(settings_file(output_file), settings)
-    if not is_complete(done_marker(output_file), selection_stamp(cfg)):
-        done_marker(output_file).unlink(missing_ok=True)  # a marker for another selection must not outlive it
-    done = finished_ids(output_file)
-    extra = done - {item["id"] for item in items}
-    if extra:
-        log.warning("%s holds %d item(s) outside this selection; they are kept, not counted", output_file, len(extra))
-    return _Task(cfg, output_file, items, [item for item in items if item["id"] not in done])
-
-
-def _finish(task: _Task, started: float) -> GenerateResult:
-    wanted = [item["id"] for item in task.items]
-    missing = set(wanted) - finished_ids(task.output_file)
-    if missing:
-        raise DataError(f"{task.output_file}: {len(missing)} item(s) still missing after generation; rerun to resume")
-    write_marker(done_marker(task.output_file), {**selection_stamp(task.cfg), "ids": wanted})
-    return GenerateResult(
-        task.output_file, len(task.items), len(task.todo), len(task.items) - len(task.todo), time.monotonic() - started
-    )
 
 
 def _log_dir(cfg: GenerateConfig) -> Path:
@@ -299,11 +190,11 @@ def run_generate(cfg: GenerateConfig) -> GenerateResult:
     if cfg.tasks_file:
         raise ConfigError("tasks_file is set: run the tasks with run_generate_tasks (pipeline/generate.py does)")
     started = time.monotonic()
-    task = _prepare(cfg)
+    task = prepare_task(cfg)
     if task.todo:
         with _sandbox_for_code(cfg, _log_dir(cfg)) as sandbox_url, serving(cfg.server, _log_dir(cfg)) as endpoint:
             asyncio.run(_generate_all(cfg, endpoint, task.todo, task.output_file, sandbox_url, len(task.items)))
-    return _finish(task, started)
+    return finish_task(task, started)
 
 
 def task_configs(cfg: GenerateConfig) -> list[GenerateConfig]:
@@ -334,7 +225,7 @@ def run_generate_tasks(cfg: GenerateConfig) -> list[GenerateResult]:
     A task that fails does not stop the others; the job fails at the end naming every failed task.
     """
     started = time.monotonic()
-    tasks = [_prepare(task_cfg) for task_cfg in task_configs(cfg)]
+    tasks = [prepare_task(task_cfg) for task_cfg in task_configs(cfg)]
     pending = [task for task in tasks if task.todo]
     from nemo_pipeline.loglik import check_loglik_task, is_loglik_input, score_all  # scored, not generated
 
@@ -364,26 +255,13 @@ def run_generate_tasks(cfg: GenerateConfig) -> list[GenerateResult]:
     results = []
     for task in tasks:
         try:
-            results.append(_finish(task, started))
+            results.append(finish_task(task, started))
         except DataError as err:
             if not any(line.startswith(str(task.output_file)) for line in failed):
                 failed.append(str(err))
     if failed:
         raise DataError(f"{len(failed)} of {len(tasks)} generate task(s) failed: " + " | ".join(failed))
     return results
-
-
-def _check_items_fit_prompt(items: list[dict[str, Any]], prompt: PromptConfig, cfg: GenerateConfig) -> None:
-    multi_turn = next((item["id"] for item in items if isinstance(item.get("turns"), list)), None)
-    if multi_turn is None:
-        return
-    if prompt.mode != "chat":
-        raise ConfigError(
-            f"prompt_config={cfg.prompt_config} is in {prompt.mode} mode, but item {multi_turn!r} has 'turns' and "
-            "needs a chat prompt (e.g. prompt_config=generic/chat)"
-        )
-    if cfg.code_execution:
-        raise ConfigError(f"code_execution=true is for single-turn items; item {multi_turn!r} has 'turns'")
 
 
 @contextlib.contextmanager

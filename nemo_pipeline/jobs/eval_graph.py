@@ -28,7 +28,7 @@ from nemo_pipeline.datasets import BENCHMARKS, OFFICIAL, Benchmark
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.evaluation.graders import GRADERS
 from nemo_pipeline.evaluation.judge_stage import judge_identity
-from nemo_pipeline.inference.generate import select_items
+from nemo_pipeline.inference.core import select_items
 from nemo_pipeline.inference.servers import SERVER_TYPES, ServerSpec
 from nemo_pipeline.jobs._graph import SANDBOX, Component, Job, JobGraph
 from nemo_pipeline.jobs._stage_configs import (

@@ -14,15 +14,22 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm import tqdm
 
 from nemo_pipeline.config import GREEDY_TEMPERATURE, GenerateConfig
 from nemo_pipeline.errors import ConfigError, DataError
-from nemo_pipeline.inference._client_report import limiter_for
-from nemo_pipeline.inference._server_context import ServerEndpoint, serving
 from nemo_pipeline.inference.client import OpenAIClient
+from nemo_pipeline.inference.core import (
+    GenerateResult,
+    ServerEndpoint,
+    close_client,
+    finish_task,
+    open_client,
+    prepare_task,
+    serving,
+)
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.jsonl import JsonlAppender
 from nemo_pipeline.layout import stage_log_dir
@@ -39,9 +46,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from nemo_pipeline.inference.generate import GenerateResult
 
 
 def scoring_server_types() -> list[str]:
@@ -97,7 +101,7 @@ async def _count_tokens(client: OpenAIClient, text: str) -> int:
     """How many tokens the server makes of `text` as a prompt (BOS included): `usage.prompt_tokens` of a one-token
     completion without echo."""
     body = {"model": client.model, "prompt": text, "max_tokens": 1, "temperature": GREEDY_TEMPERATURE}
-    count = await client._request("POST", "/completions", body, lambda data: _usage_count(data, "prompt_tokens"))
+    count = await client.request("POST", "/completions", body, lambda data: _usage_count(data, "prompt_tokens"))
     return _needed(count, "prompt_tokens")
 
 
@@ -118,7 +122,7 @@ async def _score_request(
         "logprobs": 1,
     }
     # The client's bounded, retrying request (a body without choices[0].logprobs or usage counts as invalid).
-    logprobs, prompt_tokens, generated = await client._request("POST", "/completions", body, _echo_of)
+    logprobs, prompt_tokens, generated = await client.request("POST", "/completions", body, _echo_of)
     if not logprobs:
         raise DataError(
             f"{client.base_url}/completions returned no log-probabilities for echo=true, logprobs=1; "
@@ -167,14 +171,7 @@ async def _score_one(client: OpenAIClient, item: dict[str, Any]) -> dict[str, An
 
 async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[dict[str, Any]], out_file: Path) -> None:
     """Score `todo` against a running server, appending each item to `out_file` when all its choices are scored."""
-    client = OpenAIClient(
-        endpoint.base_url,
-        endpoint.model,
-        api_key=endpoint.api_key,
-        timeout_s=cfg.request_timeout_s,
-        max_retries=cfg.max_retries,
-        limiter=limiter_for(cfg.max_concurrent_requests, cfg.concurrency, cfg.server),  # bounds requests in flight
-    )
+    client = open_client(endpoint, cfg)  # its limiter bounds the requests in flight
     await client.prepare()
     progress = tqdm(total=len(todo), desc=f"loglik {out_file.name}", disable=not cfg.progress, unit="item")
     tasks = [asyncio.create_task(_score_one(client, item)) for item in todo]
@@ -188,19 +185,17 @@ async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[di
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         progress.close()
-        await client.aclose()
+        await close_client(client, endpoint)
 
 
 def run_loglik(cfg: GenerateConfig) -> GenerateResult:
     """Score every selected log-likelihood item not yet in the output file: the generate stage for such data, with
     the generate stage's own selection, settings check, resume and done marker."""
-    from nemo_pipeline.inference import generate  # imported here: generate dispatches to this function
-
     started = time.monotonic()
-    task = generate._prepare(cfg)
+    task = prepare_task(cfg)
     check_loglik_task(cfg, task.items)
     if task.todo:
         log_dir = stage_log_dir(cfg.log_dir, task.output_file)
         with serving(cfg.server, log_dir) as endpoint:
             asyncio.run(score_all(cfg, endpoint, task.todo, task.output_file))
-    return generate._finish(task, started)
+    return finish_task(task, started)

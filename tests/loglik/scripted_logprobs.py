@@ -4,7 +4,8 @@
 Tokens are whitespace-led words (`\\s*\\S+`). A token's log-probability is `table[token]` when the token (with its
 leading space) is in the table, else `default`; the first token has none, as on real servers. With `echo`, one
 generated token " ." follows the prompt. Every answer counts the prompt's tokens in `usage.prompt_tokens`. With
-`refuse_echo`, a request with `echo` is refused (like llama.cpp's llama-server).
+`refuse_echo`, a request with `echo` is refused (like llama.cpp's llama-server). With `latency_s`, every POST is
+answered that late, and `peak_before_first_answer` counts the most POSTs in flight before the first was answered.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +29,11 @@ class LogprobScript:
     # Tokens echoed before the prompt's own and counted nowhere (a server whose echo cannot be aligned).
     uncounted_prefix: tuple[str, ...] = ()
     requests: list[dict[str, Any]] = field(default_factory=list)
+    latency_s: float = 0.0
+    peak_before_first_answer: int = 0
+    _in_flight: int = 0
+    _answered: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def echo(self, prompt: str) -> dict[str, Any]:
         tokens, offsets, values = [], [], []
@@ -43,6 +50,10 @@ class LogprobScript:
         values.append(-0.1)
         tops = [None] + [{t: v} for t, v in zip(tokens[1:], values[1:], strict=True)]
         return {"tokens": tokens, "token_logprobs": values, "text_offset": offsets, "top_logprobs": tops}
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # connections that wait to be accepted (the default 5 delays a burst by a SYN retry)
 
 
 class LogprobServer:
@@ -68,6 +79,18 @@ class LogprobServer:
                 self._send(200, {"data": [{"id": "scripted"}]} if self.path == "/v1/models" else {"status": "ok"})
 
             def do_POST(self) -> None:
+                script = outer.script
+                with script._lock:
+                    script._in_flight += 1
+                    if not script._answered:
+                        script.peak_before_first_answer = max(script.peak_before_first_answer, script._in_flight)
+                time.sleep(script.latency_s)
+                with script._lock:  # before the answer leaves: a request it lets through counts after it
+                    script._in_flight -= 1
+                    script._answered = True
+                self._answer()
+
+            def _answer(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 outer.script.requests.append(body)
                 if body.get("echo") and outer.script.refuse_echo:
@@ -79,7 +102,7 @@ class LogprobServer:
                 usage = {"prompt_tokens": len(_TOKEN.findall(body["prompt"])), "completion_tokens": 1}
                 self._send(200, {"choices": [choice], "usage": usage})
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
