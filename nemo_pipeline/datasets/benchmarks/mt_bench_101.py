@@ -15,7 +15,11 @@ from typing import Any
 from nemo_pipeline.datasets._benchmark import Benchmark, Reference, register_benchmark
 from nemo_pipeline.datasets._formats import read_records, require_fields
 from nemo_pipeline.datasets._source import UserFile
+from nemo_pipeline.datasets.benchmarks._opencompass import MTBench101Texts, mt_bench_101_texts
 from nemo_pipeline.errors import DataError
+
+# The judge's texts (rubrics, prompts) come from OpenCompass's wheel, read by `_opencompass`; the grader asks here.
+__all__ = ["FIELDS", "GOLDEN", "SKIP_FIRST_TASKS", "SOURCE", "MTBench101Texts", "mt_bench_101_texts"]
 
 SOURCE = UserFile(
     benchmark="mt-bench-101",

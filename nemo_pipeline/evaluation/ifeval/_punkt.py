@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nemo_pipeline.datasets._source import PyPIWheel
+from nemo_pipeline.datasets import PyPIWheel
 
 __all__ = ["PUNKT_SOURCE", "nltk_data_dir", "sentence_split", "word_tokenize"]
 
