@@ -1,6 +1,7 @@
 """The evaluation job graph: shape, dependencies, and skipping what is complete."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from nemo_pipeline.config import EvalConfig, compose_config
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.jobs import build_eval_graph, parse_benchmarks
 from nemo_pipeline.jobs.eval_graph import ClusterPaths, hydra_value
+from nemo_pipeline.jobs.ports import placeholder_names, port_placeholder
 
 
 @pytest.mark.timeout(10)
@@ -156,17 +158,22 @@ def test_cluster_jobs_run_server_and_sandboxes_as_components_on_their_own_ports(
     generate = graph.get("generate-gsm8k")
     assert [c.name for c in generate.components] == ["server", "sandbox", "main"]
     server, sandbox, main = generate.components
-    server_port = int(server.health_url.split(":")[2].split("/")[0])
-    sandbox_port = int(sandbox.health_url.split(":")[2].split("/")[0])
+    # Each listens on a port the job chooses when it starts: one placeholder per component, which its client names.
+    server_port, sandbox_port = port_placeholder("server"), port_placeholder("sandbox")
+    assert server.health_url == f"http://127.0.0.1:{server_port}/health" and server_port in server.argv
+    assert sandbox.health_url == f"http://127.0.0.1:{sandbox_port}/health" and sandbox_port in sandbox.argv
     assert _value(main.argv, "server.address") == f"http://127.0.0.1:{server_port}/v1"
     assert _value(main.argv, "sandbox.address") == f"http://127.0.0.1:{sandbox_port}"
     evaluate = graph.get("evaluate-humaneval")
     assert [c.name for c in evaluate.components] == ["sandbox", "main"]
     assert [c.name for c in graph.get("evaluate-gsm8k").components] == ["main"]  # math needs no sandbox
-    ports = [
-        int(c.health_url.split(":")[2].split("/")[0]) for job in graph.jobs for c in job.components if c.health_url
-    ]
-    assert len(ports) == len(set(ports)) == 5  # two servers, three sandboxes: no two share a port
+    for job in graph.jobs:  # no fixed port anywhere: every port is chosen on the node
+        tokens = [token for c in job.components for token in c.argv]
+        assert not [t for t in tokens if re.search(r"127\.0\.0\.1:\d", t)], job.name
+        listening = [c.argv[c.argv.index("--port") + 1] for c in job.components if "--port" in c.argv]
+        assert listening == [port_placeholder(c.name) for c in job.components if c.health_url], job.name
+        names = placeholder_names(tokens)
+        assert len(names) == len({c.name for c in job.components if c.health_url}), job.name
     grouped = _graph(tmp_path, "gsm8k:0,humaneval:0", "++code_execution=true", separate=True)
     assert [c.name for c in grouped.get("generate").components] == ["server", "sandbox", "main"]  # one of each
     local = _graph(tmp_path, "gsm8k:0", "++code_execution=true").get("generate-gsm8k")
@@ -211,10 +218,10 @@ def test_on_a_cluster_the_judge_server_is_a_component_of_the_evaluate_job(tmp_pa
     judge, main = evaluate.components
     assert judge.argv[1:5] == ("-m", "vllm.entrypoints.openai.api_server", "--model", "/models/judge")
     assert evaluate.gpus == 2
-    port = int(judge.health_url.split(":")[2].split("/")[0])
+    port = port_placeholder("judge-server")
+    assert judge.health_url == f"http://127.0.0.1:{port}/health" and port in judge.argv
     assert _value(main.argv, "judge.server.address") == f"http://127.0.0.1:{port}/v1"
-    server_port = int(graph.get("generate-mt-bench").components[0].health_url.split(":")[2].split("/")[0])
-    assert port != server_port
+    assert port_placeholder("server") in graph.get("generate-mt-bench").components[0].argv
     # With an address, or locally, nothing extra is started.
     given = _graph(tmp_path, "mt-bench:0", "++judge.server.address=http://h:1/v1", separate=True)
     assert [c.name for c in given.get("evaluate-mt-bench").components] == ["main"]
