@@ -170,7 +170,8 @@ def vllm_cpu_bench(client: Any, args: argparse.Namespace) -> int:
         texts["container"] = _complete(port)
         print(f"container: healthy after {healthy:.0f} s, memory {memory / 1e6:.0f} MB", flush=True)
     except SystemExit:
-        print(container.logs(tail=40).decode(errors="replace"), file=sys.stderr)
+        log = container.logs().decode(errors="replace").splitlines()
+        print("\n".join([line for line in log if "Error" in line][-5:] + log[-20:]), file=sys.stderr)
         raise
     finally:
         container.remove(force=True)
@@ -196,7 +197,37 @@ def vllm_cpu_bench(client: Any, args: argparse.Namespace) -> int:
         print(f"{name} text: {text!r}")
     same = texts["container"] == texts["venv"]
     print(f"same text: {same}")
-    return 0 if same else 1
+    return 0 if same and _vllm_cpu_eval(model) else 1
+
+
+def _vllm_cpu_eval(model: Path) -> bool:
+    """gsm8k (2 items, 32 tokens) through eval.py with the server in the CPU image (a docker cluster config naming
+    it, the model folder mounted at its own path) and on the local backend (the CPU venv); True when the
+    generations are equal."""
+    generations = {}
+    with tempfile.TemporaryDirectory(prefix="docker-bench-vllm-") as tmp:
+        cluster = Path(tmp) / "docker-vllm-cpu.yaml"
+        config = (ROOT / "conf" / "cluster" / "docker-local.yaml").read_text()
+        config = config.replace("images:\n", f"images:\n  server: {VLLM_CPU_IMAGE}\n", 1)
+        cluster.write_text(config.replace("mounts: []", f'mounts: ["{model}:{model}:ro"]', 1))
+        for name, where in {"docker": str(cluster), "local": "local"}.items():
+            output_dir = Path(tmp) / name
+            argv = [sys.executable, str(ROOT / "pipeline" / "eval.py"), "--cluster", where, "--benchmarks", "gsm8k:0",
+                    "--server_type", "vllm", "--server_gpus", "0", "--model", str(model), "--output_dir",
+                    str(output_dir), "++max_samples=2", "++inference.tokens_to_generate=32"]  # fmt: skip
+            env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            if name == "docker":  # the server's interpreter is the image's python3, not this machine's CPU venv
+                env["NEMO_PIPELINE_VLLM_VENV"] = "/opt/nemo-pipeline/venv"
+            started = time.perf_counter()
+            done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} eval failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+            lines = (output_dir / "eval-results" / "gsm8k" / "output.jsonl").read_text().splitlines()
+            generations[name] = [json.loads(line)["generation"] for line in lines]
+            print(f"eval.py --cluster {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    same = generations["docker"] == generations["local"]
+    print(f"same generations: {same}")
+    return same
 
 
 def _running(container: Any) -> bool:
