@@ -1,8 +1,9 @@
-"""The typed records of a run directory, each written and read by one class: run.json (`RunRecord`) and a
-benchmark's metrics.json (`MetricsRecord`). `layout.py` says where each file is; this module says what it holds.
+"""The typed records of a run directory, each written and read by one class: run.json (`RunRecord`), the verdict
+on a line of output*.jsonl (`Grading`) and a benchmark's metrics.json (`MetricsRecord`). `layout.py` says where
+each file is; this module says what it holds.
 
-Every record carries `schema_version`. A file without one was written before versions were recorded and reads as
-version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading.
+Each file record carries `schema_version`. A file without one was written before versions were recorded and reads
+as version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from nemo_pipeline.errors import DataError
 __all__ = [
     "METRICS_SCHEMA_VERSION",
     "RUN_SCHEMA_VERSION",
+    "Grading",
     "MetricsRecord",
     "RunRecord",
     "UnreadableRecordError",
+    "as_text",
     "finite_number",
+    "is_graded",
     "read_metrics",
     "read_run_record",
     "write_metrics",
@@ -230,3 +234,52 @@ def read_metrics(path: Path) -> MetricsRecord:
     """Read metrics.json; raise DataError (UnreadableRecordError when it is not a JSON object) naming the file."""
     data = _read_object(path)
     return MetricsRecord.from_json(data, path)
+
+
+def as_text(value: Any) -> str:
+    """A value as report text: "" for None, a string as it is, anything else as its JSON text."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Grading:
+    """The verdict the evaluate stage adds to a line of output*.jsonl (the line keeps its other keys). A line
+    without `is_correct` is not graded yet."""
+
+    is_correct: bool
+    predicted_answer: str | None  # None: nothing could be extracted (no answer)
+    grading_reason: str = ""
+    scores: dict[str, float] = field(default_factory=dict)  # extra per-item scores (ifeval strict/loose, ratings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "predicted_answer": self.predicted_answer,
+            "is_correct": self.is_correct,
+            "grading_reason": self.grading_reason,
+            "scores": dict(self.scores),
+        }
+
+    @classmethod
+    def of(cls, line: Mapping[str, Any]) -> Grading | None:
+        """The verdict on `line`, None when it has no boolean `is_correct`. Read leniently (a report shows any
+        file): a non-text answer or reason reads as its JSON text, a score that is not a finite number is left out."""
+        correct = line.get("is_correct")
+        if not isinstance(correct, bool):
+            return None
+        predicted = line.get("predicted_answer")
+        scores = line.get("scores")
+        return cls(
+            is_correct=correct,
+            predicted_answer=None if predicted is None else as_text(predicted),
+            grading_reason=as_text(line.get("grading_reason")),
+            scores={str(k): float(v) for k, v in scores.items() if finite_number(v) is not None}
+            if isinstance(scores, dict)
+            else {},
+        )
+
+
+def is_graded(line: Mapping[str, Any]) -> bool:
+    """Whether the evaluate stage has written its verdict on `line` (the metrics stage counts only such lines)."""
+    return "is_correct" in line

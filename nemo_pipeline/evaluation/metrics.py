@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.records import is_graded
 from nemo_pipeline.registry import Registry
 
 __all__ = [
@@ -255,7 +256,7 @@ def _headline(records: Sequence[Mapping[str, Any]]) -> str | None:
 def _index(records: Sequence[Mapping[str, Any]], seed: int | None) -> dict[str, Mapping[str, Any]]:
     by_id: dict[str, Mapping[str, Any]] = {}
     for n, record in enumerate(records):
-        if "is_correct" not in record:
+        if not is_graded(record):
             raise DataError(
                 f"record {n} (id {record.get('id')!r}) of seed {seed} has no 'is_correct': run the evaluate stage first"
             )

@@ -33,7 +33,7 @@ from nemo_pipeline.layout import (
     stage_log_dir,
     write_marker,
 )
-from nemo_pipeline.records import MetricsRecord, write_metrics
+from nemo_pipeline.records import Grading, MetricsRecord, is_graded, write_metrics
 
 __all__ = [
     "EvaluateResult",
@@ -128,15 +128,8 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
             verdicts = grade_all(cfg.grader, records, context, timeout_s=cfg.grading.timeout_s, workers=workers)
             graded: list[dict[str, Any]] = []
             for record, verdict in zip(records, verdicts, strict=True):
-                graded.append(
-                    {
-                        **record,
-                        "predicted_answer": verdict.predicted,
-                        "is_correct": verdict.correct,
-                        "grading_reason": verdict.reason,
-                        "scores": dict(verdict.scores),
-                    }
-                )
+                grading = Grading(verdict.correct, verdict.predicted, verdict.reason, dict(verdict.scores))
+                graded.append({**record, **grading.to_json()})
             write_jsonl_atomic(path, graded)
             errors = [record for record in graded if is_grader_error(record["grading_reason"])]
             if len(errors) > cfg.grading.max_error_rate * len(graded):
@@ -199,7 +192,7 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
             records = [r for r in records if str(r.get("id")) in selected]
             if len(records) != len(selected):
                 raise DataError(f"{path}: {len(selected) - len(records)} selected item(s) missing; rerun generate")
-        ungraded = [r.get("id") for r in records if "is_correct" not in r]
+        ungraded = [r.get("id") for r in records if not is_graded(r)]
         if ungraded:
             raise DataError(f"{path}: {len(ungraded)} item(s) not graded (first: {ungraded[0]!r}); run evaluate first")
         records_by_seed[seed_of(path)] = records

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.jsonl import count_records
 from nemo_pipeline.layout import RunLayout, is_seed_file, metrics_file, output_files_in, seed_of
-from nemo_pipeline.records import UnreadableRecordError, finite_number, read_metrics, read_run_record
+from nemo_pipeline.records import Grading, UnreadableRecordError, as_text, read_metrics, read_run_record
 from nemo_pipeline.report._stats import proportion_std_err
 
 __all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items", "verdict_of"]
@@ -143,20 +142,6 @@ def load_run(directory: str | Path, name: str | None = None) -> ModelRun:
     return ModelRun(name or _model_name(directory), directory, benchmarks)
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _scores(value: Any) -> tuple[tuple[str, float], ...]:
-    if not isinstance(value, dict):
-        return ()
-    return tuple((str(k), float(v)) for k, v in value.items() if finite_number(v) is not None)
-
-
 def read_graded_items(path: Path) -> tuple[list[GradedItem], list[str]]:
     """Read a graded output file leniently: unreadable lines are skipped and described in the returned warnings."""
     seed = _seed_of(path)
@@ -174,21 +159,20 @@ def read_graded_items(path: Path) -> tuple[list[GradedItem], list[str]]:
             if not isinstance(record, dict) or "id" not in record:
                 bad.append(number)
                 continue
-            correct = record.get("is_correct")
-            predicted = record.get("predicted_answer")
+            grading = Grading.of(record)
             subset = record.get("subset")
             items.append(
                 GradedItem(
                     id=str(record["id"]),
                     seed=seed,
                     subset=None if subset is None else str(subset),
-                    correct=correct if isinstance(correct, bool) else None,
-                    predicted=None if predicted is None else _text(predicted),
-                    expected=None if record.get("expected_answer") is None else _text(record["expected_answer"]),
-                    problem=_text(record.get("problem")),
-                    generation=_text(record.get("generation")),
-                    reason=_text(record.get("grading_reason")),
-                    scores=_scores(record.get("scores")),
+                    correct=None if grading is None else grading.is_correct,
+                    predicted=None if grading is None else grading.predicted_answer,
+                    expected=None if record.get("expected_answer") is None else as_text(record["expected_answer"]),
+                    problem=as_text(record.get("problem")),
+                    generation=as_text(record.get("generation")),
+                    reason="" if grading is None else grading.grading_reason,
+                    scores=() if grading is None else tuple(grading.scores.items()),
                 )
             )
     warnings = []

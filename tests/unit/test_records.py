@@ -7,21 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from nemo_pipeline.config import MetricsConfig
+from nemo_pipeline.config import EvaluateConfig, MetricsConfig
 from nemo_pipeline.errors import DataError
-from nemo_pipeline.evaluation.stages import run_compute_metrics
+from nemo_pipeline.evaluation.stages import run_compute_metrics, run_evaluate
 from nemo_pipeline.records import (
     METRICS_SCHEMA_VERSION,
     RUN_SCHEMA_VERSION,
+    Grading,
     MetricsRecord,
     RunRecord,
     UnreadableRecordError,
+    is_graded,
     read_metrics,
     read_run_record,
     write_metrics,
     write_run_record,
 )
-from nemo_pipeline.report import load_run
+from nemo_pipeline.report import load_run, read_graded_items
 
 
 def _run_record() -> RunRecord:
@@ -153,3 +155,32 @@ def test_compute_metrics_stage_writes_the_record_it_returns(tmp_path: Path) -> N
     assert record.to_json() == returned
     assert (record.benchmark, record.num_seeds, record.schema_version) == ("gsm8k", 0, METRICS_SCHEMA_VERSION)
     assert (record.metrics["all"]["num_entries"], record.metrics["all"]["accuracy"]) == (2, 50.0)
+
+
+def test_grading_round_trips_and_reads_old_lines_leniently() -> None:
+    grading = Grading(is_correct=False, predicted_answer="7", grading_reason="mismatch", scores={"strict": 0.5})
+    line = {"id": "1", "generation": "7", **grading.to_json()}
+    assert list(grading.to_json()) == ["predicted_answer", "is_correct", "grading_reason", "scores"]
+    assert is_graded(line) and Grading.of(line) == grading
+    assert not is_graded({"id": "2"}) and Grading.of({"id": "2"}) is None
+    assert Grading.of({"is_correct": None}) is None  # not a verdict: the report counts it as ungraded
+    odd = Grading.of({"is_correct": True, "predicted_answer": 12, "scores": {"a": 1, "b": "x", "c": float("nan")}})
+    assert odd == Grading(is_correct=True, predicted_answer="12", grading_reason="", scores={"a": 1.0})
+
+
+def test_evaluate_stage_writes_the_grading_that_the_report_reads(tmp_path: Path) -> None:
+    bench = tmp_path / "eval-results" / "gsm8k"
+    bench.mkdir(parents=True)
+    items = [
+        {"id": "1", "problem": "1+1?", "expected_answer": "2", "generation": "The answer is \\boxed{2}"},
+        {"id": "2", "problem": "1+2?", "expected_answer": "3", "generation": "no idea"},
+    ]
+    (bench / "output.jsonl").write_text("".join(json.dumps(item) + "\n" for item in items))
+    run_evaluate(EvaluateConfig(input_files=[str(bench / "output.jsonl")], grader="math"))
+    lines = [json.loads(line) for line in (bench / "output.jsonl").read_text().splitlines()]
+    verdicts = [Grading.of(line) for line in lines]
+    assert [(g.is_correct, g.predicted_answer) for g in verdicts if g is not None] == [(True, "2"), (False, None)]
+    graded, warnings = read_graded_items(bench / "output.jsonl")
+    assert warnings == [] and [(i.correct, i.predicted, i.reason) for i in graded] == [
+        (g.is_correct, g.predicted_answer, g.grading_reason) for g in verdicts if g is not None
+    ]
