@@ -33,5 +33,5 @@ def test_the_deadline_names_what_it_waited_for_and_the_unfinished_jobs() -> None
     started = time.monotonic()
     with pytest.raises(TimeoutError) as caught:
         poll_until_finished(lambda: {"a": JobState.COMPLETED, "b": JobState.RUNNING}, 0.3, 0.01, 0.05, "Slurm jobs x")
-    assert 0.3 <= time.monotonic() - started < 2.0
+    assert 0.3 <= time.monotonic() - started < 5.0  # the deadline, not a poll step, ended it
     assert str(caught.value) == "Slurm jobs x: jobs not finished after 0.3s: {'b': 'RUNNING'}"
