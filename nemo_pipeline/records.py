@@ -28,6 +28,7 @@ __all__ = [
     "as_text",
     "finite_number",
     "is_graded",
+    "read_json_object",
     "read_metrics",
     "read_run_record",
     "write_metrics",
@@ -42,7 +43,9 @@ class UnreadableRecordError(DataError):
     """A record file cannot be read, is not JSON, or is not a JSON object (as opposed to a bad key in one)."""
 
 
-def _read_object(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object a record file holds; UnreadableRecordError naming the file when it is unreadable, not JSON,
+    or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -163,7 +166,7 @@ def write_run_record(path: Path, record: RunRecord) -> None:
 
 def read_run_record(path: Path) -> RunRecord:
     """Read run.json: UnreadableRecordError when it cannot be read as an object, DataError for a bad key."""
-    return RunRecord.from_json(_read_object(path), path)
+    return RunRecord.from_json(read_json_object(path), path)
 
 
 def finite_number(value: Any) -> float | None:
@@ -232,7 +235,7 @@ def write_metrics(path: Path, record: MetricsRecord) -> None:
 
 def read_metrics(path: Path) -> MetricsRecord:
     """Read metrics.json; raise DataError (UnreadableRecordError when it is not a JSON object) naming the file."""
-    data = _read_object(path)
+    data = read_json_object(path)
     return MetricsRecord.from_json(data, path)
 
 

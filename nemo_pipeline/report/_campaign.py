@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.layout import RunLayout, campaign_record_file, campaign_runs
-from nemo_pipeline.records import UnreadableRecordError, read_run_record
+from nemo_pipeline.records import UnreadableRecordError, read_json_object, read_run_record
 
 __all__ = ["Campaign", "ModelInfo", "is_campaign", "read_campaign", "read_run_info"]
 
@@ -90,22 +89,10 @@ def _text(value: Any, where: str) -> str:
     return value
 
 
-def _read_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read it ({exc})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a JSON object, got {str(data)[:80]!r}")
-    return data
-
-
 def read_campaign(directory: Path) -> Campaign:
     """Parse `<directory>/campaign.json`; raise DataError naming the file and the bad key."""
     path = campaign_record_file(directory)
-    data = _read_object(path)
+    data = read_json_object(path)
     models_data = data.get("models")
     if not isinstance(models_data, list) or not models_data:
         raise DataError(f"{path}: 'models' should be a non-empty list, got {models_data!r}")

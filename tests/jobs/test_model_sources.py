@@ -6,7 +6,6 @@ fetched again; a bad URI is a one-line error before anything starts; on Slurm th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -14,20 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from nemo_pipeline.layout import sha256_file
 from tests.fakes.hf_hub import FakeHub, Repo
 
 
 def _eval(repo: Path, env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, str(repo / "pipeline" / "eval.py"), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=repo, check=False)
-
-
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @pytest.mark.slow
@@ -71,7 +63,7 @@ def test_s3_gs_and_hf_models_are_fetched_once_before_their_servers_start(
                   "from-hf": cache / "hf" / "org" / "gemma-gguf" / "model.gguf",
                   "from-gs": cache / "gs" / "gmodels" / "gemma" / "model.gguf"}  # fmt: skip
         for name, copy in copies.items():
-            assert _sha(copy) == _sha(gguf), name
+            assert sha256_file(copy) == sha256_file(gguf), name
             run = tmp_path / "first" / name
             settings = json.loads((run / "eval-results" / "gsm8k" / "output.jsonl.settings").read_text())
             assert settings["server.model"] == str(copy)  # the server was started on the fetched copy

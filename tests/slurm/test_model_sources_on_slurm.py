@@ -6,7 +6,6 @@ report.html carries the side-by-side matrix. A second campaign on the same cache
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from nemo_pipeline.jsonl import read_jsonl
+from nemo_pipeline.layout import sha256_file
 
 ITEMS = 2
 KEY = "gemma/model.gguf"
@@ -24,14 +24,6 @@ KEY = "gemma/model.gguf"
 def _eval(repo: Path, env: dict[str, str], *args: str, timeout: int) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, str(repo / "pipeline" / "eval.py"), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=repo, check=False)
-
-
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _answers(run: Path, key: str) -> dict[str, str]:
@@ -85,7 +77,7 @@ def test_an_s3_model_is_fetched_by_a_slurm_job_and_answers_as_its_local_copy(
     fetch_jobs = [name for name in submitted if "fetch-model-" in name]
     assert len(fetch_jobs) == 1 and "compare" in submitted, done.stdout[-3000:]
     copy = cache / "s3" / "models" / KEY
-    assert _sha(copy) == _sha(gguf)
+    assert sha256_file(copy) == sha256_file(gguf)
     for name, served in (("local", gguf), ("from-s3", copy)):
         settings = json.loads((out / name / "eval-results" / "gsm8k" / "output.jsonl.settings").read_text())
         assert settings["server.model"] == str(served)
