@@ -1,0 +1,40 @@
+"""The typed records of a run directory, each written and read by one class. `layout.py` says where each file is;
+this package says what it holds:
+
+- `files`: run.json (`RunRecord`) and a benchmark's metrics.json (`MetricsRecord`);
+- `lines`: a line of output*.jsonl, and the evaluate stage's verdict on it (`Grading`).
+
+Each file record carries `schema_version`. A file without one was written before versions were recorded and reads
+as version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading. Other packages
+import from `nemo_pipeline.records` itself.
+"""
+
+from nemo_pipeline.records._base import UnreadableRecordError, as_text, finite_number, read_json_object
+from nemo_pipeline.records.files import (
+    METRICS_SCHEMA_VERSION,
+    RUN_SCHEMA_VERSION,
+    MetricsRecord,
+    RunRecord,
+    read_metrics,
+    read_run_record,
+    write_metrics,
+    write_run_record,
+)
+from nemo_pipeline.records.lines import Grading, is_graded
+
+__all__ = [
+    "METRICS_SCHEMA_VERSION",
+    "RUN_SCHEMA_VERSION",
+    "Grading",
+    "MetricsRecord",
+    "RunRecord",
+    "UnreadableRecordError",
+    "as_text",
+    "finite_number",
+    "is_graded",
+    "read_json_object",
+    "read_metrics",
+    "read_run_record",
+    "write_metrics",
+    "write_run_record",
+]
