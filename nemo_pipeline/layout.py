@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -37,6 +36,7 @@ from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.records import read_done_marker, read_marker, write_marker
 
 if TYPE_CHECKING:
     from nemo_pipeline.config import GenerateConfig
@@ -80,7 +80,6 @@ __all__ = [
     "output_files_in",
     "progress_file",
     "progress_files",
-    "read_marker",
     "sandbox_log",
     "scheduler_log",
     "seed_of",
@@ -91,7 +90,6 @@ __all__ = [
     "stage_log_dir",
     "summary_complete",
     "summary_stamp",
-    "write_marker",
     "write_summary_stamp",
 ]
 
@@ -233,23 +231,6 @@ def metrics_stamp_file(bench_dir: Path) -> Path:
     return _beside(metrics_file(bench_dir), ".stamp")
 
 
-def write_marker(path: Path, stamp: Mapping[str, Any]) -> None:
-    """Write a marker (or stamp file) atomically: a reader never sees half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(dict(stamp), sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_marker(path: Path) -> dict[str, Any] | None:
-    """The stamp a marker records; None when it is missing or unreadable (an unreadable one is not complete)."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8") or "null")
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def is_complete(marker: Path, stamp: Mapping[str, Any]) -> bool:
     """True when `marker` exists and records every key of `stamp` with the same value.
 
@@ -323,10 +304,10 @@ def generated_ids(output_file: Path, num_chunks: int = 1) -> list[str] | None:
     a chunk is not complete (or was made by hand, with no marker)."""
     ids: list[str] = []
     for chunk in range(num_chunks):
-        recorded = read_marker(done_marker(chunk_file(output_file, chunk, num_chunks)))
-        if recorded is None or not isinstance(recorded.get("ids"), list):
+        recorded = read_done_marker(done_marker(chunk_file(output_file, chunk, num_chunks)))
+        if recorded is None or recorded.ids is None:
             return None
-        ids.extend(str(i) for i in recorded["ids"])
+        ids.extend(recorded.ids)
     return ids
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from nemo_pipeline.errors import ConfigError, DataError, MissingExtraError
-from nemo_pipeline.layout import is_complete, write_marker
+from nemo_pipeline.layout import is_complete
+from nemo_pipeline.records import write_marker
 
 __all__ = [
     "DEFAULT_LOCAL_CACHE",

@@ -14,8 +14,8 @@ from nemo_pipeline.config import EvalConfig
 from nemo_pipeline.jobs import JobGraph
 from nemo_pipeline.jobs.estimate import Estimate, Rates, estimate_jobs, measured_rates
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs
-from nemo_pipeline.layout import write_marker
 from nemo_pipeline.model_source import is_source_uri, parse_model_source
+from nemo_pipeline.records import write_marker
 from nemo_pipeline.report import fmt_duration
 
 __all__ = [

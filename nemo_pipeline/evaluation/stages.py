@@ -27,13 +27,20 @@ from nemo_pipeline.layout import (
     metrics_stamp,
     metrics_stamp_file,
     output_files_in,
-    read_marker,
     sandbox_log,
     seed_of,
     stage_log_dir,
-    write_marker,
 )
-from nemo_pipeline.records import Grading, MetricsRecord, is_graded, write_metrics
+from nemo_pipeline.records import (
+    GradedMarker,
+    Grading,
+    MetricsRecord,
+    is_graded,
+    read_graded_marker,
+    write_graded_marker,
+    write_marker,
+    write_metrics,
+)
 
 __all__ = [
     "EvaluateResult",
@@ -140,7 +147,9 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
                     f"{first['grading_reason']}"
                 )
             else:
-                write_marker(graded_marker(path), {**stamps[path], "items": len(graded), "ids": selections[path]})
+                write_graded_marker(
+                    graded_marker(path), GradedMarker(stamps[path], len(graded), tuple(selections[path]))
+                )
             results.append(
                 EvaluateResult(
                     file=path,
@@ -186,9 +195,9 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
         if not path.exists():
             raise DataError(f"{path} does not exist (did the generate and evaluate stages run?)")
         records = read_jsonl(path)
-        marker = read_marker(graded_marker(path)) or {}
-        if isinstance(marker.get("ids"), list):
-            selected = set(marker["ids"])
+        marker = read_graded_marker(graded_marker(path))
+        if marker is not None and marker.ids is not None:
+            selected = set(marker.ids)
             records = [r for r in records if str(r.get("id")) in selected]
             if len(records) != len(selected):
                 raise DataError(f"{path}: {len(selected) - len(records)} selected item(s) missing; rerun generate")

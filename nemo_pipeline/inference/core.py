@@ -28,8 +28,8 @@ from nemo_pipeline.layout import (
     is_complete,
     selection_stamp,
     settings_file,
-    write_marker,
 )
+from nemo_pipeline.records import DoneMarker, write_done_marker, write_marker
 
 __all__ = [
     "GenerateResult",
@@ -144,7 +144,7 @@ def finish_task(task: Task, started: float) -> GenerateResult:
     missing = set(wanted) - finished_ids(task.output_file)
     if missing:
         raise DataError(f"{task.output_file}: {len(missing)} item(s) still missing after generation; rerun to resume")
-    write_marker(done_marker(task.output_file), {**selection_stamp(task.cfg), "ids": wanted})
+    write_done_marker(done_marker(task.output_file), DoneMarker(selection_stamp(task.cfg), tuple(wanted)))
     return GenerateResult(
         task.output_file, len(task.items), len(task.todo), len(task.items) - len(task.todo), time.monotonic() - started
     )

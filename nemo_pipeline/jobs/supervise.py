@@ -35,7 +35,8 @@ from pathlib import Path
 
 from nemo_pipeline.jobs._status import explain_log
 from nemo_pipeline.jobs.ports import choose_ports, with_ports
-from nemo_pipeline.layout import JobRecord, component_log, write_marker
+from nemo_pipeline.layout import JobRecord, component_log
+from nemo_pipeline.records import write_marker
 
 __all__ = [
     "ComponentSpec",

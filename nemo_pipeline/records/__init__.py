@@ -2,7 +2,8 @@
 this package says what it holds:
 
 - `files`: run.json (`RunRecord`) and a benchmark's metrics.json (`MetricsRecord`);
-- `lines`: a line of output*.jsonl, and the evaluate stage's verdict on it (`Grading`).
+- `lines`: a line of output*.jsonl, and the evaluate stage's verdict on it (`Grading`);
+- `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`.
 
 Each file record carries `schema_version`. A file without one was written before versions were recorded and reads
 as version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading. Other packages
@@ -21,20 +22,46 @@ from nemo_pipeline.records.files import (
     write_run_record,
 )
 from nemo_pipeline.records.lines import Grading, is_graded
+from nemo_pipeline.records.markers import (
+    MARKER_SCHEMA_VERSION,
+    DoneMarker,
+    GradedMarker,
+    Progress,
+    read_done_marker,
+    read_graded_marker,
+    read_marker,
+    read_progress_file,
+    write_done_marker,
+    write_graded_marker,
+    write_marker,
+    write_progress,
+)
 
 __all__ = [
+    "MARKER_SCHEMA_VERSION",
     "METRICS_SCHEMA_VERSION",
     "RUN_SCHEMA_VERSION",
+    "DoneMarker",
+    "GradedMarker",
     "Grading",
     "MetricsRecord",
+    "Progress",
     "RunRecord",
     "UnreadableRecordError",
     "as_text",
     "finite_number",
     "is_graded",
+    "read_done_marker",
+    "read_graded_marker",
     "read_json_object",
+    "read_marker",
     "read_metrics",
+    "read_progress_file",
     "read_run_record",
+    "write_done_marker",
+    "write_graded_marker",
+    "write_marker",
     "write_metrics",
+    "write_progress",
     "write_run_record",
 ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nemo_pipeline.config import ExportConfig
-from nemo_pipeline.layout import export_marker, export_stamp, write_marker
+from nemo_pipeline.layout import export_marker, export_stamp
+from nemo_pipeline.records import write_marker
 from nemo_pipeline.report import Summary
 from nemo_pipeline.trackers._base import TRACKERS
 from nemo_pipeline.trackers._runs import tracked_runs

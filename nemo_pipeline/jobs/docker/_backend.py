@@ -25,7 +25,8 @@ from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_specs
 from nemo_pipeline.jobs.ports import choose_ports, with_ports
-from nemo_pipeline.layout import JobRecord, cancelled_marker, component_log, job_record_path, read_marker, write_marker
+from nemo_pipeline.layout import JobRecord, cancelled_marker, component_log, job_record_path
+from nemo_pipeline.records import read_marker, write_marker
 
 if TYPE_CHECKING:
     from nemo_pipeline.jobs.eval_graph import ClusterPaths
