@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol
 from nemo_pipeline.evaluation.metrics import AGGREGATES, AggregateHook
 from nemo_pipeline.registry import Registry
 
@@ -58,6 +59,8 @@ class GraderSpec:
     # Block-level metrics that are not a mean of per-item scores (IFEval's, MT-Bench's, loglik's standard errors);
     # registered in metrics' AGGREGATES under the grader's name.
     aggregate: AggregateHook | None = None
+    # A benchmark's own judge protocol (its prompts and sampling), when `judge` is the grader's own name.
+    judge_protocol: JudgeProtocol | None = None
 
     @property
     def needs_judge(self) -> bool:
@@ -74,16 +77,20 @@ def register_grader(
     name: str,
     *,
     needs_sandbox: bool = False,
-    judge: str | None = None,
+    judge: str | JudgeProtocol | None = None,
     needs_loglik_server: bool = False,
     aggregate: AggregateHook | None = None,
 ) -> Callable[[Grader], Grader]:
-    """Register a grader under `name` with what it needs; a duplicate name raises at import. The decorated function
-    is returned as it is."""
+    """Register a grader under `name` with what it needs; a duplicate name raises at import. `judge` is "single" or
+    "pairwise" (the project's judge prompts), or the grader's own `JudgeProtocol`. The decorated function is
+    returned as it is."""
+    protocol, mode = (judge, judge.grader) if isinstance(judge, JudgeProtocol) else (None, judge)
+    if protocol is not None and protocol.grader != name:
+        raise ValueError(f"grader {name!r}: its judge protocol names the grader {protocol.grader!r}")
 
     def decorator(grade: Grader) -> Grader:
         hook = dataclasses.replace(aggregate, name=name) if aggregate is not None else None
-        GRADERS.add(name, GraderSpec(name, grade, needs_sandbox, judge, needs_loglik_server, hook))
+        GRADERS.add(name, GraderSpec(name, grade, needs_sandbox, mode, needs_loglik_server, hook, protocol))
         if hook is not None:
             AGGREGATES.add(name, hook)
         return grade

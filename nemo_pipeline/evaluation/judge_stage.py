@@ -22,7 +22,6 @@ are appended to a checkpoint file as they complete, so a killed run resumes with
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,17 +32,15 @@ from nemo_pipeline.config import InferenceConfig, JudgeConfig, SamplingDefaults,
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol
 from nemo_pipeline.evaluation.graders import GRADERS
-from nemo_pipeline.evaluation.mt_bench_101_grader import OPENCOMPASS_JUDGE
-from nemo_pipeline.evaluation.mt_bench_grader import FASTCHAT_JUDGE
 from nemo_pipeline.inference.client import RequestError, SamplingParams
 from nemo_pipeline.inference.core import ServerEndpoint, close_client, open_client, serving
 from nemo_pipeline.inference.prompts import Prompt, PromptConfig, load_prompt
 from nemo_pipeline.jsonl import JsonlAppender, iter_jsonl, read_jsonl, write_jsonl_atomic
 from nemo_pipeline.layout import judge_checkpoint_file, judge_settings_file
+from nemo_pipeline.records import read_marker, write_marker
 
 __all__ = [
     "JUDGE_MODES",
-    "JUDGE_PROTOCOLS",
     "JudgePrompts",
     "check_judge_grader",
     "graded_by",
@@ -61,8 +58,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JUDGE_MODES = ("single", "pairwise")
-# Benchmarks' own judge protocols, by the grader that reads their verdicts.
-JUDGE_PROTOCOLS: dict[str, JudgeProtocol] = {p.grader: p for p in (FASTCHAT_JUDGE, OPENCOMPASS_JUDGE)}
 _OUTPUT_KEYS = {"single": ("judge_generation",), "pairwise": ("judge_generation", "judge_generation_swapped")}
 
 
@@ -77,6 +72,11 @@ def _judged_mode(grader: str) -> str | None:
     """The judge mode whose verdicts `grader` reads, as its spec says ("single" / "pairwise" follow `judge.mode`; a
     protocol's grader reads its own); None for a grader with no judge."""
     return GRADERS.get(grader).judge if grader in GRADERS else None
+
+
+def judge_protocol(grader: str) -> JudgeProtocol | None:
+    """The benchmark's own judge protocol that `grader` reads the verdicts of (its spec says); None for the others."""
+    return GRADERS.get(grader).judge_protocol if grader in GRADERS else None
 
 
 def judge_grader(mode: str) -> str:
@@ -100,7 +100,7 @@ def graded_by(grader: str, judge: JudgeConfig) -> str:
 def check_judge_grader(grader: str, judge: JudgeConfig) -> None:
     """ConfigError for an unknown `judge.mode`, or when a generic judge grader would read another mode's verdicts."""
     expected = judge_grader(judge.mode)
-    if grader not in JUDGE_PROTOCOLS and expected != grader:
+    if judge_protocol(grader) is None and expected != grader:
         raise ConfigError(
             f"grader={grader} reads judge.mode={_judged_mode(grader)} verdicts, but "
             f"judge.mode={judge.mode}; use grader={expected} for judge.mode={judge.mode}"
@@ -262,8 +262,9 @@ def _plan(judge: JudgeConfig, grader: str | None) -> _Plan:
     """The plan for `grader` (None: the grader of `judge.mode`)."""
     grader = grader or judge_grader(judge.mode)
     check_judge_grader(grader, judge)
-    if grader in JUDGE_PROTOCOLS:
-        return _Plan(None, JUDGE_PROTOCOLS[grader], judge.baseline_field)
+    protocol = judge_protocol(grader)
+    if protocol is not None:
+        return _Plan(None, protocol, judge.baseline_field)
     return _Plan(load_judge_prompts(judge), None, judge.baseline_field)
 
 
@@ -418,15 +419,15 @@ def _forget_other_judges(path: Path, judge: JudgeConfig, grader: str | None) -> 
     removed."""
     records = read_jsonl(path)
     settings = judge_settings_file(path)
-    protocol = grader if grader in JUDGE_PROTOCOLS else judge.mode
+    protocol = grader if grader is not None and judge_protocol(grader) is not None else judge.mode
     identity = {**judge_identity(judge), "judge.protocol": protocol}
-    recorded = json.loads(settings.read_text()) if settings.exists() else None
+    recorded = read_marker(settings)
     if recorded is not None and recorded != identity:
         changed = sorted(k for k in identity if recorded.get(k) != identity[k])
         log.warning("%s was judged with other settings (%s): judging it again", path, ", ".join(changed))
         records = [{k: v for k, v in r.items() if k not in _JUDGE_FIELDS} for r in records]
         judge_checkpoint(path).unlink(missing_ok=True)
-    settings.write_text(json.dumps(identity, sort_keys=True) + "\n")
+    write_marker(settings, identity)
     return records
 
 

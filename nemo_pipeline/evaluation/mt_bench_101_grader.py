@@ -137,6 +137,6 @@ def mt_bench_101_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str,
 # OpenCompass's judge protocol rates the turns; the aggregate is MT-Bench-101's score.
 register_grader(
     "mt-bench-101",
-    judge="mt-bench-101",
+    judge=OPENCOMPASS_JUDGE,
     aggregate=AggregateHook(RATED_KEY, mt_bench_101_aggregate, headline="mt_bench_101_score"),
 )(grade_mt_bench_101)

@@ -142,5 +142,5 @@ def mt_bench_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, flo
 
 # FastChat's judge protocol rates the answers; the aggregate is MT-Bench's score.
 register_grader(
-    "mt-bench", judge="mt-bench", aggregate=AggregateHook(RATED_KEY, mt_bench_aggregate, headline="mt_bench_score")
+    "mt-bench", judge=FASTCHAT_JUDGE, aggregate=AggregateHook(RATED_KEY, mt_bench_aggregate, headline="mt_bench_score")
 )(grade_mt_bench)

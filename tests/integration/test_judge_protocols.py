@@ -11,6 +11,8 @@ import pytest
 from nemo_pipeline.config import JudgeConfig, ServerConfig
 from nemo_pipeline.datasets.benchmarks._opencompass import OPENCOMPASS
 from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.evaluation import GRADERS, register_grader
+from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol
 from nemo_pipeline.evaluation.judge_stage import graded_by, judge_files, judge_settings_file, run_judge
 from nemo_pipeline.evaluation.mt_bench_101_grader import grade_mt_bench_101, render_mt_bench_101
 from nemo_pipeline.evaluation.mt_bench_grader import grade_mt_bench, render_mt_bench
@@ -148,3 +150,28 @@ def test_mt_bench_101_answers_after_the_golden_history_then_is_judged_per_turn(t
     assert judged["judge_generation"] == ["Rating: [[9]]", "Good, [4] out of ten"]
     verdict = grade_mt_bench_101(judged)
     assert (verdict.predicted, verdict.scores) == ("4", {"mt_bench_101_turns_rated": 2.0, "mt_bench_101_dialogue": 4.0})
+
+
+@pytest.mark.timeout(60)
+def test_a_new_grader_with_its_own_protocol_is_judged_with_it_from_its_spec_alone(tmp_path):
+    """One module's `register_grader(name, judge=JudgeProtocol(...))` is all the judge stage needs."""
+    protocol = JudgeProtocol(
+        grader="test-own-protocol",
+        render=lambda record: [[{"role": "user", "content": f"RATE-THIS {record['generation']}"}]],
+        max_tokens=77,
+        temperature=0.3,
+    )
+    register_grader("test-own-protocol", judge=protocol)(grade_mt_bench)
+    try:
+        assert GRADERS.get("test-own-protocol").judge == "test-own-protocol"
+        script = Script(default="[[4]]")
+        with ScriptedServer(script) as server:
+            judged = run_judge([{"id": "1", "generation": "ANSWER-1"}], _judge(server.url), tmp_path,
+                               grader="test-own-protocol")  # fmt: skip
+        assert [r["messages"][-1]["content"] for r in script.requests] == ["RATE-THIS ANSWER-1"]
+        assert {(r["temperature"], r["max_tokens"]) for r in script.requests} == {(0.3, 77)}
+        assert judged[0]["judge_generation"] == "[[4]]"  # one chat: one output
+        with pytest.raises(ValueError, match="names the grader 'test-own-protocol'"):
+            register_grader("test-other-name", judge=protocol)
+    finally:
+        GRADERS._entries.pop("test-own-protocol")
