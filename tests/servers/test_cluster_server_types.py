@@ -51,7 +51,7 @@ def test_launch_argv(name: str) -> None:
     assert server_type.launch is not None
     launch = server_type.launch(SPEC)
     assert list(launch.argv) == argv
-    assert launch.health_url == health and health.endswith(server_type.health_path)
+    assert launch.health_url == health
     assert launch.base_url == "http://127.0.0.1:5000/v1"
     assert launch.image is not None and launch.image.startswith(image_prefix)
 

@@ -52,7 +52,7 @@ class ServerLaunch:
 
     argv: tuple[str, ...]
     base_url: str  # OpenAI-compatible root, e.g. http://127.0.0.1:5000/v1
-    health_url: str
+    health_url: str  # answers 2xx once the server can take requests (the one statement of a type's health path)
     env: dict[str, str] = field(default_factory=dict)
     image: str | None = None  # default container image on clusters
 
@@ -63,7 +63,6 @@ class ServerType:
 
     name: str
     launch: Callable[[ServerSpec], ServerLaunch] | None
-    health_path: str = "/health"
     supports_completions: bool = True
     # Whether `/v1/completions` returns prompt log-probabilities (`echo` + `logprobs`), which log-likelihood
     # benchmarks need (llama.cpp's llama-server refuses `echo`).

@@ -51,7 +51,6 @@ LLAMACPP = register_server_type(
         name="llamacpp",
         launch=launch,
         slots=parallel_request_slots,
-        health_path="/health",
         description="llama.cpp llama-server (CPU or GPU); the embedded default",
         guess_s_per_item=1.5,  # the embedded model measured 0.66 items/s on gsm8k on 2 cores (docs/PERFORMANCE.md)
     )

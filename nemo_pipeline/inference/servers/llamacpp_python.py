@@ -47,7 +47,6 @@ LLAMACPP_PYTHON = register_server_type(
         name="llamacpp-python",
         launch=launch,
         slots=_one_at_a_time,
-        health_path="/v1/models",
         supports_loglikelihood=True,
         local_module="llama_cpp",
         install_hint='Install it with: pip install "nemo-pipeline[loglik]" (builds llama-cpp-python from source).',

@@ -48,7 +48,6 @@ NEMO = register_server_type(
         name="nemo",
         launch=launch,
         slots=parallel_request_slots,
-        health_path="/v1/health",
         supports_completions=True,
         description="NeMo checkpoint via Export-Deploy (GPU)",
         guess_s_per_item=0.1,

@@ -9,7 +9,6 @@ OPENAI = register_server_type(
         name="openai",
         supports_loglikelihood=True,
         launch=None,
-        health_path="/models",
         description="any OpenAI-compatible API given by --server_address",
         guess_s_per_item=0.5,
     )

@@ -37,7 +37,6 @@ SGLANG = register_server_type(
         name="sglang",
         supports_loglikelihood=True,
         launch=launch,
-        health_path="/health",
         needs_continue_flag=True,
         local_module="sglang",
         install_hint='Install it with: pip install "nemo-pipeline[sglang]" (GPU), or run on a cluster in its image.',

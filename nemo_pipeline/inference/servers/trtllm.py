@@ -39,7 +39,6 @@ TRTLLM = register_server_type(
     ServerType(
         name="trtllm",
         launch=launch,
-        health_path="/health",
         description="TensorRT-LLM (GPU)",
         guess_s_per_item=0.05,
         local_module="tensorrt_llm",

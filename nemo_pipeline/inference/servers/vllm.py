@@ -144,7 +144,6 @@ VLLM = register_server_type(
         name="vllm",
         supports_loglikelihood=True,
         launch=launch,
-        health_path="/health",
         needs_continue_flag=True,
         local_module="vllm",
         install_hint='Install it with: pip install "nemo-pipeline[vllm]" (GPU; set server.gpus) or '
