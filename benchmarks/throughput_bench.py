@@ -45,6 +45,9 @@ RATE_CASE = (0.2, 64, 0.5)  # latency s, concurrent requests allowed, Retry-Afte
 OVERHEAD_CONCURRENCY = [1, 8, 64]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
+from nemo_pipeline.layout import client_stats_file  # noqa: E402  (the repository root is on the path now)
+from nemo_pipeline.records import read_client_report  # noqa: E402
+
 
 def load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
@@ -130,11 +133,11 @@ def run_stage(server: FakeServer, data: Path, work: Path, n: int, *extra: str) -
     expected = n or sum(1 for _ in data.open())
     if len(ids) != expected or len(set(ids)) != expected:
         raise RuntimeError(f"{out}: {len(ids)} records, {len(set(ids))} distinct, expected {expected}")
-    report = json.loads(out.with_name(out.name + ".client.json").read_text())
+    report = read_client_report(client_stats_file(out))
     stats = server.stats()
     return Run(
         expected, stats["window_s"], wall, stats["requests"], stats["statuses"].get("429", 0), stats["cpu_s"],
-        report["limit_settled"], report["limit_peak"],
+        report.limit_settled, report.limit_peak,
     )  # fmt: skip
 
 

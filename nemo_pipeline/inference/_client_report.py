@@ -1,13 +1,10 @@
-"""The generation client's settings from the stage config, and its record of a run: the in-flight limit it settled
-at, the requests it sent and retried (by reason), the items that failed. Logged, and written as JSON beside the
-output file (`<output_file>.client.json`)."""
+"""The generation client's settings from the stage config, and its record of a task (`records.ClientReport`: the
+in-flight limit it settled at, the requests it sent and retried, by reason, the items that failed), logged and
+written beside the output file (`<output_file>.client.json`)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.config import ConcurrencyConfig, ServerConfig
@@ -16,14 +13,15 @@ from nemo_pipeline.inference._concurrency import OPENING_BURST
 from nemo_pipeline.inference.client import AdaptiveSettings, ConcurrencyLimiter, OpenAIClient
 from nemo_pipeline.inference.servers import SERVER_TYPES
 from nemo_pipeline.layout import client_stats_file
+from nemo_pipeline.records import ClientReport, write_client_report
 
 __all__ = [
-    "ClientReport",
+    "client_report",
     "failed_items_message",
     "limiter_for",
     "opening_limit",
     "remember_settled",
-    "write_client_report",
+    "save_client_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,60 +73,34 @@ def opening_limit(server: ServerConfig) -> int:
     return slots(server.parallel_requests) if slots is not None else OPENING_BURST
 
 
-@dataclass
-class ClientReport:
-    output_file: str
-    mode: str  # "adaptive" or "pinned"
-    limit_settled: int  # the in-flight limit over the second half of the run (the pinned value when pinned)
-    limit_peak: int
-    peak_in_flight: int
-    items: int  # items this run set out to generate
-    items_written: int
-    items_failed: int
-    failed_ids: list[str]  # the first few
-    requests: int  # HTTP attempts
-    retried: int
-    retries: dict[str, int] = field(default_factory=dict)  # by reason: http_429, timeout, connection, ...
-    seconds: float = 0.0
-    items_per_s: float = 0.0
-
-    @classmethod
-    def of(
-        cls, client: OpenAIClient, output_file: Path, items: int, written: int, failed: list[str], seconds: float
-    ) -> ClientReport:
-        limiter, stats = client.limiter, client.stats
-        return cls(
-            output_file=str(output_file),
-            mode="adaptive" if limiter.adaptive else "pinned",
-            limit_settled=limiter.settled() if limiter.adaptive else limiter.limit,
-            limit_peak=limiter.peak() if limiter.adaptive else limiter.limit,
-            peak_in_flight=limiter.peak_in_flight,
-            items=items,
-            items_written=written,
-            items_failed=len(failed),
-            failed_ids=failed[:_IDS_SHOWN],
-            requests=stats.requests,
-            retried=stats.retried,
-            retries=dict(sorted(stats.retries.items())),
-            seconds=round(seconds, 3),
-            items_per_s=round(written / seconds, 1) if seconds > 0 else 0.0,
-        )
-
-    def summary(self) -> str:
-        retries = ", ".join(f"{k} {v}" for k, v in self.retries.items()) or "none"
-        return (
-            f"{self.items_written} of {self.items} item(s) written in {self.seconds:.1f} s ({self.items_per_s:g}/s); "
-            f"{self.mode} in-flight limit settled at {self.limit_settled} (peak {self.limit_peak}, "
-            f"{self.peak_in_flight} in flight at most); {self.requests} request(s), {self.retried} retried ({retries})"
-        )
+def client_report(
+    client: OpenAIClient, output_file: Path, items: int, written: int, failed: list[str], seconds: float
+) -> ClientReport:
+    """The record of what `client` did for the task of `output_file`."""
+    limiter, stats = client.limiter, client.stats
+    return ClientReport(
+        output_file=str(output_file),
+        mode="adaptive" if limiter.adaptive else "pinned",
+        limit_settled=limiter.settled() if limiter.adaptive else limiter.limit,
+        limit_peak=limiter.peak() if limiter.adaptive else limiter.limit,
+        peak_in_flight=limiter.peak_in_flight,
+        items=items,
+        items_written=written,
+        items_failed=len(failed),
+        failed_ids=failed[:_IDS_SHOWN],
+        requests=stats.requests,
+        retried=stats.retried,
+        retries=dict(sorted(stats.retries.items())),
+        seconds=round(seconds, 3),
+        items_per_s=round(written / seconds, 1) if seconds > 0 else 0.0,
+    )
 
 
-def write_client_report(report: ClientReport, output_file: Path) -> Path:
+def save_client_report(report: ClientReport, output_file: Path, stage: str) -> Path:
+    """Write the report beside `output_file` (`<output_file>.client.json`) and log its summary."""
     path = client_stats_file(output_file)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(report), indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    log.info("generate: %s: %s", output_file, report.summary())
+    write_client_report(path, report)
+    log.info("%s: %s: %s", stage, output_file, report.summary())
     return path
 
 

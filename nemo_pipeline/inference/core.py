@@ -1,6 +1,7 @@
 """The inference core that the generate stage, log-likelihood scoring and the judge share: prepare a task (select
 its items, check its settings, find what is left), open a client to a running server with its in-flight limit,
-close it (remembering the limit it settled at), and finish a task (check every item is written, mark it done).
+close it (remembering the limit it settled at) and write its record (`client_report`, `save_client_report`), and
+finish a task (check every item is written, mark it done).
 
 Nothing here imports a stage, so every stage can import it without a circle.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from nemo_pipeline.config import ClientConfig, GenerateConfig, flat_values
 from nemo_pipeline.errors import ConfigError, DataError
-from nemo_pipeline.inference._client_report import limiter_for, remember_settled
+from nemo_pipeline.inference._client_report import client_report, limiter_for, remember_settled, save_client_report
 from nemo_pipeline.inference._server_context import ServerEndpoint, check_reachable, serving
 from nemo_pipeline.inference.client import OpenAIClient
 from nemo_pipeline.inference.prompts import PromptConfig, load_prompt
@@ -36,11 +37,13 @@ __all__ = [
     "ServerEndpoint",
     "Task",
     "check_reachable",
+    "client_report",
     "close_client",
     "finish_task",
     "finished_ids",
     "open_client",
     "prepare_task",
+    "save_client_report",
     "select_items",
     "serving",
 ]

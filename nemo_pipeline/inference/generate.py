@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from nemo_pipeline.config import GenerateConfig, SamplingDefaults, compose_config, resolve_inference
 from nemo_pipeline.errors import ConfigError, DataError, NemoPipelineError
-from nemo_pipeline.inference._client_report import ClientReport, failed_items_message, write_client_report
+from nemo_pipeline.inference._client_report import client_report, failed_items_message, save_client_report
 from nemo_pipeline.inference.client import OpenAIClient, RequestError, SamplingParams, run_bounded
 from nemo_pipeline.inference.code_execution import generate_with_code
 from nemo_pipeline.inference.core import (
@@ -165,10 +165,10 @@ async def _generate_all(
         await close_client(client, endpoint)
         if code is not None:
             await code.sandbox.aclose()
-        report = ClientReport.of(
+        report = client_report(
             client, output_file, len(todo), out.committed, sorted(failures), time.monotonic() - started
         )
-        write_client_report(report, output_file)
+        save_client_report(report, output_file, "generate")
     if failures:
         raise RequestError(failed_items_message(output_file, failures, len(todo)))
 

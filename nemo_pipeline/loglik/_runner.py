@@ -19,15 +19,17 @@ from typing import Any
 from tqdm import tqdm
 
 from nemo_pipeline.config import GREEDY_TEMPERATURE, GenerateConfig
-from nemo_pipeline.errors import ConfigError, DataError
+from nemo_pipeline.errors import ConfigError, DataError, NemoPipelineError
 from nemo_pipeline.inference.client import OpenAIClient
 from nemo_pipeline.inference.core import (
     GenerateResult,
     ServerEndpoint,
+    client_report,
     close_client,
     finish_task,
     open_client,
     prepare_task,
+    save_client_report,
     serving,
 )
 from nemo_pipeline.inference.servers import SERVER_TYPES
@@ -170,15 +172,29 @@ async def _score_one(client: OpenAIClient, item: dict[str, Any]) -> dict[str, An
 
 
 async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[dict[str, Any]], out_file: Path) -> None:
-    """Score `todo` against a running server, appending each item to `out_file` when all its choices are scored."""
+    """Score `todo` against a running server, appending each item to `out_file` when all its choices are scored. An
+    item whose requests fail stops the task (what was scored stays, a rerun resumes); the client's record goes to
+    `<out_file>.client.json` either way."""
     client = open_client(endpoint, cfg)  # its limiter bounds the requests in flight
     await client.prepare()
     progress = tqdm(total=len(todo), desc=f"loglik {out_file.name}", disable=not cfg.progress, unit="item")
-    tasks = [asyncio.create_task(_score_one(client, item)) for item in todo]
+    failed: list[str] = []
+
+    async def scored(item: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await _score_one(client, item)
+        except NemoPipelineError:
+            failed.append(str(item["id"]))
+            raise
+
+    tasks = [asyncio.create_task(scored(item)) for item in todo]
+    written = 0
+    started = time.monotonic()
     try:
         with JsonlAppender(out_file) as out:
             for finished in asyncio.as_completed(tasks):
                 out.append(await finished)
+                written += 1
                 progress.update(1)
     finally:
         for task in tasks:
@@ -186,6 +202,8 @@ async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[di
         await asyncio.gather(*tasks, return_exceptions=True)
         progress.close()
         await close_client(client, endpoint)
+        report = client_report(client, out_file, len(todo), written, sorted(failed), time.monotonic() - started)
+        save_client_report(report, out_file, "loglik")
 
 
 def run_loglik(cfg: GenerateConfig) -> GenerateResult:

@@ -3,6 +3,7 @@ this package says what it holds:
 
 - `files`: run.json (`RunRecord`) and a benchmark's metrics.json (`MetricsRecord`);
 - `lines`: a line of output*.jsonl, and the evaluate stage's verdict on it (`Grading`);
+- `client`: what one task's client did (`ClientReport`, `<output>.client.json`);
 - `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`.
 
 Each file record carries `schema_version`. A file without one was written before versions were recorded and reads
@@ -11,6 +12,7 @@ import from `nemo_pipeline.records` itself.
 """
 
 from nemo_pipeline.records._base import UnreadableRecordError, as_text, finite_number, read_json_object
+from nemo_pipeline.records.client import CLIENT_SCHEMA_VERSION, ClientReport, read_client_report, write_client_report
 from nemo_pipeline.records.files import (
     METRICS_SCHEMA_VERSION,
     RUN_SCHEMA_VERSION,
@@ -38,9 +40,11 @@ from nemo_pipeline.records.markers import (
 )
 
 __all__ = [
+    "CLIENT_SCHEMA_VERSION",
     "MARKER_SCHEMA_VERSION",
     "METRICS_SCHEMA_VERSION",
     "RUN_SCHEMA_VERSION",
+    "ClientReport",
     "DoneMarker",
     "GradedMarker",
     "Grading",
@@ -51,6 +55,7 @@ __all__ = [
     "as_text",
     "finite_number",
     "is_graded",
+    "read_client_report",
     "read_done_marker",
     "read_graded_marker",
     "read_json_object",
@@ -58,6 +63,7 @@ __all__ = [
     "read_metrics",
     "read_progress_file",
     "read_run_record",
+    "write_client_report",
     "write_done_marker",
     "write_graded_marker",
     "write_marker",

@@ -15,7 +15,9 @@ from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation.stages import run_compute_metrics, run_evaluate
 from nemo_pipeline.inference import run_generate
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
+from nemo_pipeline.layout import client_stats_file
 from nemo_pipeline.loglik import LoglikFields, loglik_record, requests_of
+from nemo_pipeline.records import read_client_report
 from tests.loglik.scripted_logprobs import LogprobScript, LogprobServer
 
 # Token log-probabilities (whitespace-led words). Hand-computed truth:
@@ -200,3 +202,27 @@ def test_mmlu_ll_runs_through_eval_on_a_scoring_server(tmp_path: Path, repo: Pat
     assert block["acc"] == pytest.approx(truth) and block["num_entries"] == 6
     assert "acc_stderr" in block and "acc_norm" not in block  # MMLU reports acc only, as lm-eval does
     assert "acc" in json.dumps(json.loads((out / "summary.json").read_text()))
+
+
+@pytest.mark.timeout(60)
+def test_scoring_writes_its_client_record_as_generation_does(tmp_path: Path) -> None:
+    data, out = _mc_file(tmp_path / "data.jsonl"), tmp_path / "bench" / "output.jsonl"
+    script = LogprobScript(table=TABLE)
+    with LogprobServer(script) as server:
+        run_generate(_generate_cfg(server.url, data, out))
+    report = read_client_report(client_stats_file(out))
+    assert (report.output_file, report.items, report.items_written, report.items_failed) == (str(out), 3, 3, 0)
+    # 3 context counts and 6 choice scores, plus the client's first GET of /models
+    assert len(script.requests) == 9 and report.requests == 10
+    assert report.retried == 0 and report.failed_ids == []
+
+
+@pytest.mark.timeout(60)
+def test_a_failed_item_is_named_in_the_client_record(tmp_path: Path) -> None:
+    out = tmp_path / "bench" / "output.jsonl"
+    script = LogprobScript(table=TABLE, uncounted_prefix=("<x>", "<y>"))
+    with LogprobServer(script) as server, pytest.raises(DataError):
+        run_generate(_generate_cfg(server.url, _mc_file(tmp_path / "data.jsonl"), out))
+    report = read_client_report(client_stats_file(out))
+    assert report.items == 3 and report.items_written == 0
+    assert report.items_failed >= 1 and set(report.failed_ids) <= {item[0] for item in MC_ITEMS}

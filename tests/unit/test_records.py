@@ -11,15 +11,19 @@ from nemo_pipeline.config import EvaluateConfig, MetricsConfig
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation.stages import run_compute_metrics, run_evaluate
 from nemo_pipeline.records import (
+    CLIENT_SCHEMA_VERSION,
     METRICS_SCHEMA_VERSION,
     RUN_SCHEMA_VERSION,
+    ClientReport,
     Grading,
     MetricsRecord,
     RunRecord,
     UnreadableRecordError,
     is_graded,
+    read_client_report,
     read_metrics,
     read_run_record,
+    write_client_report,
     write_metrics,
     write_run_record,
 )
@@ -184,3 +188,35 @@ def test_evaluate_stage_writes_the_grading_that_the_report_reads(tmp_path: Path)
     assert warnings == [] and [(i.correct, i.predicted, i.reason) for i in graded] == [
         (g.is_correct, g.predicted_answer, g.grading_reason) for g in verdicts if g is not None
     ]
+
+
+def test_client_report_round_trips_and_a_missing_key_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "output.jsonl.client.json"
+    report = ClientReport(
+        output_file="output.jsonl",
+        mode="adaptive",
+        limit_settled=12,
+        limit_peak=40,
+        peak_in_flight=38,
+        items=5,
+        items_written=4,
+        items_failed=1,
+        failed_ids=["7"],
+        requests=9,
+        retried=2,
+        retries={"http_429": 2},
+        seconds=1.5,
+        items_per_s=2.7,
+    )
+    write_client_report(path, report)
+    assert json.loads(path.read_text())["schema_version"] == CLIENT_SCHEMA_VERSION == 1
+    assert read_client_report(path) == report
+    old = {k: v for k, v in report.to_json().items() if k != "schema_version"}
+    path.write_text(json.dumps(old))  # written before versions were recorded
+    assert read_client_report(path) == report
+    path.write_text(json.dumps({k: v for k, v in old.items() if k != "requests"}))
+    with pytest.raises(DataError, match=r"client\.json: no 'requests'"):
+        read_client_report(path)
+    path.write_text(json.dumps({**old, "schema_version": 2}))
+    with pytest.raises(DataError, match="schema_version 2 is newer"):
+        read_client_report(path)
