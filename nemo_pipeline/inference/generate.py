@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -42,6 +43,7 @@ from nemo_pipeline.layout import (
     stage_log_dir,
 )
 from nemo_pipeline.progress import ProgressWriter
+from nemo_pipeline.records import Generated
 from nemo_pipeline.sandbox import LocalSandbox, SandboxClient
 
 __all__ = [
@@ -84,7 +86,7 @@ async def _generate_one(
 ) -> dict[str, Any]:
     started = time.monotonic()
     if isinstance(item.get("turns"), list):
-        fields = await generate_turns(client, prompt, params, item)
+        generated = await generate_turns(client, prompt, params, item)
     else:
         rendered = prompt.render(item)
         if code is not None:
@@ -92,22 +94,16 @@ async def _generate_one(
                 client, rendered, params, code.sandbox, code.max_executions, code.timeout_s,
                 continue_final_message=code.continue_flag,
             )  # fmt: skip
-            fields = {
-                "generation": result.text,
-                "num_generated_tokens": result.num_tokens,
-                "finish_reason": result.finish_reason,
-                "code_executions": list(result.executions),
-            }
+            generated = Generated(
+                result.text, result.num_tokens, result.finish_reason, code_executions=result.executions
+            )
         else:
             completion = await (
                 client.complete(rendered, params) if isinstance(rendered, str) else client.chat(rendered, params)
             )
-            fields = {
-                "generation": completion.text,
-                "num_generated_tokens": completion.num_tokens,
-                "finish_reason": completion.finish_reason,
-            }
-    return {**item, **fields, "generation_time_s": round(time.monotonic() - started, 4)}
+            generated = Generated(completion.text, completion.num_tokens, completion.finish_reason)
+    elapsed = round(time.monotonic() - started, 4)
+    return {**item, **dataclasses.replace(generated, generation_time_s=elapsed).to_json()}
 
 
 async def _generate_all(

@@ -17,6 +17,7 @@ from typing import Any
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.inference.client import OpenAIClient, SamplingParams
 from nemo_pipeline.inference.prompts import PromptConfig
+from nemo_pipeline.records import Generated
 
 __all__ = ["GOLDEN", "generate_turns", "golden_messages", "item_turns"]
 
@@ -33,8 +34,9 @@ def item_turns(item: Mapping[str, Any]) -> list[str]:
 
 async def generate_turns(
     client: OpenAIClient, prompt: PromptConfig, params: SamplingParams, item: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Answer every turn of `item` in one conversation and return the fields to merge into its record.
+) -> Generated:
+    """Answer every turn of `item` in one conversation and return what to merge into its line (its time is the
+    caller's to set).
 
     The first turn is rendered with the whole prompt config (system text, few-shot examples) with `problem` set to
     the turn; each later turn is the user template alone, appended after the model's previous answer. Returns
@@ -64,12 +66,7 @@ async def generate_turns(
         answers.append(completion.text)
         tokens += completion.num_tokens
         finish_reason = completion.finish_reason
-    return {
-        "generation": answers[-1],
-        "generations": answers,
-        "num_generated_tokens": tokens,
-        "finish_reason": finish_reason,
-    }
+    return Generated(answers[-1], tokens, finish_reason, generations=tuple(answers))
 
 
 def _judged_turns(item: Mapping[str, Any], turns: list[str]) -> list[int]:
@@ -109,16 +106,12 @@ def golden_messages(prompt: PromptConfig, item: Mapping[str, Any], turn: int) ->
 
 async def _golden_turns(
     client: OpenAIClient, prompt: PromptConfig, params: SamplingParams, item: Mapping[str, Any], turns: list[str]
-) -> dict[str, Any]:
+) -> Generated:
     judged = _judged_turns(item, turns)
     conversations = [golden_messages(prompt, item, k) for k in judged]
     completions = await asyncio.gather(*(client.chat(messages, params) for messages in conversations))
     answers: list[str | None] = [None] * len(turns)
     for k, completion in zip(judged, completions, strict=True):
         answers[k] = completion.text
-    return {
-        "generation": completions[-1].text,
-        "generations": answers,
-        "num_generated_tokens": sum(c.num_tokens for c in completions),
-        "finish_reason": completions[-1].finish_reason,
-    }
+    tokens = sum(c.num_tokens for c in completions)
+    return Generated(completions[-1].text, tokens, completions[-1].finish_reason, generations=tuple(answers))

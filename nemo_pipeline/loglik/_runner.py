@@ -37,6 +37,7 @@ from nemo_pipeline.jsonl import JsonlAppender
 from nemo_pipeline.layout import stage_log_dir
 from nemo_pipeline.loglik._items import Request, is_loglik_item, loglik_fields, requests_of
 from nemo_pipeline.loglik._score import ContinuationScore, continuation_logprob, score_item, split_context
+from nemo_pipeline.records import Generated, LoglikScores
 
 __all__ = [
     "check_loglik_task",
@@ -159,16 +160,14 @@ async def _score_one(client: OpenAIClient, item: dict[str, Any]) -> dict[str, An
     fields = loglik_fields(item)
     lls = [s.logprob for s in scores]
     result = score_item(fields, lls)
-    return {
-        **item,
-        "loglikelihoods": lls,
-        "is_greedy": [s.is_greedy for s in scores],
-        "continuation_tokens": [s.num_tokens for s in scores],
-        "generation": fields.choices[result.predicted],
-        "num_generated_tokens": 0,
-        "finish_reason": "loglikelihood",
-        "generation_time_s": round(time.monotonic() - started, 4),
-    }
+    generated = Generated(
+        fields.choices[result.predicted],
+        num_generated_tokens=0,
+        finish_reason="loglikelihood",
+        generation_time_s=round(time.monotonic() - started, 4),
+        loglik=LoglikScores(tuple(lls), tuple(s.is_greedy for s in scores), tuple(s.num_tokens for s in scores)),
+    )
+    return {**item, **generated.to_json()}
 
 
 async def score_all(cfg: GenerateConfig, endpoint: ServerEndpoint, todo: list[dict[str, Any]], out_file: Path) -> None:

@@ -2,7 +2,8 @@
 this package says what it holds:
 
 - `files`: run.json (`RunRecord`) and a benchmark's metrics.json (`MetricsRecord`);
-- `lines`: a line of output*.jsonl, and the evaluate stage's verdict on it (`Grading`);
+- `lines`: a line of output*.jsonl: what the generate stage adds to an item (`Generated`), the evaluate stage's
+  verdict on it (`Grading`), and a graded line as metrics reads it (`GradedLine`);
 - `client`: what one task's client did (`ClientReport`, `<output>.client.json`);
 - `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`.
 
@@ -23,7 +24,7 @@ from nemo_pipeline.records.files import (
     write_metrics,
     write_run_record,
 )
-from nemo_pipeline.records.lines import Grading, is_graded
+from nemo_pipeline.records.lines import Generated, GradedLine, Grading, LoglikScores, is_graded
 from nemo_pipeline.records.markers import (
     MARKER_SCHEMA_VERSION,
     DoneMarker,
@@ -46,8 +47,11 @@ __all__ = [
     "RUN_SCHEMA_VERSION",
     "ClientReport",
     "DoneMarker",
+    "Generated",
+    "GradedLine",
     "GradedMarker",
     "Grading",
+    "LoglikScores",
     "MetricsRecord",
     "Progress",
     "RunRecord",

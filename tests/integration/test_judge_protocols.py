@@ -129,7 +129,7 @@ def test_mt_bench_101_answers_after_the_golden_history_then_is_judged_per_turn(t
     async def generate(url: str) -> dict:
         client = OpenAIClient(url, "scripted-model", max_retries=0)
         try:
-            return await generate_turns(client, load_prompt("generic/chat"), params, DIALOGUE)
+            return (await generate_turns(client, load_prompt("generic/chat"), params, DIALOGUE)).to_json()
         finally:
             await client.aclose()
 

@@ -23,7 +23,7 @@ def _run(url, prompt, item):
     async def go():
         client = OpenAIClient(url, "scripted-model", max_retries=2)
         try:
-            return await generate_turns(client, prompt, PARAMS, item)
+            return (await generate_turns(client, prompt, PARAMS, item)).to_json()
         finally:
             await client.aclose()
 
