@@ -20,6 +20,7 @@ from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.ifeval import follows_loose, follows_strict
 from nemo_pipeline.evaluation.metrics import AggregateHook
+from nemo_pipeline.records import GradedLine
 
 __all__ = ["grade_ifeval", "ifeval_aggregate"]
 
@@ -68,16 +69,16 @@ def grade_ifeval(item: Mapping[str, Any], context: GraderContext | None = None) 
     return Verdict(correct=all(strict), predicted=",".join(str(int(s)) for s in strict), reason=reason, scores=scores)
 
 
-def ifeval_aggregate(records: Iterable[Mapping[str, Any] | Verdict]) -> dict[str, float]:
+def ifeval_aggregate(records: Iterable[GradedLine | Verdict]) -> dict[str, float]:
     """The four official IFEval accuracies, in percent, from graded records (output.jsonl lines with `scores`, or
     Verdicts): prompt-level strict/loose (share of items with every instruction followed) and instruction-level
     strict/loose (followed instructions / all instructions). Also `num_prompts` and `num_instructions`."""
     prompts = prompt_strict = prompt_loose = 0.0
     total = followed_strict = followed_loose = 0.0
     for record in records:
-        scores = record.scores if isinstance(record, Verdict) else record.get("scores")
-        if not isinstance(scores, Mapping) or "instructions_total" not in scores:
-            rid = None if isinstance(record, Verdict) else record.get("id")
+        scores = record.scores if isinstance(record, Verdict) else record.grading.scores
+        if "instructions_total" not in scores:
+            rid = None if isinstance(record, Verdict) else record.line.get("id")
             raise DataError(
                 f"record {rid!r} has no ifeval scores ({scores!r}); run the evaluate stage with the ifeval grader"
             )

@@ -16,6 +16,7 @@ from typing import Any
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.metrics import AggregateHook
 from nemo_pipeline.loglik import loglik_fields, score_item
+from nemo_pipeline.records import GradedLine
 
 __all__ = ["loglik_grader", "loglik_stderr"]
 
@@ -40,11 +41,11 @@ def _stderr(values: Sequence[float]) -> float:
     return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
 
 
-def loglik_stderr(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+def loglik_stderr(records: Sequence[GradedLine]) -> dict[str, float]:
     """acc_stderr (and acc_norm_stderr where every record has acc_norm) over the block's records."""
-    out = {"acc_stderr": _stderr([float(r["scores"]["acc"]) for r in records])}
-    if all("acc_norm" in r["scores"] for r in records):
-        out["acc_norm_stderr"] = _stderr([float(r["scores"]["acc_norm"]) for r in records])
+    out = {"acc_stderr": _stderr([r.grading.scores["acc"] for r in records])}
+    if all("acc_norm" in r.grading.scores for r in records):
+        out["acc_norm_stderr"] = _stderr([r.grading.scores["acc_norm"] for r in records])
     return out
 
 

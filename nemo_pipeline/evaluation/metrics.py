@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nemo_pipeline.errors import DataError
-from nemo_pipeline.records import is_graded
+from nemo_pipeline.records import GradedLine, is_graded
 from nemo_pipeline.registry import Registry
 
 __all__ = [
@@ -159,11 +159,11 @@ def pass1_over_seeds(correct_by_seed: Mapping[int, Sequence[bool]]) -> tuple[flo
     return mean_std_err(accuracies)
 
 
-def no_answer_rate(records: Sequence[Mapping[str, Any]]) -> float:
+def no_answer_rate(records: Sequence[GradedLine]) -> float:
     """Percent of records whose predicted_answer is None."""
     if not records:
         return 0.0
-    return 100.0 * sum(1 for r in records if r.get("predicted_answer") is None) / len(records)
+    return 100.0 * sum(1 for r in records if r.grading.predicted_answer is None) / len(records)
 
 
 GRADER_ERROR_REASONS = ("grader_error", "grader_crashed", "not_graded", "sandbox_error")
@@ -176,9 +176,9 @@ def is_grader_error(reason: object) -> bool:
     return any(text == name or text.startswith(name + ":") for name in GRADER_ERROR_REASONS)
 
 
-def grader_error_count(records: Sequence[Mapping[str, Any]]) -> int:
+def grader_error_count(records: Sequence[GradedLine]) -> int:
     """How many records carry a grader-error verdict."""
-    return sum(1 for record in records if is_grader_error(record.get("grading_reason")))
+    return sum(1 for record in records if is_grader_error(record.grading.grading_reason))
 
 
 def _summary(values: Sequence[float]) -> dict[str, float]:
@@ -195,14 +195,14 @@ def _summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def token_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """mean / median / p90 (nearest rank) / max / total of num_generated_tokens."""
-    return _summary([float(r.get("num_generated_tokens", 0)) for r in records])
+def token_stats(records: Sequence[GradedLine]) -> dict[str, float]:
+    """mean / median / p90 (nearest rank) / max / total of num_generated_tokens (0 where a line does not say)."""
+    return _summary([float(r.num_generated_tokens) for r in records])
 
 
-def time_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """mean / median / p90 (nearest rank) / max / total of generation_time_s."""
-    return _summary([float(r.get("generation_time_s", 0.0)) for r in records])
+def time_stats(records: Sequence[GradedLine]) -> dict[str, float]:
+    """mean / median / p90 (nearest rank) / max / total of generation_time_s (0 where a line does not say)."""
+    return _summary([r.generation_time_s for r in records])
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ class AggregateHook:
     their `scores` (the grader's mark)."""
 
     score_key: str
-    compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]]
+    compute: Callable[[Sequence[GradedLine]], Mapping[str, float]]
     headline: str | None = None  # the key that is the benchmark's number as its users know it (e.g. mt_bench_score)
     name: str = ""  # the name it is registered under (a grader's aggregate: the grader's name)
 
@@ -222,7 +222,7 @@ AGGREGATES: Registry[AggregateHook] = Registry("metric aggregate")
 def register_aggregate(
     name: str,
     score_key: str,
-    compute: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, float]],
+    compute: Callable[[Sequence[GradedLine]], Mapping[str, float]],
     headline: str | None = None,
 ) -> AggregateHook:
     """Add `compute(records)`'s keys to every metrics block whose records all carry `score_key`; a name registered
@@ -232,11 +232,11 @@ def register_aggregate(
     return hook
 
 
-def _aggregates(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+def _aggregates(records: Sequence[GradedLine]) -> dict[str, float]:
     values: dict[str, float] = {}
     for name in AGGREGATES:
         hook = AGGREGATES.get(name)
-        if records and all(hook.score_key in (record.get("scores") or {}) for record in records):
+        if records and all(hook.score_key in record.grading.scores for record in records):
             for key, value in hook.compute(records).items():
                 if key in values:
                     raise DataError(f"metric aggregate {name!r}: key {key!r} is also produced by another aggregate")
@@ -244,38 +244,44 @@ def _aggregates(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return values
 
 
-def _headline(records: Sequence[Mapping[str, Any]]) -> str | None:
+def _headline(records: Sequence[GradedLine]) -> str | None:
     """The headline key declared by the aggregate that applies to all of `records`, if any."""
     for name in AGGREGATES:
         hook = AGGREGATES.get(name)
-        if hook.headline and records and all(hook.score_key in (r.get("scores") or {}) for r in records):
+        if hook.headline and records and all(hook.score_key in r.grading.scores for r in records):
             return hook.headline
     return None
 
 
-def _index(records: Sequence[Mapping[str, Any]], seed: int | None) -> dict[str, Mapping[str, Any]]:
-    by_id: dict[str, Mapping[str, Any]] = {}
+def _graded_line(record: GradedLine | Mapping[str, Any], n: int, seed: int | None) -> GradedLine:
+    if isinstance(record, GradedLine):
+        return record
+    where = f"record {n} (id {record.get('id')!r}) of seed {seed}"
+    if not is_graded(record):
+        raise DataError(f"{where} has no 'is_correct': run the evaluate stage first")
+    return GradedLine.read(record, where)
+
+
+def _index(records: Sequence[GradedLine | Mapping[str, Any]], seed: int | None) -> dict[str, GradedLine]:
+    by_id: dict[str, GradedLine] = {}
     for n, record in enumerate(records):
-        if not is_graded(record):
-            raise DataError(
-                f"record {n} (id {record.get('id')!r}) of seed {seed} has no 'is_correct': run the evaluate stage first"
-            )
-        key = str(record.get("id", n))
+        line = _graded_line(record, n, seed)
+        key = str(line.line.get("id", n))
         if key in by_id:
             raise DataError(f"seed {seed}: item id {key!r} appears twice; rerun generation for this seed")
-        by_id[key] = record
+        by_id[key] = line
     return by_id
 
 
-def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, GradedLine]]) -> dict[str, Any]:
     records = [run[i] for run in runs.values() for i in ids]
     block: dict[str, Any] = {"num_entries": len(ids)}
     seeds = sorted(s for s in runs if s is not None)
     if seeds:
-        correct = {s: [bool(runs[s][i]["is_correct"]) for i in ids] for s in seeds}
+        correct = {s: [runs[s][i].grading.is_correct for i in ids] for s in seeds}
         pass1, std_err = pass1_over_seeds(correct)
         n = len(seeds)
-        samples = [[(runs[s][i].get("predicted_answer"), bool(runs[s][i]["is_correct"])) for s in seeds] for i in ids]
+        samples = [[(runs[s][i].grading.predicted_answer, runs[s][i].grading.is_correct) for s in seeds] for i in ids]
         majority, pass_n = MajorityAtK(n), PassAtK(n)
         block["accuracy"] = pass1
         block["pass@1"] = pass1
@@ -283,7 +289,7 @@ def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[st
         block[majority.name] = majority.aggregate([majority.per_item(s) for s in samples])
         block[pass_n.name] = pass_n.aggregate([pass_n.per_item(s) for s in samples])
     else:
-        accuracy, std_err = mean_std_err([100.0 * bool(r["is_correct"]) for r in records]) if records else (0.0, 0.0)
+        accuracy, std_err = mean_std_err([100.0 * r.grading.is_correct for r in records]) if records else (0.0, 0.0)
         block["accuracy"] = accuracy
         block["accuracy_std_err"] = std_err
     block["no_answer"] = no_answer_rate(records)
@@ -292,8 +298,8 @@ def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[st
     block["sum_item_seconds"] = time_stats(records)["total"]
     score_values: dict[str, list[float]] = {}
     for record in records:
-        for key, value in (record.get("scores") or {}).items():
-            score_values.setdefault(key, []).append(float(value))
+        for key, value in record.grading.scores.items():
+            score_values.setdefault(key, []).append(value)
     for key in sorted(score_values):
         if key in block:
             raise DataError(f"score name {key!r} collides with a built-in metric; rename it in the grader")
@@ -306,12 +312,14 @@ def _block(ids: Sequence[str], runs: Mapping[int | None, Mapping[str, Mapping[st
 
 
 def compute_metrics(
-    records_by_seed: Mapping[int | None, Sequence[Mapping[str, Any]]], *, benchmark: str = ""
+    records_by_seed: Mapping[int | None, Sequence[GradedLine | Mapping[str, Any]]], *, benchmark: str = ""
 ) -> dict[str, Any]:
     """Build metrics.json: {"benchmark", "num_seeds", "metrics": {"all": {...}, "<subset>": {...}}}.
 
     `records_by_seed` maps a seed to its graded records, or None to the greedy run (output.jsonl). Every seed must
-    hold the same item ids. `benchmark` defaults to the records' own "benchmark" field when they have one.
+    hold the same item ids; a record given as a mapping is read with `GradedLine.read` (a key of the wrong type is
+    a DataError naming the record and the key). `benchmark` defaults to the records' own "benchmark" field when
+    they have one.
     """
     if not records_by_seed:
         raise DataError("compute_metrics: no graded records; run the generate and evaluate stages first")
@@ -334,14 +342,14 @@ def compute_metrics(
             )
     subsets: dict[str, list[str]] = {}
     for i in ids:
-        subset = runs[first_seed][i].get("subset")
+        subset = runs[first_seed][i].line.get("subset")
         if subset is not None and str(subset) != "all":
             subsets.setdefault(str(subset), []).append(i)
     metrics = {"all": _block(ids, runs)}
     for subset in sorted(subsets):
         metrics[subset] = _block(subsets[subset], runs)
     if not benchmark:
-        names = {str(r["benchmark"]) for r in runs[first_seed].values() if r.get("benchmark")}
+        names = {str(r.line["benchmark"]) for r in runs[first_seed].values() if r.line.get("benchmark")}
         benchmark = names.pop() if len(names) == 1 else ""
     result: dict[str, Any] = {"benchmark": benchmark, "num_seeds": len(seeds), "metrics": metrics}
     headline = _headline(list(runs[first_seed].values()))

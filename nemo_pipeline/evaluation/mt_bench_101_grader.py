@@ -24,6 +24,7 @@ from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol, Messages
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.metrics import AggregateHook
+from nemo_pipeline.records import GradedLine
 
 __all__ = [
     "OPENCOMPASS_JUDGE",
@@ -120,14 +121,14 @@ def grade_mt_bench_101(item: Mapping[str, Any], context: GraderContext | None = 
     return Verdict(correct=score >= GOOD_RATING, predicted=str(score), reason=f"min of {shown}", scores=scores)
 
 
-def mt_bench_101_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, float]:
+def mt_bench_101_aggregate(records: Sequence[GradedLine]) -> Mapping[str, float]:
     """The mean over tasks of each task's mean dialogue score (dialogues with no rated turn left out, as OpenCompass
     leaves them out), and `mt_bench_101_tasks`, the number of tasks that entered it."""
     by_task: dict[str, list[float]] = {}
     for record in records:
-        scores = record.get("scores") or {}
+        scores = record.grading.scores
         if DIALOGUE_KEY in scores:
-            by_task.setdefault(_task(record), []).append(float(scores[DIALOGUE_KEY]))
+            by_task.setdefault(_task(record.line), []).append(scores[DIALOGUE_KEY])
     if not by_task:
         return {"mt_bench_101_tasks": 0.0}
     task_means = [sum(values) / len(values) for values in by_task.values()]

@@ -25,6 +25,7 @@ from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation._judge_protocol import JudgeProtocol, Messages
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.metrics import AggregateHook
+from nemo_pipeline.records import GradedLine
 
 __all__ = [
     "FASTCHAT_JUDGE",
@@ -129,10 +130,10 @@ def grade_mt_bench(item: Mapping[str, Any], context: GraderContext | None = None
     return Verdict(correct=mean >= GOOD_RATING, predicted=predicted, reason=shown, scores=scores)
 
 
-def mt_bench_aggregate(records: Sequence[Mapping[str, Any]]) -> Mapping[str, float]:
+def mt_bench_aggregate(records: Sequence[GradedLine]) -> Mapping[str, float]:
     """show_result.py's average: the mean over every rated turn of the records (turn 1 and turn 2 together);
     `mt_bench_turns_dropped` counts the unrated ones."""
-    ratings = [float(s[k]) for s in (r.get("scores") or {} for r in records) for k in TURN_KEYS if k in s]
+    ratings = [s[k] for s in (r.grading.scores for r in records) for k in TURN_KEYS if k in s]
     dropped = 2 * len(records) - len(ratings)
     result = {"mt_bench_turns_dropped": float(dropped)}
     if ratings:

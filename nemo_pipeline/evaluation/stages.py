@@ -32,6 +32,7 @@ from nemo_pipeline.layout import (
     stage_log_dir,
 )
 from nemo_pipeline.records import (
+    GradedLine,
     GradedMarker,
     Grading,
     MetricsRecord,
@@ -133,18 +134,18 @@ def run_evaluate(cfg: EvaluateConfig) -> list[EvaluateResult]:
         for path in todo:
             records = read_jsonl(path)
             verdicts = grade_all(cfg.grader, records, context, timeout_s=cfg.grading.timeout_s, workers=workers)
-            graded: list[dict[str, Any]] = []
-            for record, verdict in zip(records, verdicts, strict=True):
-                grading = Grading(verdict.correct, verdict.predicted, verdict.reason, dict(verdict.scores))
-                graded.append({**record, **grading.to_json()})
+            gradings = [Grading(v.correct, v.predicted, v.reason, dict(v.scores)) for v in verdicts]
+            graded = [{**record, **grading.to_json()} for record, grading in zip(records, gradings, strict=True)]
             write_jsonl_atomic(path, graded)
-            errors = [record for record in graded if is_grader_error(record["grading_reason"])]
+            errors = [
+                (r.get("id"), g) for r, g in zip(records, gradings, strict=True) if is_grader_error(g.grading_reason)
+            ]
             if len(errors) > cfg.grading.max_error_rate * len(graded):
-                first = errors[0]
+                first_id, first = errors[0]
                 failures.append(
                     f"{path}: {len(errors)} of {len(graded)} verdicts are grader errors (more than "
-                    f"grading.max_error_rate={cfg.grading.max_error_rate:g}); first: item {first.get('id')!r}: "
-                    f"{first['grading_reason']}"
+                    f"grading.max_error_rate={cfg.grading.max_error_rate:g}); first: item {first_id!r}: "
+                    f"{first.grading_reason}"
                 )
             else:
                 write_graded_marker(
@@ -190,7 +191,7 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
         files = output_files_in(directory)
     if not files:
         raise DataError(f"{directory}: no output.jsonl or output-rs<seed>.jsonl files to compute metrics from")
-    records_by_seed: dict[int | None, list[dict[str, Any]]] = {}
+    records_by_seed: dict[int | None, list[GradedLine]] = {}
     for path in files:
         if not path.exists():
             raise DataError(f"{path} does not exist (did the generate and evaluate stages run?)")
@@ -204,7 +205,7 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
         ungraded = [r.get("id") for r in records if not is_graded(r)]
         if ungraded:
             raise DataError(f"{path}: {len(ungraded)} item(s) not graded (first: {ungraded[0]!r}); run evaluate first")
-        records_by_seed[seed_of(path)] = records
+        records_by_seed[seed_of(path)] = [GradedLine.read(r, f"{path}: item {r.get('id')!r}") for r in records]
     if None in records_by_seed and len(records_by_seed) > 1:
         raise DataError(f"{directory}: holds both greedy output.jsonl and seeded output-rs*.jsonl files; keep one kind")
     metrics = compute_metrics(records_by_seed)

@@ -15,6 +15,7 @@ from nemo_pipeline.evaluation.metrics import compute_metrics, grader_error_count
 from nemo_pipeline.evaluation.stages import run_compute_metrics, run_evaluate
 from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
 from nemo_pipeline.layout import graded_marker
+from nemo_pipeline.records import GradedLine
 
 REASON_ROWS = [
     ("grader_error: KeyError: 'entry_point'", True),
@@ -51,7 +52,7 @@ def test_metrics_count_grader_errors_per_block_and_over_seeds() -> None:
     seeded: dict[int | None, list[dict]] = {0: [_record("a", "passed", True), _record("b", "grader_error: boom")],
               1: [_record("a", "not_graded"), _record("b", "passed", True)]}  # fmt: skip
     assert compute_metrics(seeded)["metrics"]["all"]["grader_errors"] == 2
-    assert grader_error_count(greedy) == 2
+    assert grader_error_count([GradedLine.read(r, "") for r in greedy]) == 2
 
 
 ITEM = {

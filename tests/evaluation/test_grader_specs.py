@@ -19,6 +19,7 @@ from nemo_pipeline.evaluation.stages import _sandbox_for, run_evaluate
 from nemo_pipeline.jobs import build_eval_graph, parse_benchmarks
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jsonl import write_jsonl_atomic
+from nemo_pipeline.records import GradedLine
 
 RUNS_PROGRAMS = "test-spec-runs-programs"
 COUNTS_WORDS = "test-spec-counts-words"
@@ -28,8 +29,8 @@ def _grade_nothing(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     return Verdict(False, None, "not graded in this test")
 
 
-def _words(records: Sequence[Mapping[str, Any]]) -> Mapping[str, float]:
-    return {"words_total": sum(float(r["scores"]["words"]) for r in records)}
+def _words(records: Sequence[GradedLine]) -> Mapping[str, float]:
+    return {"words_total": sum(r.grading.scores["words"] for r in records)}
 
 
 @pytest.fixture

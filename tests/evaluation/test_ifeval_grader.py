@@ -12,6 +12,7 @@ from nemo_pipeline.errors import DataError
 from nemo_pipeline.evaluation import ifeval_grader  # noqa: F401  (registers "ifeval")
 from nemo_pipeline.evaluation.graders import GRADERS, GraderContext, Verdict
 from nemo_pipeline.evaluation.ifeval_grader import grade_ifeval, ifeval_aggregate
+from nemo_pipeline.records import GradedLine
 
 # A real-looking IFEval item (the shape the loader writes: key fields kept, kwargs one dict per instruction).
 ITEM: dict[str, Any] = {
@@ -114,9 +115,9 @@ def test_aggregate_is_micro_averaged_over_instructions() -> None:
             ).scores,
         },  # 0/1
     ]
-    # Round-trips through JSON as the evaluate stage writes it.
-    records = [json.loads(json.dumps(r)) for r in records]
-    result = ifeval_aggregate(records)
+    # Round-trips through JSON as the evaluate stage writes it, read back as the metrics stage reads it.
+    lines = [json.loads(json.dumps({**r, "is_correct": False})) for r in records]
+    result = ifeval_aggregate([GradedLine.read(line, f"line {n}") for n, line in enumerate(lines)])
     assert result["num_prompts"] == 3 and result["num_instructions"] == 7
     assert result["prompt_strict_accuracy"] == pytest.approx(100 / 3)
     assert result["prompt_loose_accuracy"] == pytest.approx(200 / 3)
@@ -129,7 +130,8 @@ def test_aggregate_is_micro_averaged_over_instructions() -> None:
 @pytest.mark.timeout(10)
 def test_aggregate_rejects_records_without_ifeval_scores() -> None:
     with pytest.raises(DataError, match="record 'q1' has no ifeval scores"):
-        ifeval_aggregate([{"id": "q1", "scores": {"judge_rating": 3.0}}])
+        line = {"id": "q1", "is_correct": True, "scores": {"judge_rating": 3.0}}
+        ifeval_aggregate([GradedLine.read(line, "line 1")])
 
 
 @pytest.mark.timeout(30)

@@ -4,13 +4,16 @@ as metrics reads it (`GradedLine`); written by `to_json`, read back strictly, ol
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nemo_pipeline.config import GenerateConfig, compose_config
+from nemo_pipeline.config import GenerateConfig, MetricsConfig, compose_config
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.evaluation import compute_metrics
+from nemo_pipeline.evaluation.stages import run_compute_metrics
 from nemo_pipeline.inference import run_generate
 from nemo_pipeline.jsonl import read_jsonl
 from nemo_pipeline.records import Generated, GradedLine, Grading, LoglikScores
@@ -151,3 +154,30 @@ def test_text_of_reads_any_line_leniently() -> None:
     assert Generated.text_of({"generation": "4"}) == "4"
     assert Generated.text_of({}) == ""
     assert Generated.text_of({"generation": ["a"]}) == '["a"]'
+
+
+def _write_lines(path: Path, lines: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+
+def test_the_metrics_stage_reads_old_lines_and_names_the_file_item_and_key_of_a_bad_one(tmp_path: Path) -> None:
+    output = tmp_path / "eval-results" / "gsm8k" / "output.jsonl"
+    old = {"id": "q1", "generation": "4", "is_correct": True, "predicted_answer": "4"}  # no cost, reason or scores
+    new = {"id": "q2", **PLAIN.to_json(), **Grading(False, None, "no answer").to_json()}
+    _write_lines(output, [old, new])
+    block = run_compute_metrics(MetricsConfig(benchmark_dir=str(output.parent)))["metrics"]["all"]
+    assert (block["accuracy"], block["no_answer"]) == (50.0, 50.0)
+    assert (block["avg_tokens"], block["sum_item_seconds"]) == (2.5, 0.25)  # the old line counts 0 of each
+    _write_lines(output, [old, {**new, "num_generated_tokens": "5"}])
+    with pytest.raises(DataError, match=rf"^{re.escape(str(output))}: item 'q2': 'num_generated_tokens' should be"):
+        run_compute_metrics(MetricsConfig(benchmark_dir=str(output.parent)))
+    _write_lines(output, [{**old, "predicted_answer": 4}, new])
+    with pytest.raises(DataError, match=rf"^{re.escape(str(output))}: item 'q1': 'predicted_answer' should be"):
+        run_compute_metrics(MetricsConfig(benchmark_dir=str(output.parent)))
+
+
+def test_compute_metrics_names_the_record_of_a_bad_mapping() -> None:
+    line = {"id": "q7", "is_correct": "yes", "predicted_answer": "4"}
+    with pytest.raises(DataError, match=r"record 0 \(id 'q7'\) of seed 3: 'is_correct' should be true or false"):
+        compute_metrics({3: [line]})
