@@ -112,21 +112,23 @@ def _load_benchmark(directory: Path) -> BenchmarkRun:
 
 
 def _model_name(directory: Path) -> str:
+    """A campaign model's entry name, else the model its run.json names, else the folder's name."""
     run_json = RunLayout(directory).run_record
     if run_json.is_file():
         try:
-            model = read_run_record(run_json).model.strip()
+            record = read_run_record(run_json)
         except UnreadableRecordError:
-            model = ""
-        if model:
-            return model
+            return directory.resolve().name
+        name = (record.name or "").strip() or record.model.strip()
+        if name:
+            return name
     return directory.resolve().name
 
 
 def load_run(directory: str | Path, name: str | None = None) -> ModelRun:
     """Load every benchmark under `<directory>/eval-results/`; raise DataError if there is nothing to summarize.
 
-    The run is called `name`, else by the model of its run.json, else by its folder."""
+    The run is called `name`, else by its campaign entry or model (run.json), else by its folder."""
     directory = Path(directory)
     results = RunLayout(directory).results_dir
     if not directory.is_dir():

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.records import RunRecord, write_run_record
 from nemo_pipeline.report import SummaryOptions, build_summary, mcnemar_exact, to_csv, to_markdown, to_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,6 +114,18 @@ def test_several_runs_side_by_side_named_by_run_json(tmp_path: Path, make_run: M
     assert (out_dir / "report.html").is_file() and not (a / "summary.json").exists()
     data = json.loads((out_dir / "summary.json").read_text())
     assert [r["name"] for r in data["runs"]] == ["gemma-270m", "b"]
+
+
+@pytest.mark.timeout(60)
+def test_a_campaign_models_own_run_is_named_by_its_entry_not_its_model_path(tmp_path: Path, make_run: MakeRun) -> None:
+    """The name the campaign's tables give it (run.json's `name`), so the two summaries agree."""
+    run = make_run(tmp_path / "small", "gsm8k", _greedy(4, {0}))
+    write_run_record(
+        run / "run.json", RunRecord(name="small", model="/models/gemma-3-270m.gguf", benchmarks=("gsm8k",))
+    )
+    assert [r.name for r in build_summary([run]).runs] == ["small"]
+    write_run_record(run / "run.json", RunRecord(model="/models/gemma-3-270m.gguf", benchmarks=("gsm8k",)))
+    assert [r.name for r in build_summary([run]).runs] == ["/models/gemma-3-270m.gguf"]  # a single run: its model
 
 
 @pytest.mark.timeout(60)
