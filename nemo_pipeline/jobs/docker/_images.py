@@ -16,6 +16,7 @@ from typing import Any
 
 from nemo_pipeline.errors import ConfigError
 from nemo_pipeline.layout import REPO_ROOT
+from nemo_pipeline.process import TAIL_LINES
 
 __all__ = ["CONTEXT_PATHS", "INPUTS_LABEL", "BuiltImage", "ImageBuild", "ImageBuildError", "build_image", "inputs_hash"]
 
@@ -23,7 +24,6 @@ INPUTS_LABEL = "nemo-pipeline.inputs"
 # What the build context holds (the repository's .dockerignore lets exactly these through).
 CONTEXT_PATHS = ("setup.py", "MANIFEST.in", "conf", "nemo_pipeline", "pipeline", "wheels")
 _SKIPPED_PARTS = ("__pycache__",)
-LOG_TAIL_LINES = 30
 
 
 class ImageBuildError(RuntimeError):
@@ -124,7 +124,7 @@ def build_image(client: Any, build: ImageBuild, root: Path = REPO_ROOT) -> Built
     except docker.errors.BuildError as err:
         lines = [str(chunk.get("stream") or chunk.get("error") or "").rstrip() for chunk in err.build_log]
         log_tail = "\n".join(line for line in lines if line)
-        log_tail = "\n".join(log_tail.splitlines()[-LOG_TAIL_LINES:])
+        log_tail = "\n".join(log_tail.splitlines()[-TAIL_LINES:])
         message = f"docker build of {build.dockerfile} as {build.tag} failed: {err.msg}"
         raise ImageBuildError(f"{message}\n{log_tail}") from None
     if existing is not None and existing.id != image.id:  # the replaced image, now untagged: no pile-up
