@@ -13,11 +13,24 @@ from typing import Any
 
 from nemo_pipeline.errors import DataError
 
-__all__ = ["GroupCommitAppender", "JsonlAppender", "iter_jsonl", "read_jsonl", "write_jsonl_atomic"]
+__all__ = [
+    "GroupCommitAppender",
+    "JsonlAppender",
+    "iter_jsonl",
+    "iter_numbered_jsonl",
+    "read_jsonl",
+    "write_jsonl_atomic",
+]
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield one dict per line; a corrupt line raises DataError naming the file and line number."""
+    for _, record in iter_numbered_jsonl(path):
+        yield record
+
+
+def iter_numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`iter_jsonl` with each record's line number (from 1; empty lines are skipped but counted)."""
     path = Path(path)
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -29,7 +42,7 @@ def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
                 raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}): {line[:80]!r}") from None
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            yield record
+            yield number, record
 
 
 def count_records(path: str | Path) -> int:

@@ -15,7 +15,7 @@ from nemo_pipeline.evaluation._pool import grade_all
 from nemo_pipeline.evaluation.graders import GRADERS, GraderContext
 from nemo_pipeline.evaluation.judge_stage import judge_files, judge_identity
 from nemo_pipeline.evaluation.metrics import compute_metrics, is_grader_error
-from nemo_pipeline.jsonl import read_jsonl, write_jsonl_atomic
+from nemo_pipeline.jsonl import iter_numbered_jsonl, read_jsonl, write_jsonl_atomic
 from nemo_pipeline.layout import (
     chunk_file,
     generated_ids,
@@ -195,17 +195,17 @@ def run_compute_metrics(cfg: MetricsConfig) -> dict[str, Any]:
     for path in files:
         if not path.exists():
             raise DataError(f"{path} does not exist (did the generate and evaluate stages run?)")
-        records = read_jsonl(path)
+        lines = list(iter_numbered_jsonl(path))
         marker = read_graded_marker(graded_marker(path))
         if marker is not None and marker.ids is not None:
             selected = set(marker.ids)
-            records = [r for r in records if str(r.get("id")) in selected]
-            if len(records) != len(selected):
-                raise DataError(f"{path}: {len(selected) - len(records)} selected item(s) missing; rerun generate")
-        ungraded = [r.get("id") for r in records if not is_graded(r)]
+            lines = [(n, r) for n, r in lines if str(r.get("id")) in selected]
+            if len(lines) != len(selected):
+                raise DataError(f"{path}: {len(selected) - len(lines)} selected item(s) missing; rerun generate")
+        ungraded = [r.get("id") for _, r in lines if not is_graded(r)]
         if ungraded:
             raise DataError(f"{path}: {len(ungraded)} item(s) not graded (first: {ungraded[0]!r}); run evaluate first")
-        records_by_seed[seed_of(path)] = [GradedLine.read(r, f"{path}: item {r.get('id')!r}") for r in records]
+        records_by_seed[seed_of(path)] = [GradedLine.read(r, f"{path}:{n}") for n, r in lines]
     if None in records_by_seed and len(records_by_seed) > 1:
         raise DataError(f"{directory}: holds both greedy output.jsonl and seeded output-rs*.jsonl files; keep one kind")
     metrics = compute_metrics(records_by_seed)

@@ -161,7 +161,7 @@ def _write_lines(path: Path, lines: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
 
 
-def test_the_metrics_stage_reads_old_lines_and_names_the_file_item_and_key_of_a_bad_one(tmp_path: Path) -> None:
+def test_the_metrics_stage_reads_old_lines_and_names_the_file_line_and_key_of_a_bad_one(tmp_path: Path) -> None:
     output = tmp_path / "eval-results" / "gsm8k" / "output.jsonl"
     old = {"id": "q1", "generation": "4", "is_correct": True, "predicted_answer": "4"}  # no cost, reason or scores
     new = {"id": "q2", **PLAIN.to_json(), **Grading(False, None, "no answer").to_json()}
@@ -170,10 +170,11 @@ def test_the_metrics_stage_reads_old_lines_and_names_the_file_item_and_key_of_a_
     assert (block["accuracy"], block["no_answer"]) == (50.0, 50.0)
     assert (block["avg_tokens"], block["sum_item_seconds"]) == (2.5, 0.25)  # the old line counts 0 of each
     _write_lines(output, [old, {**new, "num_generated_tokens": "5"}])
-    with pytest.raises(DataError, match=rf"^{re.escape(str(output))}: item 'q2': 'num_generated_tokens' should be"):
+    with pytest.raises(DataError, match=rf"^{re.escape(str(output))}:2: 'num_generated_tokens' should be"):
         run_compute_metrics(MetricsConfig(benchmark_dir=str(output.parent)))
-    _write_lines(output, [{**old, "predicted_answer": 4}, new])
-    with pytest.raises(DataError, match=rf"^{re.escape(str(output))}: item 'q1': 'predicted_answer' should be"):
+    _write_lines(output, [new, {**old, "predicted_answer": 4}])
+    output.write_text("\n" + output.read_text(encoding="utf-8"), encoding="utf-8")  # an empty line still counts
+    with pytest.raises(DataError, match=rf"^{re.escape(str(output))}:3: 'predicted_answer' should be"):
         run_compute_metrics(MetricsConfig(benchmark_dir=str(output.parent)))
 
 
