@@ -9,7 +9,14 @@ from pathlib import Path
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.jsonl import count_records
 from nemo_pipeline.layout import RunLayout, is_seed_file, metrics_file, output_files_in, seed_of
-from nemo_pipeline.records import Grading, UnreadableRecordError, as_text, read_metrics, read_run_record
+from nemo_pipeline.records import (
+    Generated,
+    Grading,
+    UnreadableRecordError,
+    as_text,
+    read_metrics,
+    read_run_record,
+)
 from nemo_pipeline.report._stats import proportion_std_err
 
 __all__ = ["BenchmarkRun", "GradedItem", "ModelRun", "load_run", "read_graded_items", "verdict_of"]
@@ -172,7 +179,7 @@ def read_graded_items(path: Path) -> tuple[list[GradedItem], list[str]]:
                     predicted=None if grading is None else grading.predicted_answer,
                     expected=None if record.get("expected_answer") is None else as_text(record["expected_answer"]),
                     problem=as_text(record.get("problem")),
-                    generation=as_text(record.get("generation")),
+                    generation=Generated.text_of(record),
                     reason="" if grading is None else grading.grading_reason,
                     scores=() if grading is None else tuple(grading.scores.items()),
                 )
