@@ -31,12 +31,19 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nemo_pipeline.errors import ConfigError, DataError
-from nemo_pipeline.records import read_done_marker, read_marker, write_marker
+from nemo_pipeline.records import (
+    JobRecord,
+    UnreadableRecordError,
+    read_done_marker,
+    read_job_record,
+    read_marker,
+    write_marker,
+)
 
 if TYPE_CHECKING:
     from nemo_pipeline.config import GenerateConfig
@@ -46,7 +53,6 @@ __all__ = [
     "GENERATION_KEYS",
     "PACKAGE_DIR",
     "REPO_ROOT",
-    "JobRecord",
     "RunLayout",
     "SummaryFiles",
     "campaign_record_file",
@@ -196,7 +202,7 @@ def scheduler_log(log_dir: _P, job_id: str) -> _P:
 
 
 def job_record_path(log_dir: _P) -> _P:
-    """`<log_dir>/job.json`: the `JobRecord` of the job whose log folder this is."""
+    """`<log_dir>/job.json`: the `JobRecord` (nemo_pipeline.records) of the job whose log folder this is."""
     return log_dir / "job.json"
 
 
@@ -427,32 +433,6 @@ def summary_complete(output_dir: Path) -> bool:
 
 
 @dataclass(frozen=True)
-class JobRecord:
-    """What one job cost: written to `logs/<job>/job.json` by whatever ran it, read by the summary."""
-
-    job: str
-    state: str  # a JobState value
-    wall_s: float
-    gpus: int = 0
-    benchmark: str | None = None
-    started_at: float = 0.0  # unix time
-    ended_at: float = 0.0
-    tasks: list[str] = field(default_factory=list)  # output files this job generated or graded, relative to run
-
-    @property
-    def gpu_hours(self) -> float:
-        return self.gpus * self.wall_s / 3600.0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> JobRecord:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass(frozen=True)
 class RunLayout:
     """The paths of one model's run directory."""
 
@@ -588,17 +568,16 @@ class RunLayout:
     def job_record_file(self, job: str) -> Path:
         return job_record_path(self.log_dir(job))
 
-    def write_job_record(self, record: JobRecord) -> None:
-        write_marker(self.job_record_file(record.job), record.to_json())
-
     def job_records(self) -> list[JobRecord]:
-        """Every job record of the run (jobs that never ended have none)."""
+        """Every job record of the run (jobs that never ended have none). A job.json that cannot be read as a JSON
+        object is left out, as a job that never ended; one with a bad key is a DataError naming it."""
         records = []
         pattern = job_record_path(Path("*")).as_posix()
         for path in sorted(self.logs_dir.glob(pattern)) if self.logs_dir.is_dir() else []:
-            data = read_marker(path)
-            if data is not None:
-                records.append(JobRecord.from_json(data))
+            try:
+                records.append(read_job_record(path))
+            except UnreadableRecordError:
+                continue
         return records
 
 

@@ -25,10 +25,11 @@ from nemo_pipeline.jobs._graph import Job, JobGraph
 from nemo_pipeline.jobs._status import JobState, JobStatus
 from nemo_pipeline.jobs.eval_graph import ClusterPaths
 from nemo_pipeline.jobs.supervise import ComponentSpec, SupervisorSpec, render_argv
-from nemo_pipeline.layout import JobRecord, RunLayout
+from nemo_pipeline.layout import RunLayout
 from nemo_pipeline.model_source import DEFAULT_LOCAL_CACHE
 from nemo_pipeline.process import die_with_parent, explain_log, tail
 from nemo_pipeline.progress import read_progress
+from nemo_pipeline.records import JobRecord, write_job_record
 
 __all__ = [
     "JobOutcome",
@@ -324,7 +325,8 @@ class LocalBackend:
             run.outcomes[job.name] = self._run_job(graph, job)
             status.update(run.outcomes[job.name])
             outcome = run.outcomes[job.name]
-            graph.layout(job).write_job_record(
+            write_job_record(
+                graph.layout(job).job_record_file(job.file_stem),
                 JobRecord(
                     job=job.file_stem,
                     state=outcome.state.value,
@@ -334,7 +336,7 @@ class LocalBackend:
                     started_at=started,
                     ended_at=time.time(),
                     tasks=list(job.outputs),
-                )
+                ),
             )
         return run
 

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from nemo_pipeline.jobs._status import explain_log
 from nemo_pipeline.jobs.ports import choose_ports, with_ports
-from nemo_pipeline.layout import JobRecord, component_log
-from nemo_pipeline.records import write_marker
+from nemo_pipeline.layout import component_log
+from nemo_pipeline.records import JobRecord, write_job_record
 
 __all__ = [
     "ComponentSpec",
@@ -248,7 +248,7 @@ def supervise(spec: SupervisorSpec) -> int:
                 tasks=list(spec.record.tasks),
             )
             with contextlib.suppress(OSError):
-                write_marker(spec.record.path, record.to_json())
+                write_job_record(spec.record.path, record)
 
 
 def _with_free_ports(components: tuple[ComponentSpec, ...]) -> tuple[ComponentSpec, ...]:

@@ -5,7 +5,8 @@ this package says what it holds:
 - `lines`: a line of output*.jsonl: what the generate stage adds to an item (`Generated`), the evaluate stage's
   verdict on it (`Grading`), and a graded line as metrics reads it (`GradedLine`);
 - `client`: what one task's client did (`ClientReport`, `<output>.client.json`);
-- `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`.
+- `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`;
+- `jobs`: what the jobs leave: logs/<job>/job.json (`JobRecord`).
 
 Each file record carries `schema_version`. A file without one was written before versions were recorded and reads
 as version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading. Other packages
@@ -24,6 +25,7 @@ from nemo_pipeline.records.files import (
     write_metrics,
     write_run_record,
 )
+from nemo_pipeline.records.jobs import JOB_SCHEMA_VERSION, JobRecord, read_job_record, write_job_record
 from nemo_pipeline.records.lines import Generated, GradedLine, Grading, LoglikScores, is_graded
 from nemo_pipeline.records.markers import (
     MARKER_SCHEMA_VERSION,
@@ -42,6 +44,7 @@ from nemo_pipeline.records.markers import (
 
 __all__ = [
     "CLIENT_SCHEMA_VERSION",
+    "JOB_SCHEMA_VERSION",
     "MARKER_SCHEMA_VERSION",
     "METRICS_SCHEMA_VERSION",
     "RUN_SCHEMA_VERSION",
@@ -51,6 +54,7 @@ __all__ = [
     "GradedLine",
     "GradedMarker",
     "Grading",
+    "JobRecord",
     "LoglikScores",
     "MetricsRecord",
     "Progress",
@@ -62,6 +66,7 @@ __all__ = [
     "read_client_report",
     "read_done_marker",
     "read_graded_marker",
+    "read_job_record",
     "read_json_object",
     "read_marker",
     "read_metrics",
@@ -70,6 +75,7 @@ __all__ = [
     "write_client_report",
     "write_done_marker",
     "write_graded_marker",
+    "write_job_record",
     "write_marker",
     "write_metrics",
     "write_progress",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_pipeline.jsonl import count_records_if_any
-from nemo_pipeline.layout import JobRecord, RunLayout
-from nemo_pipeline.records import read_marker
+from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.records import JobRecord, read_marker
 
 __all__ = ["OK_STATES", "PlanCheck", "RunCost", "Usage", "run_cost"]
 

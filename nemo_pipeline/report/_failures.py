@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from nemo_pipeline.layout import JobRecord, RunLayout
+from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.records import JobRecord
 from nemo_pipeline.report._cost import OK_STATES
 
 __all__ = ["job_failures"]

@@ -18,7 +18,8 @@ from nemo_pipeline.config import MetricsConfig
 from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.evaluation.metrics import compute_metrics
 from nemo_pipeline.evaluation.stages import run_compute_metrics
-from nemo_pipeline.layout import JobRecord, RunLayout
+from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.records import JobRecord, write_job_record
 from nemo_pipeline.report import (
     build_campaign_summary,
     build_summary,
@@ -58,6 +59,10 @@ def _metrics(run: Path, benchmark: str) -> dict[str, float]:
     return block
 
 
+def _write_job(layout: RunLayout, record: JobRecord) -> None:
+    write_job_record(layout.job_record_file(record.job), record)
+
+
 def _campaign(out: Path) -> Path:
     """Two models that ran (greedy gsm8k, 4-seed aime25) and one that did not; math500 was asked for, never run."""
     out.mkdir()
@@ -81,12 +86,12 @@ def _campaign(out: Path) -> Path:
     base, ft = RunLayout(out / "base"), RunLayout(out / "ft")
     # base: one grouped server job for both benchmarks (10 gsm8k lines, 4 x 5 aime25 lines), then grading, summary
     tasks = ["eval-results/gsm8k/output.jsonl", *AIME_TASKS]
-    base.write_job_record(JobRecord("generate-0", "COMPLETED", 3600.0, 8, None, 1000.0, 4600.0, tasks))
-    base.write_job_record(JobRecord("evaluate-gsm8k", "COMPLETED", 60.0, 0, "gsm8k", 4600.0, 4660.0))
-    base.write_job_record(JobRecord("summarize", "COMPLETED", 5.0, 0, None, 4660.0, 4665.0))
+    _write_job(base, JobRecord("generate-0", "COMPLETED", 3600.0, 8, None, 1000.0, 4600.0, tasks))
+    _write_job(base, JobRecord("evaluate-gsm8k", "COMPLETED", 60.0, 0, "gsm8k", 4600.0, 4660.0))
+    _write_job(base, JobRecord("summarize", "COMPLETED", 5.0, 0, None, 4660.0, 4665.0))
     # ft: one server job per benchmark; the aime25 one failed after 15 minutes (its GPU time still counts)
-    ft.write_job_record(JobRecord("generate-gsm8k", "COMPLETED", 1800.0, 8, "gsm8k", 2000.0, 3800.0))
-    ft.write_job_record(JobRecord("generate-aime25", "FAILED", 900.0, 8, "aime25", 2000.0, 2900.0))
+    _write_job(ft, JobRecord("generate-gsm8k", "COMPLETED", 1800.0, 8, "gsm8k", 2000.0, 3800.0))
+    _write_job(ft, JobRecord("generate-aime25", "FAILED", 900.0, 8, "aime25", 2000.0, 2900.0))
     return out
 
 
@@ -235,7 +240,7 @@ def test_grouped_job_splits_per_task_when_files_are_gone_and_run_json_rate(tmp_p
     record = json.loads((run / "run.json").read_text())
     (run / "run.json").write_text(json.dumps({**record, "server_type": "vllm", "cost_per_gpu_hour": 4.0}))
     tasks = ["eval-results/gsm8k/output.jsonl", "eval-results/math/output-rs0-chunk1.jsonl"]  # 2nd merged away
-    RunLayout(run).write_job_record(JobRecord("generate-0", "TIMEOUT", 1800.0, 2, None, 0.0, 0.0, tasks))
+    _write_job(RunLayout(run), JobRecord("generate-0", "TIMEOUT", 1800.0, 2, None, 0.0, 0.0, tasks))
     cost = run_cost(run, 4.0)
     assert cost.by_benchmark["gsm8k"].gpu_hours == pytest.approx(0.5)
     assert cost.by_benchmark["math"].wall_s == pytest.approx(900.0) and cost.elapsed_s is None
@@ -253,8 +258,8 @@ def test_a_missing_benchmark_names_the_failed_job_and_its_error(tmp_path: Path) 
     write_run(run, "math", {f"m-{i}": [True] for i in range(2)}, write_metrics=False)
     layout = RunLayout(run)
     tasks = [f"eval-results/{b}/output.jsonl" for b in ("gsm8k", "gpqa", "math")]
-    layout.write_job_record(JobRecord("generate", "FAILED", 20.0, 1, None, 1.0, 21.0, tasks))
-    layout.write_job_record(JobRecord("evaluate-gsm8k", "COMPLETED", 2.0, 0, "gsm8k", 21.0, 23.0))
+    _write_job(layout, JobRecord("generate", "FAILED", 20.0, 1, None, 1.0, 21.0, tasks))
+    _write_job(layout, JobRecord("evaluate-gsm8k", "COMPLETED", 2.0, 0, "gsm8k", 21.0, 23.0))
     layout.main_log("generate").write_text(
         f"INFO x: generate: {run}/eval-results/math/output.jsonl: 2 of 2 item(s) written\n"  # 'failed' in the path
         f"ERROR nemo_pipeline.inference.generate: generate: {run}/eval-results/gpqa/output.jsonl failed: "

@@ -25,8 +25,15 @@ from nemo_pipeline.jobs._status import JobState, JobStatus, describe_all, raise_
 from nemo_pipeline.jobs.docker._config import DockerClusterConfig
 from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_specs
 from nemo_pipeline.jobs.ports import choose_ports, with_ports
-from nemo_pipeline.layout import JobRecord, cancelled_marker, component_log, job_record_path
-from nemo_pipeline.records import read_marker, write_marker
+from nemo_pipeline.layout import cancelled_marker, component_log, job_record_path
+from nemo_pipeline.records import (
+    JobRecord,
+    UnreadableRecordError,
+    read_job_record,
+    read_marker,
+    write_job_record,
+    write_marker,
+)
 
 if TYPE_CHECKING:
     from nemo_pipeline.jobs.eval_graph import ClusterPaths
@@ -129,6 +136,14 @@ def _with_free_ports(specs: list[ContainerSpec]) -> list[ContainerSpec]:
     ]
 
 
+def _job_record(path: Path) -> JobRecord | None:
+    """The job's record; None when it never ended (no job.json, or one that cannot be read as an object)."""
+    try:
+        return read_job_record(path)
+    except UnreadableRecordError:
+        return None
+
+
 def _newer(path: Path, than: Path) -> bool:
     return path.stat().st_mtime_ns >= than.stat().st_mtime_ns
 
@@ -179,14 +194,14 @@ class DockerBackend:
         """The jobs of an earlier run, from the job records their log folders hold."""
         handle = DockerRunHandle(output_dir, {name: Path(log_dir) for name, log_dir in job_ids.items()})
         for name, log_dir in handle.log_dirs.items():
-            record = read_marker(job_record_path(log_dir))
+            record = _job_record(job_record_path(log_dir))
             cancelled = read_marker(cancelled_marker(log_dir))
             if cancelled is not None and (
                 record is None or _newer(cancelled_marker(log_dir), job_record_path(log_dir))
             ):
                 handle.outcomes[name] = _Outcome(JobState.CANCELLED, reason=str(cancelled.get("reason", "")))
             elif record is not None:
-                handle.outcomes[name] = _Outcome(JobState(record["state"]), component_log(log_dir, "main"))
+                handle.outcomes[name] = _Outcome(JobState(record.state), component_log(log_dir, "main"))
         return handle
 
     def cluster_paths(self, output_dir: Path) -> ClusterPaths:
@@ -253,8 +268,9 @@ class DockerBackend:
             for container in containers.values():
                 self._stop(container)
         state = outcome.state.value
-        layout.write_job_record(
-            JobRecord(job.name, state, time.time() - started, job.gpus, job.benchmark, started, time.time())
+        write_job_record(
+            job_record_path(log_dir),
+            JobRecord(job.file_stem, state, time.time() - started, job.gpus, job.benchmark, started, time.time()),
         )
         print(f"[{job.name}] {state} {outcome.reason}".rstrip(), flush=True)
         return outcome
