@@ -15,7 +15,7 @@ from nemo_pipeline.jobs import JobGraph
 from nemo_pipeline.jobs.estimate import Estimate, Rates, estimate_jobs, measured_rates
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs
 from nemo_pipeline.model_source import is_source_uri, parse_model_source
-from nemo_pipeline.records import write_marker
+from nemo_pipeline.records import PlanRecord, write_plan_record
 from nemo_pipeline.report import fmt_duration
 
 __all__ = [
@@ -169,15 +169,15 @@ def write_plan_records(plan: LaunchPlan, graph: JobGraph) -> None:
         if not model.jobs:
             continue  # nothing runs: the previous plan stays beside the jobs it planned
         jobs = [graph.get(name) for name in model.jobs]
-        write_marker(
+        write_plan_record(
             graph.layout(jobs[0]).plan_record,
-            {
-                "created_at": time.time(),
-                "jobs": {job.file_stem: model.estimate.seconds[job.name] for job in jobs},
-                "gpu_hours": model.estimate.gpu_hours,
-                "elapsed_s": model.estimate.elapsed_s,
-                "cost_per_gpu_hour": plan.cost_per_gpu_hour,
-                "guess": model.rates.is_guess,
-                "basis": model.rates.describe(),
-            },
+            PlanRecord(
+                created_at=time.time(),
+                jobs={job.file_stem: model.estimate.seconds[job.name] for job in jobs},
+                gpu_hours=model.estimate.gpu_hours,
+                elapsed_s=model.estimate.elapsed_s,
+                cost_per_gpu_hour=plan.cost_per_gpu_hour,
+                guess=model.rates.is_guess,
+                basis=model.rates.describe(),
+            ),
         )

@@ -6,7 +6,6 @@ Each job's exact command is written to <output_dir>/jobs/<job>.sh (rerun it by h
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -29,7 +28,14 @@ from nemo_pipeline.layout import RunLayout
 from nemo_pipeline.model_source import DEFAULT_LOCAL_CACHE
 from nemo_pipeline.process import die_with_parent, explain_log, tail
 from nemo_pipeline.progress import read_progress
-from nemo_pipeline.records import JobRecord, write_job_record
+from nemo_pipeline.records import (
+    JobRecord,
+    LocalJobStatus,
+    LocalStatusRecord,
+    read_local_status,
+    write_job_record,
+    write_local_status,
+)
 
 __all__ = [
     "JobOutcome",
@@ -157,29 +163,21 @@ class _StatusFile:
 
     def __init__(self, graph: JobGraph) -> None:
         self.path = RunLayout(graph.output_dir).local_status
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.record: dict[str, object] = {
-            "pid": os.getpid(),
-            "jobs": {job.name: {"state": JobState.PENDING.value} for job in graph.jobs},
-        }
+        self.jobs = {job.name: LocalJobStatus(JobState.PENDING.value) for job in graph.jobs}
         self._write()
 
     def update(self, outcome: JobOutcome) -> None:
-        jobs = self.record["jobs"]
-        assert isinstance(jobs, dict)
-        jobs[outcome.name] = {
-            "state": outcome.state.value,
-            "seconds": round(outcome.seconds, 1),
-            "exit_code": outcome.exit_code,
-            "log": str(outcome.log_path) if outcome.log_path else None,
-            "reason": outcome.reason,
-        }
+        self.jobs[outcome.name] = LocalJobStatus(
+            state=outcome.state.value,
+            seconds=round(outcome.seconds, 1),
+            exit_code=outcome.exit_code,
+            log=str(outcome.log_path) if outcome.log_path else None,
+            reason=outcome.reason,
+        )
         self._write()
 
     def _write(self) -> None:
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.record, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        write_local_status(self.path, LocalStatusRecord(os.getpid(), dict(self.jobs)))
 
 
 def local_status_report(output_dir: Path) -> tuple[str, int] | None:
@@ -188,16 +186,16 @@ def local_status_report(output_dir: Path) -> tuple[str, int] | None:
     path = RunLayout(output_dir).local_status
     if not path.exists():
         return None
-    record = json.loads(path.read_text())
-    alive = _pid_alive(int(record.get("pid", 0)))
-    states = {name: JobState(info["state"]) for name, info in record["jobs"].items()}
+    record = read_local_status(path)
+    alive = _pid_alive(record.pid)
+    states = {name: JobState(info.state) for name, info in record.jobs.items()}
     interrupted = not alive and any(not state.finished for state in states.values())
     lines = []
     for name, state in states.items():
-        info = record["jobs"][name]
+        info = record.jobs[name]
         shown = "INTERRUPTED" if interrupted and not state.finished else state.value
-        detail = f" ({info['reason']})" if info.get("reason") else ""
-        log = f"  log: {info['log']}" if info.get("log") else ""
+        detail = f" ({info.reason})" if info.reason else ""
+        log = f"  log: {info.log}" if info.log else ""
         lines.append(f"{name:<32} {shown}{detail}{log}")
     if interrupted:
         lines.append("the run was stopped before these jobs ended; rerun the same eval.py command to resume")
@@ -295,18 +293,11 @@ class LocalBackend:
 
     def attach(self, output_dir: Path, job_ids: dict[str, str]) -> LocalRun:
         """The outcome of the local run recorded in `output_dir` (`jobs/local-status.json`)."""
-        record = json.loads(RunLayout(output_dir).local_status.read_text())
+        record = read_local_status(RunLayout(output_dir).local_status)
         run = LocalRun(JobGraph(output_dir))
-        for name, info in record["jobs"].items():
-            log = Path(info["log"]) if info.get("log") else None
-            run.outcomes[name] = JobOutcome(
-                name,
-                JobState(info["state"]),
-                info.get("seconds", 0.0),
-                info.get("exit_code"),
-                log,
-                info.get("reason", ""),
-            )
+        for name, info in record.jobs.items():
+            log = Path(info.log) if info.log else None
+            run.outcomes[name] = JobOutcome(name, JobState(info.state), info.seconds, info.exit_code, log, info.reason)
         return run
 
     def submit(self, graph: JobGraph) -> LocalRun:

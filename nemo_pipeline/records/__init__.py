@@ -6,7 +6,8 @@ this package says what it holds:
   verdict on it (`Grading`), and a graded line as metrics reads it (`GradedLine`);
 - `client`: what one task's client did (`ClientReport`, `<output>.client.json`);
 - `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`;
-- `jobs`: what the jobs leave: logs/<job>/job.json (`JobRecord`).
+- `jobs`: what the jobs leave: logs/<job>/job.json (`JobRecord`), logs/<job>/cancelled.json (`CancelledRecord`),
+  jobs/local-status.json (`LocalStatusRecord`) and plan.json (`PlanRecord`).
 
 Each file record carries `schema_version`. A file without one was written before versions were recorded and reads
 as version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading. Other packages
@@ -25,7 +26,25 @@ from nemo_pipeline.records.files import (
     write_metrics,
     write_run_record,
 )
-from nemo_pipeline.records.jobs import JOB_SCHEMA_VERSION, JobRecord, read_job_record, write_job_record
+from nemo_pipeline.records.jobs import (
+    CANCELLED_SCHEMA_VERSION,
+    JOB_SCHEMA_VERSION,
+    LOCAL_STATUS_SCHEMA_VERSION,
+    PLAN_SCHEMA_VERSION,
+    CancelledRecord,
+    JobRecord,
+    LocalJobStatus,
+    LocalStatusRecord,
+    PlanRecord,
+    read_cancelled_record,
+    read_job_record,
+    read_local_status,
+    read_plan_record,
+    write_cancelled_record,
+    write_job_record,
+    write_local_status,
+    write_plan_record,
+)
 from nemo_pipeline.records.lines import Generated, GradedLine, Grading, LoglikScores, is_graded
 from nemo_pipeline.records.markers import (
     MARKER_SCHEMA_VERSION,
@@ -43,11 +62,15 @@ from nemo_pipeline.records.markers import (
 )
 
 __all__ = [
+    "CANCELLED_SCHEMA_VERSION",
     "CLIENT_SCHEMA_VERSION",
     "JOB_SCHEMA_VERSION",
+    "LOCAL_STATUS_SCHEMA_VERSION",
     "MARKER_SCHEMA_VERSION",
     "METRICS_SCHEMA_VERSION",
+    "PLAN_SCHEMA_VERSION",
     "RUN_SCHEMA_VERSION",
+    "CancelledRecord",
     "ClientReport",
     "DoneMarker",
     "Generated",
@@ -55,29 +78,38 @@ __all__ = [
     "GradedMarker",
     "Grading",
     "JobRecord",
+    "LocalJobStatus",
+    "LocalStatusRecord",
     "LoglikScores",
     "MetricsRecord",
+    "PlanRecord",
     "Progress",
     "RunRecord",
     "UnreadableRecordError",
     "as_text",
     "finite_number",
     "is_graded",
+    "read_cancelled_record",
     "read_client_report",
     "read_done_marker",
     "read_graded_marker",
     "read_job_record",
     "read_json_object",
+    "read_local_status",
     "read_marker",
     "read_metrics",
+    "read_plan_record",
     "read_progress_file",
     "read_run_record",
+    "write_cancelled_record",
     "write_client_report",
     "write_done_marker",
     "write_graded_marker",
     "write_job_record",
+    "write_local_status",
     "write_marker",
     "write_metrics",
+    "write_plan_record",
     "write_progress",
     "write_run_record",
 ]

@@ -1,4 +1,6 @@
-"""The files a run's jobs leave: `logs/<job>/job.json` (`JobRecord`, what a job used)."""
+"""The files a run's jobs leave: `logs/<job>/job.json` (`JobRecord`, what a job used), `logs/<job>/cancelled.json`
+(`CancelledRecord`, why a job never ran), `jobs/local-status.json` (`LocalStatusRecord`, every job's state as a local
+run goes) and `plan.json` (`PlanRecord`, the launch plan's estimate of the jobs it started)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 from nemo_pipeline.errors import DataError
 from nemo_pipeline.records._base import (
     check_version,
+    cost_rate,
     finite_number,
     read_json_object,
     string_list,
@@ -19,6 +22,9 @@ from nemo_pipeline.records._base import (
 )
 
 JOB_SCHEMA_VERSION = 1
+CANCELLED_SCHEMA_VERSION = 1
+LOCAL_STATUS_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION = 1
 
 
 # `where` in these checks is the file, or the file and the object inside it ("<path>: jobs['generate']").
@@ -122,3 +128,157 @@ def read_job_record(path: Path) -> JobRecord:
     """Read job.json: UnreadableRecordError when it is missing, unreadable or not an object; DataError for a bad
     key or a newer schema version."""
     return JobRecord.from_json(read_json_object(path), path)
+
+
+@dataclass(frozen=True)
+class CancelledRecord:
+    """logs/<job>/cancelled.json: why a backend that runs jobs itself (docker) cancelled a job before it ran."""
+
+    reason: str = ""
+    schema_version: int = CANCELLED_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "schema_version": self.schema_version}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], path: Path) -> CancelledRecord:
+        version = check_version(data, path, CANCELLED_SCHEMA_VERSION)
+        return cls(text_value(data, "reason", path), version)
+
+
+def write_cancelled_record(path: Path, record: CancelledRecord) -> None:
+    """Write cancelled.json (compact, sorted keys, atomically)."""
+    write_atomic(path, _dumps_sorted(record.to_json()))
+
+
+def read_cancelled_record(path: Path) -> CancelledRecord:
+    """Read cancelled.json: UnreadableRecordError when it is missing or not an object, DataError for a bad key."""
+    return CancelledRecord.from_json(read_json_object(path), path)
+
+
+@dataclass(frozen=True)
+class LocalJobStatus:
+    """One job's entry in jobs/local-status.json."""
+
+    state: str  # a JobState value
+    seconds: float = 0.0
+    exit_code: int | None = None
+    log: str | None = None  # the job's main log
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "seconds": self.seconds,
+            "exit_code": self.exit_code,
+            "log": self.log,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, path: Path, name: str) -> LocalJobStatus:
+        where = f"{path}: jobs[{name!r}]"
+        if not isinstance(data, dict):
+            raise DataError(f"{where}: expected an object, got {str(data)[:80]!r}")
+        exit_code = data.get("exit_code")
+        if exit_code is not None and (isinstance(exit_code, bool) or not isinstance(exit_code, int)):
+            raise DataError(f"{where}: 'exit_code' should be an integer or null, got {exit_code!r}")
+        return cls(
+            state=_required_text(data, "state", where),
+            seconds=_number(data, "seconds", where, 0.0),
+            exit_code=exit_code,
+            log=_optional_text(data, "log", where),
+            reason=_optional_text(data, "reason", where) or "",
+        )
+
+
+@dataclass(frozen=True)
+class LocalStatusRecord:
+    """jobs/local-status.json: every job's state as the local backend's run goes (read by `pipeline/status.py`)."""
+
+    pid: int  # the process running the jobs (0: unknown); a dead one with unfinished jobs was interrupted
+    jobs: dict[str, LocalJobStatus]  # in the order they run
+    schema_version: int = LOCAL_STATUS_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "jobs": {name: status.to_json() for name, status in self.jobs.items()},
+            "schema_version": self.schema_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], path: Path) -> LocalStatusRecord:
+        version = check_version(data, path, LOCAL_STATUS_SCHEMA_VERSION)
+        jobs = data.get("jobs")
+        if not isinstance(jobs, dict):
+            raise DataError(f"{path}: 'jobs' should be an object, got {str(jobs)[:80]!r}")
+        statuses = {str(name): LocalJobStatus.from_json(info, path, str(name)) for name, info in jobs.items()}
+        return cls(_count(data, "pid", path), statuses, version)
+
+
+def write_local_status(path: Path, record: LocalStatusRecord) -> None:
+    """Write local-status.json (indented, atomically: status.py may read it at any moment)."""
+    write_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
+
+
+def read_local_status(path: Path) -> LocalStatusRecord:
+    """Read local-status.json: UnreadableRecordError when it is missing or not an object, DataError for a bad key."""
+    return LocalStatusRecord.from_json(read_json_object(path), path)
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """plan.json: the launch plan's estimate for the jobs a run started (written by eval.py), which the summary
+    puts beside what the same jobs used."""
+
+    created_at: float  # unix time: job records from before it belong to an earlier run
+    jobs: dict[str, float]  # job (its file stem) -> estimated seconds
+    gpu_hours: float = 0.0
+    elapsed_s: float = 0.0
+    cost_per_gpu_hour: float | None = None
+    guess: bool = True  # some rate was a default, not measured
+    basis: str = ""  # how the rates were found
+    schema_version: int = PLAN_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "created_at": self.created_at,
+            "jobs": dict(self.jobs),
+            "gpu_hours": self.gpu_hours,
+            "elapsed_s": self.elapsed_s,
+            "cost_per_gpu_hour": self.cost_per_gpu_hour,
+            "guess": self.guess,
+            "basis": self.basis,
+            "schema_version": self.schema_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], path: Path) -> PlanRecord:
+        version = check_version(data, path, PLAN_SCHEMA_VERSION)
+        jobs = data.get("jobs")
+        if not isinstance(jobs, dict):
+            raise DataError(f"{path}: 'jobs' should be an object of job -> seconds, got {str(jobs)[:80]!r}")
+        guess = data.get("guess", True)
+        if not isinstance(guess, bool):
+            raise DataError(f"{path}: 'guess' should be true or false, got {guess!r}")
+        return cls(
+            created_at=_number(data, "created_at", path, 0.0),
+            jobs={str(job): _number(jobs, job, f"{path}: jobs") for job in jobs},
+            gpu_hours=_number(data, "gpu_hours", path, 0.0),
+            elapsed_s=_number(data, "elapsed_s", path, 0.0),
+            cost_per_gpu_hour=cost_rate(data.get("cost_per_gpu_hour"), path),
+            guess=guess,
+            basis=text_value(data, "basis", path),
+            schema_version=version,
+        )
+
+
+def write_plan_record(path: Path, record: PlanRecord) -> None:
+    """Write plan.json (compact, sorted keys, atomically)."""
+    write_atomic(path, _dumps_sorted(record.to_json()))
+
+
+def read_plan_record(path: Path) -> PlanRecord:
+    """Read plan.json: UnreadableRecordError when it is missing or not an object, DataError for a bad key."""
+    return PlanRecord.from_json(read_json_object(path), path)

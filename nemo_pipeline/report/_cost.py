@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nemo_pipeline.jsonl import count_records_if_any
 from nemo_pipeline.layout import RunLayout
-from nemo_pipeline.records import JobRecord, read_marker
+from nemo_pipeline.records import JobRecord, PlanRecord, UnreadableRecordError, read_plan_record
 
 __all__ = ["OK_STATES", "PlanCheck", "RunCost", "Usage", "run_cost"]
 
@@ -118,15 +118,21 @@ def run_cost(run_dir: Path, cost_per_gpu_hour: float | None, records: Sequence[J
     return RunCost(by_benchmark, overhead, elapsed, cost_per_gpu_hour, len(records), not_ok, tuple(notes), plan)
 
 
-def _plan_check(layout: RunLayout, records: Sequence[JobRecord]) -> PlanCheck | None:
-    plan = read_marker(layout.plan_record)
-    if plan is None or not isinstance(plan.get("jobs"), dict):
+def _plan(layout: RunLayout) -> PlanRecord | None:
+    """The run's plan.json; None when it has none (or one that is not a JSON object); a bad key is a DataError."""
+    try:
+        return read_plan_record(layout.plan_record)
+    except UnreadableRecordError:
         return None
-    planned: dict[str, float] = {str(k): float(v) for k, v in plan["jobs"].items()}
-    since = float(plan.get("created_at", 0.0))
+
+
+def _plan_check(layout: RunLayout, records: Sequence[JobRecord]) -> PlanCheck | None:
+    plan = _plan(layout)
+    if plan is None:
+        return None
     actual = Usage()
     for record in records:
-        if record.job in planned and record.started_at >= since:
+        if record.job in plan.jobs and record.started_at >= plan.created_at:
             actual = actual.plus(record.wall_s, record.gpu_hours)
-    estimated = Usage(sum(planned.values()), float(plan.get("gpu_hours", 0.0)), len(planned))
-    return PlanCheck(estimated, actual, bool(plan.get("guess", True)), str(plan.get("basis", "")))
+    estimated = Usage(sum(plan.jobs.values()), plan.gpu_hours, len(plan.jobs))
+    return PlanCheck(estimated, actual, plan.guess, plan.basis)

@@ -27,12 +27,13 @@ from nemo_pipeline.jobs.docker._specs import ContainerSpec, code_dir, container_
 from nemo_pipeline.jobs.ports import choose_ports, with_ports
 from nemo_pipeline.layout import cancelled_marker, component_log, job_record_path
 from nemo_pipeline.records import (
+    CancelledRecord,
     JobRecord,
     UnreadableRecordError,
+    read_cancelled_record,
     read_job_record,
-    read_marker,
+    write_cancelled_record,
     write_job_record,
-    write_marker,
 )
 
 if TYPE_CHECKING:
@@ -144,6 +145,14 @@ def _job_record(path: Path) -> JobRecord | None:
         return None
 
 
+def _cancelled_record(path: Path) -> CancelledRecord | None:
+    """Why the job was cancelled before it ran; None when it was not (no cancelled.json, or not an object)."""
+    try:
+        return read_cancelled_record(path)
+    except UnreadableRecordError:
+        return None
+
+
 def _newer(path: Path, than: Path) -> bool:
     return path.stat().st_mtime_ns >= than.stat().st_mtime_ns
 
@@ -195,11 +204,11 @@ class DockerBackend:
         handle = DockerRunHandle(output_dir, {name: Path(log_dir) for name, log_dir in job_ids.items()})
         for name, log_dir in handle.log_dirs.items():
             record = _job_record(job_record_path(log_dir))
-            cancelled = read_marker(cancelled_marker(log_dir))
+            cancelled = _cancelled_record(cancelled_marker(log_dir))
             if cancelled is not None and (
                 record is None or _newer(cancelled_marker(log_dir), job_record_path(log_dir))
             ):
-                handle.outcomes[name] = _Outcome(JobState.CANCELLED, reason=str(cancelled.get("reason", "")))
+                handle.outcomes[name] = _Outcome(JobState.CANCELLED, reason=cancelled.reason)
             elif record is not None:
                 handle.outcomes[name] = _Outcome(JobState(record.state), component_log(log_dir, "main"))
         return handle
@@ -242,7 +251,9 @@ class DockerBackend:
             ]
             if failed:
                 handle.outcomes[job.name] = _Outcome(JobState.CANCELLED, reason=f"dependency failed: {failed}")
-                write_marker(cancelled_marker(log_dirs[job.name]), {"reason": f"dependency failed: {failed}"})
+                write_cancelled_record(
+                    cancelled_marker(log_dirs[job.name]), CancelledRecord(handle.outcomes[job.name].reason)
+                )
                 print(f"[{job.name}] CANCELLED: dependency {', '.join(failed)} did not complete", flush=True)
                 continue
             handle.outcomes[job.name] = self._run_job(client, graph, job)
