@@ -22,18 +22,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from nemo_pipeline.config import typed_from_mapping
 from nemo_pipeline.errors import ConfigError
-from nemo_pipeline.layout import campaign_record_file
+from nemo_pipeline.records import CampaignModel
 from nemo_pipeline.report import find_published, load_published
 
-__all__ = ["CampaignRecord", "ModelEntry", "load_models_file", "write_campaign_record"]
+__all__ = ["ModelEntry", "load_models_file"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -70,17 +69,18 @@ class ModelEntry:
             rendered.append(f"++server.extra_args={json.dumps(list(self.server_args))}")
         return [*rendered, *self.overrides]
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "model": self.model,
-            "server_type": self.server_type,
-            "server_address": self.server_address,
-            "overrides": [*self.eval_overrides()],
-            "baseline": self.baseline,
-            "published": self.published,
-            "published_file": self.published_file,
-        }
+    def campaign_model(self) -> CampaignModel:
+        """What campaign.json records of this model."""
+        return CampaignModel(
+            name=self.name,
+            model=self.model,
+            server_type=self.server_type,
+            server_address=self.server_address,
+            overrides=tuple(self.eval_overrides()),
+            baseline=self.baseline,
+            published=self.published,
+            published_file=self.published_file,
+        )
 
 
 def _entry(path: Path, number: int, data: object) -> ModelEntry:
@@ -135,24 +135,3 @@ def load_models_file(path: Path) -> list[ModelEntry]:
             f"{path}: key 'baseline' is true on {len(baselines)} entries ({', '.join(baselines)}); at most one"
         )
     return entries
-
-
-@dataclass(frozen=True)
-class CampaignRecord:
-    """`<output_dir>/campaign.json`: which models the campaign compares and how each was run."""
-
-    models: list[dict[str, Any]]
-    benchmarks: list[str]
-    cluster: str
-    command: str
-    cost_per_gpu_hour: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def write_campaign_record(output_dir: Path, record: CampaignRecord) -> Path:
-    path = campaign_record_file(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    data = dataclasses.asdict(record)
-    data.pop("extra")
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path

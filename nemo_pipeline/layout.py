@@ -39,6 +39,7 @@ from nemo_pipeline.errors import ConfigError, DataError
 from nemo_pipeline.records import (
     JobRecord,
     UnreadableRecordError,
+    read_campaign_record,
     read_done_marker,
     read_job_record,
     read_marker,
@@ -385,10 +386,11 @@ def model_run(output_dir: Path, name: str | None) -> RunLayout:
 
 def campaign_runs(output_dir: Path) -> list[RunLayout]:
     """The run directories of a campaign, in the order of its models file; [] when it is not a campaign."""
-    record = read_marker(campaign_record_file(output_dir))
-    if record is None:
+    try:
+        record = read_campaign_record(campaign_record_file(output_dir))
+    except UnreadableRecordError:  # none, or not a JSON object: not a campaign (a bad key is a DataError)
         return []
-    return [model_run(output_dir, str(model["name"])) for model in record.get("models", [])]
+    return [model_run(output_dir, model.name) for model in record.models]
 
 
 def find_runs(output_root: Path) -> list[RunLayout]:

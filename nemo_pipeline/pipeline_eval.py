@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from nemo_pipeline.campaign import CampaignRecord, ModelEntry, load_models_file, write_campaign_record
+from nemo_pipeline.campaign import ModelEntry, load_models_file
 from nemo_pipeline.cli import split_overrides
 from nemo_pipeline.config import CONF_DIR, EvalConfig, check_tokens_to_generate, compose_config, flat_values
 from nemo_pipeline.datasets import BENCHMARKS, prepare
@@ -37,10 +37,17 @@ from nemo_pipeline.jobs import (
     record_submission,
 )
 from nemo_pipeline.jobs.eval_graph import BenchmarkRequest, ModelJobs, add_model_jobs, parse_benchmarks
-from nemo_pipeline.layout import RunLayout, campaign_runs, exports_complete, model_run, summary_complete
+from nemo_pipeline.layout import (
+    RunLayout,
+    campaign_record_file,
+    campaign_runs,
+    exports_complete,
+    model_run,
+    summary_complete,
+)
 from nemo_pipeline.loglik import check_server_can_score
 from nemo_pipeline.model_source import is_source_uri, parse_model_source
-from nemo_pipeline.records import RunRecord, write_run_record
+from nemo_pipeline.records import CampaignRecord, RunRecord, write_campaign_record, write_run_record
 from nemo_pipeline.run_plan import PlannedModel, build_launch_plan, render_plan, write_plan_records
 from nemo_pipeline.trackers import check_exports, export_args
 
@@ -261,10 +268,10 @@ def _write_records(request: EvalRequest, cost_per_gpu_hour: float | None) -> Non
         write_run_record(run.run_record, record)
     if request.campaign:
         write_campaign_record(
-            request.output_dir,
+            campaign_record_file(request.output_dir),
             CampaignRecord(
-                models=[m.entry.describe() for m in request.models if m.entry is not None],
-                benchmarks=[f"{b.name}:{b.seeds}" for b in request.benchmarks],
+                models=tuple(m.entry.campaign_model() for m in request.models if m.entry is not None),
+                benchmarks=tuple(f"{b.name}:{b.seeds}" for b in request.benchmarks),
                 cluster=request.cluster,
                 command=command,
                 cost_per_gpu_hour=cost_per_gpu_hour,

@@ -6,6 +6,7 @@ this package says what it holds:
   verdict on it (`Grading`), and a graded line as metrics reads it (`GradedLine`);
 - `client`: what one task's client did (`ClientReport`, `<output>.client.json`);
 - `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`;
+- `campaign`: campaign.json (`CampaignRecord`, one `CampaignModel` per model);
 - `jobs`: what the jobs leave: logs/<job>/job.json (`JobRecord`), logs/<job>/cancelled.json (`CancelledRecord`),
   jobs/local-status.json (`LocalStatusRecord`) and plan.json (`PlanRecord`).
 
@@ -15,6 +16,13 @@ import from `nemo_pipeline.records` itself.
 """
 
 from nemo_pipeline.records._base import UnreadableRecordError, as_text, finite_number, read_json_object
+from nemo_pipeline.records.campaign import (
+    CAMPAIGN_SCHEMA_VERSION,
+    CampaignModel,
+    CampaignRecord,
+    read_campaign_record,
+    write_campaign_record,
+)
 from nemo_pipeline.records.client import CLIENT_SCHEMA_VERSION, ClientReport, read_client_report, write_client_report
 from nemo_pipeline.records.files import (
     METRICS_SCHEMA_VERSION,
@@ -62,6 +70,7 @@ from nemo_pipeline.records.markers import (
 )
 
 __all__ = [
+    "CAMPAIGN_SCHEMA_VERSION",
     "CANCELLED_SCHEMA_VERSION",
     "CLIENT_SCHEMA_VERSION",
     "JOB_SCHEMA_VERSION",
@@ -70,6 +79,8 @@ __all__ = [
     "METRICS_SCHEMA_VERSION",
     "PLAN_SCHEMA_VERSION",
     "RUN_SCHEMA_VERSION",
+    "CampaignModel",
+    "CampaignRecord",
     "CancelledRecord",
     "ClientReport",
     "DoneMarker",
@@ -89,6 +100,7 @@ __all__ = [
     "as_text",
     "finite_number",
     "is_graded",
+    "read_campaign_record",
     "read_cancelled_record",
     "read_client_report",
     "read_done_marker",
@@ -101,6 +113,7 @@ __all__ = [
     "read_plan_record",
     "read_progress_file",
     "read_run_record",
+    "write_campaign_record",
     "write_cancelled_record",
     "write_client_report",
     "write_done_marker",

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from nemo_pipeline.errors import DataError
 from nemo_pipeline.layout import RunLayout, campaign_record_file, campaign_runs
-from nemo_pipeline.records import UnreadableRecordError, read_json_object, read_run_record
+from nemo_pipeline.records import UnreadableRecordError, read_campaign_record, read_run_record
 
 __all__ = ["Campaign", "ModelInfo", "is_campaign", "read_campaign", "read_run_info"]
 
@@ -65,69 +62,27 @@ def is_campaign(directory: Path) -> bool:
     return campaign_record_file(directory).is_file()
 
 
-def _rate(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise DataError(f"{where}: cost_per_gpu_hour should be a number >= 0 or null, got {value!r}")
-    return float(value)
-
-
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DataError(f"{where}: expected a list of strings, got {value!r}")
-    return tuple(value)
-
-
-def _text(value: Any, where: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise DataError(f"{where}: expected a string, got {value!r}")
-    return value
-
-
 def read_campaign(directory: Path) -> Campaign:
     """Parse `<directory>/campaign.json`; raise DataError naming the file and the bad key."""
-    path = campaign_record_file(directory)
-    data = read_json_object(path)
-    models_data = data.get("models")
-    if not isinstance(models_data, list) or not models_data:
-        raise DataError(f"{path}: 'models' should be a non-empty list, got {models_data!r}")
-    models = []
-    for index, entry in enumerate(models_data):
-        where = f"{path}: models[{index}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
-            raise DataError(f"{where}: expected an object with a non-empty 'name', got {str(entry)[:80]!r}")
-        name = entry["name"]
-        if "/" in name or name in (".", ".."):
-            raise DataError(f"{where}: name {name!r} is not a folder name")
-        models.append(
-            ModelInfo(
-                name=name,
-                model=_text(entry.get("model"), f"{where}.model"),
-                server_type=_text(entry.get("server_type"), f"{where}.server_type"),
-                overrides=_strings(entry.get("overrides"), f"{where}.overrides"),
-                baseline=entry.get("baseline") is True,
-                published=_text(entry.get("published"), f"{where}.published"),
-                published_file=_text(entry.get("published_file"), f"{where}.published_file"),
-            )
+    record = read_campaign_record(campaign_record_file(directory))
+    models = tuple(
+        ModelInfo(
+            name=model.name,
+            model=model.model,
+            server_type=model.server_type or "",
+            overrides=model.overrides,
+            baseline=model.baseline,
+            published=model.published or "",
+            published_file=model.published_file or "",
         )
-    names = [m.name for m in models]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise DataError(f"{path}: model names must be unique, repeated: {duplicates}")
-    baselines = [m.name for m in models if m.baseline]
-    if len(baselines) > 1:
-        raise DataError(f"{path}: more than one model has baseline: true ({baselines}); mark exactly one")
+        for model in record.models
+    )
     return Campaign(
         directory=directory,
-        models=tuple(models),
-        benchmarks=_strings(data.get("benchmarks"), f"{path}: benchmarks"),
-        cluster=_text(data.get("cluster"), f"{path}: cluster"),
-        cost_per_gpu_hour=_rate(data.get("cost_per_gpu_hour"), str(path)),
+        models=models,
+        benchmarks=record.benchmarks,
+        cluster=record.cluster,
+        cost_per_gpu_hour=record.cost_per_gpu_hour,
         run_dirs={layout.root.name: layout.root for layout in campaign_runs(directory)},
     )
 

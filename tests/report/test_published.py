@@ -15,6 +15,8 @@ import yaml
 
 from nemo_pipeline.campaign import load_models_file
 from nemo_pipeline.errors import ConfigError
+from nemo_pipeline.layout import campaign_record_file
+from nemo_pipeline.records import CampaignRecord, write_campaign_record
 from nemo_pipeline.report import load_published, shipped_baselines_file
 
 from .conftest import write_run
@@ -191,8 +193,8 @@ def test_campaign_entry_published_goes_through_the_models_file(tmp_path: Path, u
     assert loaded[1].published == "ours-1B" and loaded[1].published_file == str(user_file.resolve())
     out = tmp_path / "campaign"
     out.mkdir()
-    campaign = {"models": [e.describe() for e in loaded], "benchmarks": ["arc_challenge:0", "winogrande:0"]}
-    (out / "campaign.json").write_text(json.dumps(campaign))
+    campaign = CampaignRecord(tuple(e.campaign_model() for e in loaded), ("arc_challenge:0", "winogrande:0"))
+    write_campaign_record(campaign_record_file(out), campaign)
     _run(out / "base", "base")
     _run(out / "small", "small")
     result = _summarize(out)
