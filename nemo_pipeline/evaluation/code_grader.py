@@ -20,6 +20,7 @@ from typing import Any
 
 from nemo_pipeline.evaluation._code_run import REFERENCE_TIMEOUT_S, require_sandbox, run_check
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
+from nemo_pipeline.records import Generated
 
 __all__ = [
     "HUMANEVAL_STOP",
@@ -109,7 +110,7 @@ def code_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """HumanEval's official protocol (openai/human-eval): run prompt + completion + test + check(entry_point)."""
     url = require_sandbox(context.sandbox_url, "code")
     _require(item, ("prompt", "test", "entry_point"))
-    completion = cut_at_stop(str(item.get("generation") or ""), HUMANEVAL_STOP)
+    completion = cut_at_stop(Generated.answer_of(item), HUMANEVAL_STOP)
     result = run_check(url, build_program(item, completion), REFERENCE_TIMEOUT_S)
     return Verdict(correct=result.passed, predicted=completion if completion.strip() else None, reason=result.reason)
 
@@ -119,7 +120,7 @@ def code_extract_grader(item: Mapping[str, Any], context: GraderContext) -> Verd
     """Our variant for chat answers: the extracted code, demo statements dropped, 8 s; see the module docstring."""
     url = require_sandbox(context.sandbox_url, "code-extract")
     _require(item, ("test", "entry_point"))
-    code = extract_code(str(item.get("generation", "")), str(item["entry_point"]))
+    code = extract_code(Generated.answer_of(item), str(item["entry_point"]))
     if code is None:
         return Verdict(correct=False, predicted=None, reason="no_code")
     result = run_check(url, build_extract_program(item, code), max(1.0, context.timeout_s - 2.0))

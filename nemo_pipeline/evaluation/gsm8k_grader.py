@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
+from nemo_pipeline.records import Generated
 
 __all__ = ["FLEXIBLE", "STRICT", "flexible_extract", "gsm8k_grader", "normalize", "strict_match"]
 
@@ -55,7 +56,7 @@ def _matches(extracted: str | None, expected: str) -> bool:
 @register_grader("gsm8k")
 def gsm8k_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Grade a GSM8K response with lm-eval's strict-match (the verdict) and flexible-extract (a score)."""
-    text = str(item.get("generation") or "")
+    text = Generated.answer_of(item)
     expected = str(item.get("expected_answer") or "")
     strict, flexible = strict_match(text), flexible_extract(text)
     scores = {STRICT: float(_matches(strict, expected)), FLEXIBLE: float(_matches(flexible, expected))}

@@ -30,6 +30,7 @@ from nemo_pipeline.evaluation._math.extract import extract_answer
 from nemo_pipeline.evaluation._math.mv import mv_verify
 from nemo_pipeline.evaluation._math.spans import answer_span, clause_number, last_boxed
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
+from nemo_pipeline.records import Generated
 
 __all__ = [
     "REL_TOL",
@@ -551,7 +552,7 @@ def math_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
 def grade_math(item: Mapping[str, Any], equivalent: Callable[[str, str], bool] | None = None) -> Verdict:
     """The math grader's steps, with `equivalent` (default `is_equivalent`; benchmarks pass a DESIGNS entry)."""
     equivalent = equivalent or is_equivalent
-    predicted = extract_answer(str(item.get("generation") or ""))
+    predicted = extract_answer(Generated.answer_of(item))
     if predicted is None:
         return Verdict(False, None, "no_answer")
     gold = item.get("expected_answer")
@@ -587,7 +588,7 @@ def numeric_prediction(gold: str, predicted: str) -> str:
 
 
 def _math_predicted(item: Mapping[str, Any]) -> str | None:
-    predicted = extract_answer(str(item.get("generation") or ""))
+    predicted = extract_answer(Generated.answer_of(item))
     gold = item.get("expected_answer")
     return numeric_prediction(str(gold), predicted) if predicted is not None and gold is not None else predicted
 

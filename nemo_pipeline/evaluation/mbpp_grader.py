@@ -19,6 +19,7 @@ from typing import Any
 from nemo_pipeline.evaluation._code_run import REFERENCE_TIMEOUT_S, require_sandbox, run_check
 from nemo_pipeline.evaluation.code_grader import cut_at_stop, extract_code
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
+from nemo_pipeline.records import Generated
 
 __all__ = ["MBPP_STOP", "build_mbpp_program", "mbpp_extract_grader", "mbpp_grader", "mbpp_tests"]
 
@@ -44,7 +45,7 @@ def build_mbpp_program(item: Mapping[str, Any], completion: str) -> str:
 def mbpp_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """MBPP's official protocol (bigcode-evaluation-harness `mbpp`); see the module docstring."""
     url = require_sandbox(context.sandbox_url, "mbpp")
-    completion = cut_at_stop(str(item.get("generation") or ""), MBPP_STOP)
+    completion = cut_at_stop(Generated.answer_of(item), MBPP_STOP)
     result = run_check(url, build_mbpp_program(item, completion), REFERENCE_TIMEOUT_S)
     return Verdict(correct=result.passed, predicted=completion if completion.strip() else None, reason=result.reason)
 
@@ -53,7 +54,7 @@ def mbpp_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
 def mbpp_extract_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Our variant for chat answers: the extracted code + "\\n" + tests, 3 s."""
     url = require_sandbox(context.sandbox_url, "mbpp-extract")
-    code = extract_code(str(item.get("generation") or ""))
+    code = extract_code(Generated.answer_of(item))
     if code is None:
         return Verdict(correct=False, predicted=None, reason="no_code")
     result = run_check(url, code + "\n" + mbpp_tests(item), REFERENCE_TIMEOUT_S)

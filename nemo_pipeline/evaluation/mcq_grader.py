@@ -23,6 +23,7 @@ from typing import Any
 
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.math_grader import _last_boxed
+from nemo_pipeline.records import Generated
 
 __all__ = ["extract_choice", "mcq_grader", "option_letters"]
 
@@ -104,7 +105,7 @@ def _expected_letter(expected: Any, options: Mapping[str, str]) -> str | None:
 def mcq_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Grade a multiple-choice generation against the expected letter."""
     options = option_letters(item)
-    predicted = extract_choice(str(item.get("generation") or ""), options)
+    predicted = extract_choice(Generated.answer_of(item), options)
     if predicted is None:
         return Verdict(False, None, "no_answer")
     expected = _expected_letter(item.get("expected_answer"), options)
@@ -115,7 +116,7 @@ def mcq_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
 
 
 def _mcq_predicted(item: Mapping[str, Any]) -> str | None:
-    return extract_choice(str(item.get("generation") or ""), option_letters(item))
+    return extract_choice(Generated.answer_of(item), option_letters(item))
 
 
 mcq_grader.extract_predicted = _mcq_predicted  # type: ignore[attr-defined]

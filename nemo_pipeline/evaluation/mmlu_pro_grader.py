@@ -18,6 +18,7 @@ from typing import Any
 
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
 from nemo_pipeline.evaluation.mcq_grader import option_letters
+from nemo_pipeline.records import Generated
 
 __all__ = ["extract_mmlu_pro", "guess", "mmlu_pro_chat_grader", "mmlu_pro_grader"]
 
@@ -58,10 +59,10 @@ def _grade(item: Mapping[str, Any], text: str) -> Verdict:
 @register_grader("mmlu-pro")
 def mmlu_pro_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Grade an MMLU-Pro response as evaluate_from_local.py does (a random guess when nothing is found)."""
-    return _grade(item, str(item.get("generation") or ""))
+    return _grade(item, Generated.answer_of(item))
 
 
 @register_grader("mmlu-pro-chat")
 def mmlu_pro_chat_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Grade as evaluate_from_api.py does: "**" removed from the response first."""
-    return _grade(item, str(item.get("generation") or "").replace("**", ""))
+    return _grade(item, Generated.answer_of(item).replace("**", ""))

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nemo_pipeline.evaluation.graders import GraderContext, Verdict, register_grader
+from nemo_pipeline.records import Generated
 
 __all__ = ["extract_simple_evals", "simple_evals_mcq_grader"]
 
@@ -24,7 +25,7 @@ def extract_simple_evals(text: str) -> str | None:
 @register_grader("simple-evals-mcq")
 def simple_evals_mcq_grader(item: Mapping[str, Any], context: GraderContext) -> Verdict:
     """Score 1 when the extracted letter equals the correct one exactly; no match scores 0."""
-    predicted = extract_simple_evals(str(item.get("generation") or ""))
+    predicted = extract_simple_evals(Generated.answer_of(item))
     if predicted is None:
         return Verdict(False, None, "no_answer")
     correct = predicted == str(item.get("expected_answer"))

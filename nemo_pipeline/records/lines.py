@@ -137,6 +137,12 @@ class Generated:
         """The answer of `line` as report text, read leniently ("" when there is none)."""
         return as_text(line.get("generation"))
 
+    @staticmethod
+    def answer_of(line: Mapping[str, Any]) -> str:
+        """The answer a grader reads from `line`: its `generation` as text, "" when it has none (an empty answer is
+        graded as one with nothing to extract)."""
+        return str(line.get("generation") or "")
+
 
 @dataclass(frozen=True)
 class Grading:

@@ -182,3 +182,9 @@ def test_compute_metrics_names_the_record_of_a_bad_mapping() -> None:
     line = {"id": "q7", "is_correct": "yes", "predicted_answer": "4"}
     with pytest.raises(DataError, match=r"record 0 \(id 'q7'\) of seed 3: 'is_correct' should be true or false"):
         compute_metrics({3: [line]})
+
+
+def test_the_answer_a_grader_reads_is_the_generation_or_nothing() -> None:
+    assert Generated.answer_of({"generation": "x = 2"}) == "x = 2"
+    assert Generated.answer_of({"generation": None}) == Generated.answer_of({}) == ""
+    assert Generated.answer_of({"generation": ""}) == ""
