@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from nemo_pipeline.errors import ConfigError, JobFailedError
 from nemo_pipeline.jobs._graph import JobGraph
 from nemo_pipeline.jobs._status import JobState
 from nemo_pipeline.layout import RunLayout
+from nemo_pipeline.records import SubmittedRecord, read_submitted_record, write_submitted_record
 from nemo_pipeline.registry import Registry
 
 if TYPE_CHECKING:
@@ -188,10 +188,8 @@ def submitted_file(output_dir: Path) -> Path:
 
 def record_submission(output_dir: Path, spec: ClusterSpec, handle: RunHandle) -> Path:
     """`jobs/submitted.json`: which cluster config and which job ids, so `pipeline/status.py` finds the jobs."""
-    record = {"backend": spec.backend, "cluster": str(spec.path or spec.name), "job_ids": dict(handle.job_ids)}
     path = submitted_file(output_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_submitted_record(path, SubmittedRecord(spec.backend, str(spec.path or spec.name), dict(handle.job_ids)))
     return path
 
 
@@ -200,6 +198,6 @@ def attach_run(output_dir: Path, conf_dir: Path) -> RunHandle:
     path = submitted_file(output_dir)
     if not path.exists():
         raise JobFailedError(f"{path} not found: no cluster run was submitted into {output_dir}")
-    record = json.loads(path.read_text(encoding="utf-8"))
-    spec = load_cluster_spec(str(record["cluster"]), conf_dir)
-    return create_backend(spec).attach(output_dir, dict(record["job_ids"]))
+    record = read_submitted_record(path)
+    spec = load_cluster_spec(record.cluster, conf_dir)
+    return create_backend(spec).attach(output_dir, dict(record.job_ids))

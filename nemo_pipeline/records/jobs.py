@@ -1,6 +1,7 @@
 """The files a run's jobs leave: `logs/<job>/job.json` (`JobRecord`, what a job used), `logs/<job>/cancelled.json`
 (`CancelledRecord`, why a job never ran), `jobs/local-status.json` (`LocalStatusRecord`, every job's state as a local
-run goes) and `plan.json` (`PlanRecord`, the launch plan's estimate of the jobs it started)."""
+run goes), `plan.json` (`PlanRecord`, the launch plan's estimate of the jobs it started) and `jobs/submitted.json`
+(`SubmittedRecord`, where a cluster run's jobs are)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ JOB_SCHEMA_VERSION = 1
 CANCELLED_SCHEMA_VERSION = 1
 LOCAL_STATUS_SCHEMA_VERSION = 1
 PLAN_SCHEMA_VERSION = 1
+SUBMITTED_SCHEMA_VERSION = 1
 
 
 # `where` in these checks is the file, or the file and the object inside it ("<path>: jobs['generate']").
@@ -282,3 +284,46 @@ def write_plan_record(path: Path, record: PlanRecord) -> None:
 def read_plan_record(path: Path) -> PlanRecord:
     """Read plan.json: UnreadableRecordError when it is missing or not an object, DataError for a bad key."""
     return PlanRecord.from_json(read_json_object(path), path)
+
+
+@dataclass(frozen=True)
+class SubmittedRecord:
+    """jobs/submitted.json: the cluster config a run was submitted with and the ids its jobs got, so that
+    `pipeline/status.py` finds the jobs again (written by eval.py when a cluster run is submitted)."""
+
+    backend: str
+    cluster: str  # the cluster config's path, or its name
+    job_ids: dict[str, str]  # job name -> the id its scheduler gave it (docker: its log folder)
+    schema_version: int = SUBMITTED_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "cluster": self.cluster,
+            "job_ids": dict(self.job_ids),
+            "schema_version": self.schema_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], path: Path) -> SubmittedRecord:
+        version = check_version(data, path, SUBMITTED_SCHEMA_VERSION)
+        job_ids = data.get("job_ids")
+        if not isinstance(job_ids, dict) or not all(isinstance(v, str) for v in job_ids.values()):
+            raise DataError(f"{path}: 'job_ids' should be an object of job -> id, got {str(job_ids)[:80]!r}")
+        return cls(
+            backend=_required_text(data, "backend", path),
+            cluster=_required_text(data, "cluster", path),
+            job_ids={str(k): v for k, v in job_ids.items()},
+            schema_version=version,
+        )
+
+
+def write_submitted_record(path: Path, record: SubmittedRecord) -> None:
+    """Write jobs/submitted.json (indented, atomically)."""
+    write_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
+
+
+def read_submitted_record(path: Path) -> SubmittedRecord:
+    """Read jobs/submitted.json: UnreadableRecordError when it is missing or not an object, DataError for a bad
+    key."""
+    return SubmittedRecord.from_json(read_json_object(path), path)

@@ -7,11 +7,12 @@ import json
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from nemo_pipeline.errors import DataError
-from nemo_pipeline.jobs import JobState
+from nemo_pipeline.jobs import JobState, attach_run, load_cluster_spec, record_submission
 from nemo_pipeline.jobs.docker import DockerBackend, DockerClusterConfig
 from nemo_pipeline.jobs.local import JobOutcome, LocalBackend, local_status_report
 from nemo_pipeline.jobs.supervise import ComponentSpec, RecordSpec, SupervisorSpec, supervise
@@ -21,20 +22,24 @@ from nemo_pipeline.records import (
     JOB_SCHEMA_VERSION,
     LOCAL_STATUS_SCHEMA_VERSION,
     PLAN_SCHEMA_VERSION,
+    SUBMITTED_SCHEMA_VERSION,
     CancelledRecord,
     JobRecord,
     LocalJobStatus,
     LocalStatusRecord,
     PlanRecord,
+    SubmittedRecord,
     UnreadableRecordError,
     read_cancelled_record,
     read_job_record,
     read_local_status,
     read_plan_record,
+    read_submitted_record,
     write_cancelled_record,
     write_job_record,
     write_local_status,
     write_plan_record,
+    write_submitted_record,
 )
 from nemo_pipeline.report import run_cost
 
@@ -291,3 +296,23 @@ def test_a_bad_plan_json_is_an_error_naming_the_file_and_the_key(tmp_path: Path,
     path.write_text(json.dumps({**json.loads(OLD_PLAN), **change}))
     with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: {re.escape(message)}"):
         run_cost(tmp_path, None)  # the summary's reader fails as the record's own does
+
+
+def test_the_submission_record_is_what_status_attaches_with_and_old_ones_still_read(tmp_path: Path) -> None:
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    spec = load_cluster_spec("docker-local", conf)
+    out = tmp_path / "run"
+    logs = {"gsm8k-generate": str(out / "logs" / "gsm8k-generate")}
+    path = record_submission(out, spec, SimpleNamespace(job_ids=logs))  # type: ignore[arg-type]
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == SUBMITTED_SCHEMA_VERSION == 1 and data["backend"] == "docker"
+    assert read_submitted_record(path) == SubmittedRecord("docker", str(spec.path), logs)
+    assert attach_run(out, conf).job_ids == logs
+    path.write_text(json.dumps({k: v for k, v in data.items() if k != "schema_version"}))  # an older run's
+    assert attach_run(out, conf).job_ids == logs
+    path.write_text(json.dumps({**data, "job_ids": ["gsm8k-generate"]}))
+    with pytest.raises(DataError, match=r"submitted\.json: 'job_ids' should be an object"):
+        attach_run(out, conf)
+    write_submitted_record(path, SubmittedRecord("docker", str(spec.path), logs, schema_version=2))
+    with pytest.raises(DataError, match=r"submitted\.json: schema_version 2 is newer"):
+        read_submitted_record(path)
