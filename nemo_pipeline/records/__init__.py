@@ -8,9 +8,10 @@ this package says what it holds:
 - `markers`: the stamp files that say a step is whole (`DoneMarker`, `GradedMarker`, any other) and `Progress`;
 - `campaign`: campaign.json (`CampaignRecord`, one `CampaignModel` per model);
 - `jobs`: what the jobs leave: logs/<job>/job.json (`JobRecord`), logs/<job>/cancelled.json (`CancelledRecord`),
-  jobs/local-status.json (`LocalStatusRecord`) and plan.json (`PlanRecord`).
+  jobs/local-status.json (`LocalStatusRecord`), plan.json (`PlanRecord`) and jobs/submitted.json
+  (`SubmittedRecord`).
 
-Each file record carries `schema_version`. A file without one was written before versions were recorded and reads
+Each file record carries `schema_version` (a line of output*.jsonl does not: its file's done and graded markers do). A file without one was written before versions were recorded and reads
 as version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading. Other packages
 import from `nemo_pipeline.records` itself.
 """
