@@ -292,7 +292,7 @@ def _print_dry_run(graph: JobGraph, paths: list[Path]) -> None:
 def main(argv: list[str]) -> int:
     request = parse_eval_args(argv)
     spec = load_cluster_spec(request.cluster, CONF_DIR)
-    backend = create_backend(spec, dry_run=request.dry_run)
+    backend = create_backend(spec)
     graph, added = plan(request, backend, spec.model_cache)
     launch = build_launch_plan(
         graph,

@@ -173,13 +173,10 @@ def _import_backends() -> None:
             importlib.import_module(name)
 
 
-def create_backend(spec: ClusterSpec, *, dry_run: bool = False) -> Backend:
-    """The backend a cluster config names (`dry_run`: scripts only, nothing is started)."""
+def create_backend(spec: ClusterSpec) -> Backend:
+    """The backend a cluster config names (its `dry_run(graph)` writes the scripts and starts nothing)."""
     _import_backends()
-    backend = BACKENDS.get(spec.backend)(spec)
-    if dry_run and hasattr(backend, "dry"):
-        backend.dry = True
-    return backend
+    return BACKENDS.get(spec.backend)(spec)
 
 
 def submitted_file(output_dir: Path) -> Path:

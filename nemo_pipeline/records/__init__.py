@@ -11,8 +11,9 @@ this package says what it holds:
   jobs/local-status.json (`LocalStatusRecord`), plan.json (`PlanRecord`) and jobs/submitted.json
   (`SubmittedRecord`).
 
-Each file record carries `schema_version` (a line of output*.jsonl does not: its file's done and graded markers do). A file without one was written before versions were recorded and reads
-as version 1; a file from a newer nemo-pipeline is a DataError naming it, never a silent misreading. Other packages
+Each file record carries `schema_version` (a line of output*.jsonl does not: its file's done and graded markers
+do). A file without one was written before versions were recorded and reads as version 1; a file from a newer
+nemo-pipeline is a DataError naming it, never a silent misreading. Other packages
 import from `nemo_pipeline.records` itself.
 """
 
