@@ -20,6 +20,7 @@ __all__ = [
     "iter_numbered_jsonl",
     "read_jsonl",
     "write_jsonl_atomic",
+    "write_text_atomic",
 ]
 
 
@@ -62,6 +63,15 @@ def count_records_if_any(path: str | Path) -> int | None:
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return list(iter_jsonl(path))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` at once (a temporary file of this process, then a rename): a reader sees the old
+    file or the new one, never part of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> None:

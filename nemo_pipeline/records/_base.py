@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,14 +43,8 @@ def check_version(data: Mapping[str, Any], path: Path, current: int) -> int:
     return version
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def text_value(data: Mapping[str, Any], key: str, path: Path, default: str | None = "") -> Any:
+def text_value(data: Mapping[str, Any], key: str, path: object, default: str | None = "") -> Any:
+    """`data[key]` when it is a string, `default` when it is absent or null; DataError naming `path` and the key."""
     value = data.get(key, default)
     if value is not None and not isinstance(value, str):
         raise DataError(f"{path}: {key!r} should be a string, got {value!r}")

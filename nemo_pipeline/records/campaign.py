@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
-from nemo_pipeline.records._base import check_version, cost_rate, read_json_object, write_atomic
+from nemo_pipeline.jsonl import write_text_atomic
+from nemo_pipeline.records._base import check_version, cost_rate, read_json_object
 
 CAMPAIGN_SCHEMA_VERSION = 1
 
@@ -127,7 +128,7 @@ class CampaignRecord:
 
 def write_campaign_record(path: Path, record: CampaignRecord) -> None:
     """Write campaign.json (indented, keys in the record's order, atomically)."""
-    write_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
+    write_text_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
 
 
 def read_campaign_record(path: Path) -> CampaignRecord:

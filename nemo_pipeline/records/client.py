@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
-from nemo_pipeline.records._base import check_version, read_json_object, write_atomic
+from nemo_pipeline.jsonl import write_text_atomic
+from nemo_pipeline.records._base import check_version, read_json_object
 
 CLIENT_SCHEMA_VERSION = 1
 
@@ -60,7 +61,7 @@ class ClientReport:
 
 def write_client_report(path: Path, report: ClientReport) -> None:
     """Write `<output>.client.json` (indented, atomically)."""
-    write_atomic(path, json.dumps(report.to_json(), indent=1) + "\n")
+    write_text_atomic(path, json.dumps(report.to_json(), indent=1) + "\n")
 
 
 def read_client_report(path: Path) -> ClientReport:

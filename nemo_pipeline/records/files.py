@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.jsonl import write_text_atomic
 from nemo_pipeline.records._base import (
     check_version,
     cost_rate,
@@ -17,7 +18,6 @@ from nemo_pipeline.records._base import (
     read_json_object,
     string_list,
     text_value,
-    write_atomic,
 )
 
 RUN_SCHEMA_VERSION = 1
@@ -84,7 +84,7 @@ class RunRecord:
 
 def write_run_record(path: Path, record: RunRecord) -> None:
     """Write run.json (indented, keys in the record's order, atomically)."""
-    write_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
+    write_text_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
 
 
 def read_run_record(path: Path) -> RunRecord:
@@ -146,7 +146,7 @@ class MetricsRecord:
 
 def write_metrics(path: Path, record: MetricsRecord) -> None:
     """Write metrics.json (indented, sorted keys, atomically)."""
-    write_atomic(path, json.dumps(record.to_json(), indent=2, sort_keys=True))
+    write_text_atomic(path, json.dumps(record.to_json(), indent=2, sort_keys=True))
 
 
 def read_metrics(path: Path) -> MetricsRecord:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.jsonl import write_text_atomic
 from nemo_pipeline.records._base import (
     check_version,
     cost_rate,
@@ -19,7 +20,6 @@ from nemo_pipeline.records._base import (
     read_json_object,
     string_list,
     text_value,
-    write_atomic,
 )
 
 JOB_SCHEMA_VERSION = 1
@@ -36,13 +36,6 @@ def _required_text(data: Mapping[str, Any], key: str, where: object) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
         raise DataError(f"{where}: {key!r} should be a non-empty string, got {value!r}")
-    return value
-
-
-def _optional_text(data: Mapping[str, Any], key: str, where: object) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise DataError(f"{where}: {key!r} should be a string or null, got {value!r}")
     return value
 
 
@@ -123,7 +116,7 @@ class JobRecord:
 
 def write_job_record(path: Path, record: JobRecord) -> None:
     """Write job.json (compact, sorted keys, atomically)."""
-    write_atomic(path, _dumps_sorted(record.to_json()))
+    write_text_atomic(path, _dumps_sorted(record.to_json()))
 
 
 def read_job_record(path: Path) -> JobRecord:
@@ -150,7 +143,7 @@ class CancelledRecord:
 
 def write_cancelled_record(path: Path, record: CancelledRecord) -> None:
     """Write cancelled.json (compact, sorted keys, atomically)."""
-    write_atomic(path, _dumps_sorted(record.to_json()))
+    write_text_atomic(path, _dumps_sorted(record.to_json()))
 
 
 def read_cancelled_record(path: Path) -> CancelledRecord:
@@ -189,8 +182,8 @@ class LocalJobStatus:
             state=_required_text(data, "state", where),
             seconds=_number(data, "seconds", where, 0.0),
             exit_code=exit_code,
-            log=_optional_text(data, "log", where),
-            reason=_optional_text(data, "reason", where) or "",
+            log=text_value(data, "log", where, None),
+            reason=text_value(data, "reason", where),
         )
 
 
@@ -221,7 +214,7 @@ class LocalStatusRecord:
 
 def write_local_status(path: Path, record: LocalStatusRecord) -> None:
     """Write local-status.json (indented, atomically: status.py may read it at any moment)."""
-    write_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
+    write_text_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
 
 
 def read_local_status(path: Path) -> LocalStatusRecord:
@@ -278,7 +271,7 @@ class PlanRecord:
 
 def write_plan_record(path: Path, record: PlanRecord) -> None:
     """Write plan.json (compact, sorted keys, atomically)."""
-    write_atomic(path, _dumps_sorted(record.to_json()))
+    write_text_atomic(path, _dumps_sorted(record.to_json()))
 
 
 def read_plan_record(path: Path) -> PlanRecord:
@@ -320,7 +313,7 @@ class SubmittedRecord:
 
 def write_submitted_record(path: Path, record: SubmittedRecord) -> None:
     """Write jobs/submitted.json (indented, atomically)."""
-    write_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
+    write_text_atomic(path, json.dumps(record.to_json(), indent=2) + "\n")
 
 
 def read_submitted_record(path: Path) -> SubmittedRecord:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from nemo_pipeline.errors import DataError
-from nemo_pipeline.records._base import check_version, write_atomic
+from nemo_pipeline.jsonl import write_text_atomic
+from nemo_pipeline.records._base import UnreadableRecordError, check_version, read_json_object
 
 MARKER_SCHEMA_VERSION = 1
 
@@ -28,17 +29,15 @@ _VERSION_KEY = "schema_version"
 
 def write_marker(path: Path, stamp: Mapping[str, Any]) -> None:
     """Write a marker atomically (a reader never sees half of one): the stamp's keys and the schema version."""
-    write_atomic(path, json.dumps({**stamp, _VERSION_KEY: MARKER_SCHEMA_VERSION}, sort_keys=True) + "\n")
+    write_text_atomic(path, json.dumps({**stamp, _VERSION_KEY: MARKER_SCHEMA_VERSION}, sort_keys=True) + "\n")
 
 
 def read_marker(path: Path) -> dict[str, Any] | None:
     """The stamp a marker records (without its schema version); None when it is missing, torn or not an object.
     DataError naming the file when a newer nemo-pipeline wrote it."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8") or "null")
-    except (OSError, ValueError):
-        return None
-    if not isinstance(value, dict):
+        value = read_json_object(path)
+    except UnreadableRecordError:
         return None
     check_version(value, path, MARKER_SCHEMA_VERSION)
     value.pop(_VERSION_KEY, None)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nemo_pipeline.errors import DataError
+from nemo_pipeline.jsonl import write_text_atomic
 from nemo_pipeline.layout import SummaryFiles
 from nemo_pipeline.report._export import to_csv, to_json
 from nemo_pipeline.report._html import to_html
@@ -19,11 +19,8 @@ WrittenReport = SummaryFiles  # the paths `write_reports` wrote
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}; pass a writable --output folder") from None
 
